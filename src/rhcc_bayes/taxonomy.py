@@ -192,7 +192,7 @@ def read_csv_rows(path: str | os.PathLike) -> tuple[list[tuple[int, list[str]]],
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         byte = raw[err.start:err.start + 1]
-        return [], [Problem(label, "is not valid UTF-8 text", line, None, byte)]
+        return [], [Problem(label, "file is not valid UTF-8 (save it as UTF-8)", line, None, byte)]
     if not text.strip():
         return [], [Problem(label, "file is empty (expected a header row)")]
     rows: list[tuple[int, list[str]]] = []
