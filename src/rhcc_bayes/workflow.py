@@ -1,0 +1,151 @@
+"""Evidence + spec → gated, cached posterior: the one function the CLI, reports and
+notebooks call to get a fit.
+
+Each stage is a plain function returning a new object (``make_design`` →
+``build_survival_model`` → ``fit.sample`` → ``attach_metadata`` → gate → cache).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rhcc_bayes.cache import cache_key, cached_fit
+from rhcc_bayes.design import SurvivalDesign, make_design
+from rhcc_bayes.spec import SurvivalSpec
+
+GATED_DETERMINISTICS = ("mu", "gamma", "weibull_shape")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A gated posterior with what produced it."""
+
+    idata: object  # arviz.InferenceData
+    spec: object
+    design: SurvivalDesign | None
+    gate: object  # diagnostics.GateReport
+    cache_hit: bool
+    cache_path: Path | None
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.gate.passed)
+
+
+def attach_metadata(idata, design: SurvivalDesign, spec: SurvivalSpec, evidence_hash: str):
+    """Store what post-processing needs in the posterior file itself (no side files).
+
+    ``constant_data`` gets the treatment structure and segment cuts, so that a cached
+    ``.nc`` is enough for decisions; ``attrs`` get the spec and evidence identity.
+    """
+    import xarray as xr
+
+    st = design.structure
+    extra = xr.Dataset(
+        {
+            "treatment_modality": ("treatment", np.array([st.modalities[i] for i in st.class_index], dtype=object)),
+            "is_ablation": ("treatment", st.is_ablation.astype(np.int64)),
+            "cuts": ("cut", np.where(np.isinf(design.cuts), -1.0, design.cuts)),  # -1 encodes +inf (netCDF-safe)
+        },
+        coords={"treatment": list(st.treatments), "cut": np.arange(len(design.cuts))},
+    )
+    if "constant_data" in idata.groups():
+        idata.constant_data = idata.constant_data.merge(extra)
+    else:
+        idata.add_groups(constant_data=extra)
+    idata.attrs.update({
+        "family": "survival",
+        "spec_name": spec.name,
+        "spec_hash": spec.hash,
+        "spec_json": json.dumps(spec.to_dict(), sort_keys=True, default=str),
+        "evidence_hash": evidence_hash,
+        "hazard": spec.hazard,
+        "n_arms": int(len(design.arms)),
+        "n_studies": int(len(design.studies)),
+    })
+    return idata
+
+
+def cuts_from(idata) -> np.ndarray:
+    """Segment boundaries stored by :func:`attach_metadata` (with +inf restored)."""
+    cuts = np.asarray(idata.constant_data["cuts"].values, dtype=float)
+    return np.where(cuts < 0, np.inf, cuts)
+
+
+def gate_var_names(idata) -> list[str]:
+    """Free parameters plus the treatment-level deterministics users read."""
+    from rhcc_bayes.diagnostics import deterministic_names
+
+    det = set(deterministic_names(idata))
+    names = [str(v) for v in idata.posterior.data_vars if str(v) not in det]
+    return names + [v for v in GATED_DETERMINISTICS if v in idata.posterior]
+
+
+def fit_synthesis(
+    evidence,
+    spec,
+    *,
+    seed: int | None = None,
+    settings=None,
+    cache_dir: str | Path | None = None,
+    allow_unconverged: bool = False,
+    progressbar: bool | None = None,
+) -> FitResult:
+    """Fit ``spec`` to ``evidence`` (or load the cached fit), then apply the diagnostics gate.
+
+    Parameters
+    ----------
+    evidence : rhcc_bayes.evidence.Evidence
+    spec : SurvivalSpec or NMASpec
+    seed : int, optional
+        Defaults to ``spec.seed``. Same seed, same draws.
+    settings : rhcc_bayes.fit.SamplerSettings, optional
+        Defaults to the spec's ``[sampler]`` table.
+    cache_dir : path, optional
+        Posterior cache folder; ``None`` disables caching.
+    allow_unconverged : bool
+        Return a fit that fails the gate (flagged in ``idata.attrs``) instead of raising.
+
+    Raises
+    ------
+    rhcc_bayes.diagnostics.ConvergenceError
+        When the fit fails the gate and ``allow_unconverged`` is false.
+    """
+    from rhcc_bayes.build import build_model, build_survival_model
+    from rhcc_bayes.diagnostics import check_gate, enforce_gate
+    from rhcc_bayes.fit import SamplerSettings, sample
+
+    seed = spec.seed if seed is None else seed
+    settings = settings or SamplerSettings.from_mapping(spec.sampler, source=f"{spec.source} [sampler]")
+    design = make_design(evidence, spec) if spec.family == "survival" else None
+
+    def run():
+        model = build_survival_model(design, spec) if design is not None else build_model(evidence, spec)
+        idata = sample(model, settings, seed=seed, progressbar=progressbar)
+        if design is not None:
+            attach_metadata(idata, design, spec, evidence.hash)
+        else:
+            idata.attrs.update({"family": spec.family, "spec_name": spec.name, "evidence_hash": evidence.hash})
+        idata.attrs["cache_key"] = key
+        return idata
+
+    key = cache_key(evidence.hash, _spec_hash(spec, settings), seed)
+    if cache_dir is None:
+        idata, hit, path = run(), False, None
+    else:
+        idata, hit = cached_fit(cache_dir, key, run)
+        path = Path(cache_dir) / f"{key}.nc"
+    report = check_gate(idata, var_names=gate_var_names(idata))
+    enforce_gate(idata, report, allow_unconverged=allow_unconverged)
+    return FitResult(idata=idata, spec=spec, design=design, gate=report, cache_hit=hit, cache_path=path)
+
+
+def _spec_hash(spec, settings) -> str:
+    from rhcc_bayes.cache import content_hash
+
+    base = spec.hash if hasattr(spec, "hash") else content_hash(repr(spec))
+    return content_hash(base, settings.to_dict())
