@@ -443,7 +443,8 @@ def quality_adjusted_rmst(rmst_draws: xr.DataArray, weights: UtilityWeights,
                           (hospital_days, weights.hospital_day_months, "hospital_days")):
         if term is None or w == 0:
             continue
-        missing = sorted(set(rmst_draws["treatment"].values) - set(term["treatment"].values))
+        missing = sorted(set(rmst_draws["treatment"].values.tolist())
+                         - set(term["treatment"].values.tolist()))
         if missing:
             raise UserError(f"{name} has no values for treatments {missing}: give them, or "
                             "restrict the decision to treatments that have them")
