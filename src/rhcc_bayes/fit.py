@@ -254,11 +254,10 @@ def sample(
         ``deterministics`` (JSON list of names, read by the diagnostics gate)
         and ``version_{rhcc_bayes,pymc,pytensor,nutpie,arviz}``.
     """
-    import pymc as pm
-
     settings = settings or SamplerSettings()
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise UserError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    import pymc as pm
     if progressbar is None:
         progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
 

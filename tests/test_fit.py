@@ -1,0 +1,227 @@
+"""Tests for rhcc_bayes.fit: settings validation, reproducibility, complete InferenceData.
+
+Sampling tests compile one tiny model per backend (compilation, not sampling,
+dominates their run time) and draw a few hundred samples.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from rhcc_bayes.errors import UserError, ValidationError
+from rhcc_bayes.fit import CompiledModel, SamplerSettings, compile_model, derived_seed, sample
+
+# ---------------------------------------------------------------- settings
+
+
+def test_defaults_are_explicit():
+    s = SamplerSettings()
+    assert (s.backend, s.chains, s.draws, s.tune, s.target_accept, s.low_rank_mass_matrix, s.cores) == (
+        "nutpie",
+        4,
+        1000,
+        1000,
+        0.9,
+        True,
+        2,
+    )
+
+
+def test_from_mapping_overrides_and_keeps_defaults():
+    s = SamplerSettings.from_mapping({"draws": 200, "backend": "pymc", "target_accept": 0.95})
+    assert s.draws == 200 and s.backend == "pymc" and s.target_accept == 0.95
+    assert s.tune == 1000 and s.chains == 4
+
+
+def test_unknown_key_suggests_the_right_one():
+    with pytest.raises(UserError) as err:
+        SamplerSettings.from_mapping({"draw": 10}, source="models/rhcc.toml [sampler]")
+    msg = str(err.value)
+    assert "models/rhcc.toml [sampler]" in msg
+    assert "'draw'" in msg and "did you mean 'draws'" in msg
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("draws", 0, "positive integer"),
+        ("chains", -1, "positive integer"),
+        ("tune", 1.5, "positive integer"),
+        ("cores", True, "positive integer"),
+        ("target_accept", 0.5, "between 0.5 and 1"),
+        ("target_accept", 1.0, "between 0.5 and 1"),
+        ("target_accept", "high", "between 0.5 and 1"),
+        ("backend", "nutpy", "did you mean 'nutpie'"),
+        ("backend", "stan", "choose from nutpie, pymc"),
+        ("low_rank_mass_matrix", "yes", "true or false"),
+    ],
+)
+def test_invalid_values_are_user_errors(key, value, fragment):
+    with pytest.raises(ValidationError) as err:
+        SamplerSettings.from_mapping({key: value})
+    assert fragment in str(err.value) and key in str(err.value)
+
+
+def test_all_problems_reported_at_once():
+    with pytest.raises(ValidationError) as err:
+        SamplerSettings.from_mapping({"draws": -5, "chians": 4, "backend": "x"})
+    assert len(err.value.problems) == 3
+
+
+def test_direct_construction_is_validated_too():
+    with pytest.raises(UserError):
+        SamplerSettings(chains=0)
+
+
+def test_non_mapping_is_user_error():
+    with pytest.raises(UserError, match="must be a table"):
+        SamplerSettings.from_mapping([("draws", 10)])
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        SamplerSettings().draws = 5  # type: ignore[misc]
+
+
+def test_derived_seed_is_stable_and_distinct():
+    assert derived_seed(1, "posterior_predictive") == derived_seed(1, "posterior_predictive")
+    assert derived_seed(1, "posterior_predictive") != derived_seed(2, "posterior_predictive")
+    assert derived_seed(1, "posterior_predictive") != derived_seed(1, "other")
+
+
+# ---------------------------------------------------------------- sample() without sampling
+
+
+def _tiny_model():
+    import pymc as pm
+
+    y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
+    sd = np.array([15.0, 10, 16, 11, 9, 11, 10, 18])
+    with pm.Model(coords={"school": list("ABCDEFGH")}) as model:
+        sigma = pm.Data("sigma", sd, dims="school")
+        mu = pm.Normal("mu", 0, 5)
+        tau = pm.HalfNormal("tau", 5)
+        z = pm.Normal("z", 0, 1, dims="school")
+        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
+        pm.Normal("y", theta, sigma, observed=y, dims="school")
+    return model
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "1"])
+def test_bad_seed_rejected_before_compiling(seed):
+    with pytest.raises(UserError, match="seed"):
+        sample(object(), SamplerSettings(), seed=seed)  # model never touched
+
+
+@pytest.mark.parametrize(("isatty", "expected"), [(True, True), (False, False)])
+def test_progressbar_follows_stderr_tty(monkeypatch, isatty, expected):
+    import sys
+
+    import rhcc_bayes.fit as fit
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(compiled, settings, seed, progressbar):
+        seen["progressbar"] = progressbar
+        raise Stop
+
+    monkeypatch.setattr(fit, "_sample_nutpie", fake)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: isatty, raising=False)
+    model = object()
+    with pytest.raises(Stop):
+        sample(model, SamplerSettings(), seed=1, compiled=CompiledModel(model, "nutpie", None, 0.0))
+    assert seen["progressbar"] is expected
+
+
+def test_compiled_for_other_model_rejected():
+    with pytest.raises(ValueError, match="another model or backend"):
+        sample(object(), SamplerSettings(), seed=1, compiled=CompiledModel(object(), "nutpie", None, 0.0))
+
+
+# ---------------------------------------------------------------- real sampling
+
+NUTPIE = SamplerSettings(chains=2, draws=150, tune=150, cores=2)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _tiny_model()
+
+
+@pytest.fixture(scope="module")
+def nutpie_compiled(model):
+    return compile_model(model, "nutpie")
+
+
+@pytest.fixture(scope="module")
+def nutpie_idata(model, nutpie_compiled):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sample(model, NUTPIE, seed=11, compiled=nutpie_compiled)
+
+
+@pytest.mark.slow
+def test_nutpie_same_seed_same_draws(model, nutpie_compiled, nutpie_idata):
+    again = sample(model, NUTPIE, seed=11, compiled=nutpie_compiled)
+    other = sample(model, NUTPIE, seed=12, compiled=nutpie_compiled)
+    for var in ("mu", "tau", "z", "theta"):
+        np.testing.assert_array_equal(nutpie_idata.posterior[var].values, again.posterior[var].values)
+    np.testing.assert_array_equal(nutpie_idata.posterior_predictive["y"].values, again.posterior_predictive["y"].values)
+    assert not np.array_equal(nutpie_idata.posterior["mu"].values, other.posterior["mu"].values)
+
+
+@pytest.mark.slow
+def test_groups_dims_and_coords(nutpie_idata):
+    idata = nutpie_idata
+    for group in ("posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood", "posterior_predictive"):
+        assert group in idata.groups(), group
+    post = idata.posterior
+    assert set(post.data_vars) == {"mu", "tau", "z", "theta"}  # no *_log__ from nutpie
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 150
+    assert list(post["theta"].coords["school"].values) == list("ABCDEFGH")
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "school")
+    assert idata.posterior_predictive["y"].dims == ("chain", "draw", "school")
+    np.testing.assert_array_equal(idata.constant_data["sigma"].values[:2], [15.0, 10.0])
+    np.testing.assert_array_equal(idata.observed_data["y"].values[:2], [28.0, 8.0])
+    assert "diverging" in idata.sample_stats and "energy" in idata.sample_stats
+
+
+@pytest.mark.slow
+def test_provenance_attrs_are_netcdf_safe(nutpie_idata):
+    attrs = nutpie_idata.attrs
+    assert attrs["backend"] == "nutpie" and attrs["seed"] == 11
+    assert (attrs["draws"], attrs["tune"], attrs["chains"]) == (150, 150, 2)
+    for key in ("wall_time_compile_s", "wall_time_sampling_s", "wall_time_total_s"):
+        assert isinstance(attrs[key], float) and attrs[key] >= 0
+    for pkg in ("rhcc_bayes", "pymc", "nutpie", "arviz"):
+        assert isinstance(attrs[f"version_{pkg}"], str)
+    assert json.loads(attrs["deterministics"]) == ["theta"]
+    assert all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in attrs.values())
+
+
+@pytest.mark.slow
+def test_model_still_usable_after_sampling(model, nutpie_idata):
+    # Guards the PyMC 5.28 sample_posterior_predictive bug that duplicated observed_RVs.
+    assert [v.name for v in model.observed_RVs] == ["y"]
+    model.logp()
+
+
+@pytest.mark.slow
+def test_pymc_backend_same_seed_same_draws():
+    model = _tiny_model()
+    settings = SamplerSettings(backend="pymc", chains=2, draws=60, tune=60, cores=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = sample(model, settings, seed=5, posterior_predictive=False)
+        b = sample(model, settings, seed=5, posterior_predictive=False)
+    np.testing.assert_array_equal(a.posterior["z"].values, b.posterior["z"].values)
+    assert a.attrs["backend"] == "pymc"
+    assert "log_likelihood" in a.groups() and "posterior_predictive" not in a.groups()
+    assert set(a.posterior.data_vars) == {"mu", "tau", "z", "theta"}
