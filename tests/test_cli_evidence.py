@@ -81,6 +81,15 @@ def test_summary_table(capsys):
     assert "3 studies, 4 arms" in lines[-1]
 
 
+def test_summary_table_marks_unknown_patients(capsys, tmp_path):
+    path = tmp_path / "nosize.csv"
+    path.write_text("study,ref,arm,treatment,outcome,measure,estimate,population,design,source\n"
+                    "s,,a,RFA,os,median,20,recurrent,rct,q\n")
+    assert main(["evidence", "summary", str(path), *OWN]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split() == [
+        "RFA", "ablation", "os", "1", "1", "-", "1"]
+
+
 def test_summary_csv(capsys):
     assert main(["evidence", "summary", str(VALID), *OWN, "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -178,11 +187,11 @@ def csv_like(draw):
     return "\n".join([fmt(header), *map(fmt, rows)])
 
 
-def _check_cli_on(content: bytes) -> None:
+def _check_cli_on(content: bytes, taxonomy_args=tuple(OWN)) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "input.csv"
         path.write_bytes(content)
-        code = main(["evidence", "validate", str(path), *OWN])
+        code = main(["evidence", "validate", str(path), *taxonomy_args])
     assert code in (0, 2)
 
 
@@ -197,9 +206,9 @@ def test_random_bytes_never_traceback(capsys, content):
 
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(csv_like())
-def test_random_csv_never_traceback(capsys, text):
-    _check_cli_on(text.encode("utf-8"))
+@given(csv_like(), st.booleans())
+def test_random_csv_never_traceback(capsys, text, open_world):
+    _check_cli_on(text.encode("utf-8"), ["--open-world"] if open_world else OWN)
     out, err = capsys.readouterr()
     assert out.startswith("OK:") or err.startswith("rhcc-bayes: error:")
 

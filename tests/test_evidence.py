@@ -466,3 +466,9 @@ def test_custom_taxonomy_excludes_bundled_by_default(fake_home, tmp_path):
 def test_no_files_at_all_is_a_user_error():
     with pytest.raises(UserError, match="no evidence files given"):
         load_evidence([], taxonomy=OPEN_WORLD)
+
+
+def test_summary_patients_unknown_when_no_arm_states_n(evidence):
+    summary = evidence.select(study="review_3").summary()
+    assert summary["patients"].isna().tolist() == [True]
+    assert summary["arms_without_n"].tolist() == [1]

@@ -617,7 +617,7 @@ class Evidence:
         """Per treatment and outcome: studies, arms, patients (sum of known arm n).
 
         ``arms_without_n`` counts arms whose size is not reported (their patients
-        are missing from ``patients``).
+        are missing from ``patients``, which is NA when no arm states its size).
         """
         import pandas as pd
 
@@ -629,7 +629,8 @@ class Evidence:
         out = pd.DataFrame({
             "studies": grouped["study"].nunique(),
             "arms": grouped.size(),
-            "patients": grouped["n"].sum(min_count=0).astype("int64"),
+            # NA (not 0) when no arm states its size
+            "patients": grouped["n"].sum(min_count=1).astype("Int64"),
             "arms_without_n": grouped["n"].apply(lambda s: int(s.isna().sum())),
         }).reset_index()
         rank = {c: k for k, c in enumerate(self.taxonomy.codes)}

@@ -60,9 +60,11 @@ def load_from_args(args):
 
 
 def format_table(frame) -> str:
-    """Right-align numbers and left-align text in a plain fixed-width table."""
+    """Right-align numbers and left-align text in a plain fixed-width table ("-" for NA)."""
+    import pandas as pd
+
     cols = list(frame.columns)
-    cells = [[str(v) for v in frame[c]] for c in cols]
+    cells = [["-" if v is pd.NA else str(v) for v in frame[c]] for c in cols]
     numeric = [frame[c].dtype.kind in "iuf" for c in cols]
     widths = [max([len(c), *map(len, col)]) for c, col in zip(cols, cells)]
 
