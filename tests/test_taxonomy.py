@@ -113,7 +113,8 @@ def test_read_csv_rows_tracks_lines_of_multiline_and_blank_rows(tmp_path):
 
 def test_read_csv_rows_directory(tmp_path):
     rows, problems = read_csv_rows(tmp_path)
-    assert rows == [] and [str(p) for p in problems] == [f"{tmp_path}: is a directory, not a CSV file"]
+    assert rows == []
+    assert [str(p) for p in problems] == [f"{tmp_path}: is a directory, not a CSV file"]
 
 
 def test_read_csv_rows_strips_bom(tmp_path):

@@ -258,7 +258,8 @@ def check_categorical(rows: Rows) -> list[Problem]:
 def check_estimate_present(rows: Rows) -> list[Problem]:
     """estimate may be empty only on interval=range rows and enrolment counts."""
     raw = rows.raw
-    exempt = (raw["interval"] == "range") | ((raw["outcome"] == "enrolment") & (raw["measure"] == "count"))
+    enrolment = (raw["outcome"] == "enrolment") & (raw["measure"] == "count")
+    exempt = (raw["interval"] == "range") | enrolment
     bad = (raw["estimate"] == "") & ~exempt
     return [rows.problem(i, "estimate is empty; only interval=range rows and enrolment "
                             "counts may omit it", "estimate") for i in raw.index[bad]]
@@ -679,7 +680,7 @@ class Evidence:
 
         Examples
         --------
-        >>> ev.select(population="recurrent", default_use="yes", outcome=["os", "rfs"])  # doctest: +SKIP
+        >>> ev.select(population="recurrent", outcome=["os", "rfs"])  # doctest: +SKIP
         """
         criteria = {
             "population": (population, schema.POPULATIONS),
