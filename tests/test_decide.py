@@ -55,6 +55,7 @@ def posterior(n_chain=2, n_draw=50, treatments=("RFA", "TACE", "TARE"), seed=0, 
 
 # --- closed forms --------------------------------------------------------------------
 @given(hazards(), st.lists(st.floats(0, 60), min_size=1, max_size=6))
+@settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_survival_matches_brute_force_in_unit_interval(hc, times):
     cuts, lh = hc
     s = d.survival_at(lh, cuts, times)
@@ -63,6 +64,7 @@ def test_survival_matches_brute_force_in_unit_interval(hc, times):
 
 
 @given(hazards())
+@settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_survival_non_increasing_on_grid(hc):
     cuts, lh = hc
     grid = np.arange(0.0, 61.0)
@@ -74,7 +76,7 @@ def test_survival_non_increasing_on_grid(hc):
 
 
 @given(hazards(), st.floats(0.5, 60))
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_rmst_equals_integral_of_survival(hc, horizon):
     cuts, lh = hc
     t = np.linspace(0.0, horizon, 20001)
@@ -93,6 +95,7 @@ def test_rmst_constant_hazard_and_tiny_hazard():
 
 
 @given(hazards())
+@settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_median_solves_s_equal_half(hc):
     cuts, lh = hc
     m = d.median_survival(lh, cuts)
@@ -105,6 +108,7 @@ def test_median_solves_s_equal_half(hc):
 
 
 @given(hazards(), st.floats(1, 60))
+@settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_median_beyond_horizon_is_inf(hc, horizon):
     cuts, lh = hc
     m = d.median_survival(lh, cuts, horizon=horizon)
@@ -131,6 +135,7 @@ utilities = arrays(float, st.tuples(st.integers(1, 3), st.integers(1, 40), st.in
 
 
 @given(utilities)
+@settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_decision_stats_invariants(u):
     stt = d.decision_stats(u)
     b, s, j = u.shape
@@ -169,8 +174,26 @@ def test_survival_summary_dims_and_values():
     assert set(ds.data_vars) == {"survival", "rmst", "median", "s12", "s36", "s60"}
     assert ds["rmst"].dims == ("chain", "draw", "treatment")
     assert np.allclose(ds["s36"], ds["survival"].sel(time=36), rtol=1e-5)
-    assert np.allclose(ds["rmst"], d.rmst(lh.values, CUTS, 60))
+    assert np.allclose(ds["rmst"], d.rmst(lh.values, CUTS, 60), rtol=1e-12)
+    assert np.allclose(ds["s12"], d.survival_at(lh.values, CUTS, [12])[..., 0], rtol=1e-12)
+    assert np.allclose(ds["median"], d.median_survival(lh.values, CUTS, horizon=60), rtol=1e-9)
     assert ds["treatment"].values.tolist() == ["RFA", "TACE", "TARE"]
+
+
+@given(hazards(), st.floats(1, 60), st.lists(st.floats(0.5, 60), min_size=1, max_size=3))
+@settings(max_examples=60, deadline=None)
+def test_fused_summary_matches_public_closed_forms(hc, horizon, landmarks):
+    """survival_summary's one-pass core agrees with the separate closed forms."""
+    cuts, lh = hc
+    if math.isfinite(cuts[-1]) and max(horizon, *landmarks) > cuts[-1]:
+        return
+    da = xr.DataArray(lh, dims=("treatment", "segment"))
+    ds = d.survival_summary(da, cuts, horizon, landmarks, curves=False)
+    assert np.allclose(ds["rmst"], d.rmst(lh, cuts, horizon), rtol=1e-9, atol=1e-12)
+    assert np.allclose(ds["median"], d.median_survival(lh, cuts, horizon), rtol=1e-8)
+    s = d.survival_at(lh, cuts, landmarks)
+    for i, t in enumerate(landmarks):
+        assert np.allclose(ds[f"s{t:g}"], s[:, i], rtol=1e-9, atol=1e-300)
 
 
 def test_decision_table_columns_and_intervals():

@@ -99,9 +99,19 @@ def _cumhaz_h(h, cuts, times):
     t = np.atleast_1d(np.asarray(times, dtype=float))
     _within(cuts, t, "times")
     exposure = np.clip(t[:, None] - starts[None, :], 0.0, widths[None, :])  # (time, segment)
-    lead = h.shape[:-1]
-    # one 2-D matmul: an N-D @ 2-D product loops over the leading dims in small blocks
-    return (h.reshape(-1, h.shape[-1]) @ exposure.T).reshape(*lead, t.size)
+    return _weighted_sum(h, exposure)
+
+
+def _weighted_sum(h, weights):
+    """``h[..., k] @ weights[t, k].T`` as K broadcast multiply-adds.
+
+    With K ~ 4 a BLAS matmul is slower than this (thread start-up and tiny inner
+    dimension; on a shared machine its threads also fight for cores).
+    """
+    out = h[..., :1] * weights[:, 0]
+    for k in range(1, h.shape[-1]):
+        out += h[..., k:k + 1] * weights[:, k]
+    return out
 
 
 def _grid_h(h, cuts, times, dtype=np.float32):
@@ -114,9 +124,9 @@ def _grid_h(h, cuts, times, dtype=np.float32):
     patterns, inverse = np.unique(np.diff(expo, axis=0), axis=0, return_inverse=True)
     lead = h.shape[:-1]
     h2 = h.reshape(-1, h.shape[-1])                                        # (n, segment)
-    factors = np.exp(-(patterns @ h2.T)).astype(dtype)                     # (pattern, n)
+    factors = np.exp(-_weighted_sum(h2, patterns).T).astype(dtype)        # (pattern, n)
     out = np.empty((t.size, h2.shape[0]), dtype=dtype)                     # time-major
-    out[0] = np.exp(-(expo[0] @ h2.T))
+    out[0] = np.exp(-_weighted_sum(h2, expo[:1])[:, 0])
     for i, k in enumerate(inverse.reshape(-1), start=1):
         np.multiply(out[i - 1], factors[k], out=out[i])
     return out.T.reshape(*lead, t.size)
@@ -146,6 +156,75 @@ def _median_h(h, cuts, horizon=None):
     t = t[..., 0]
     limit = float(np.asarray(cuts, dtype=float)[-1]) if horizon is None else min(horizon, cuts[-1])
     return np.where(t > limit, np.inf, t)
+
+
+def _fused(lh_rows: np.ndarray, cuts, horizon: float, landmarks: Sequence[float]) -> dict:
+    """RMST, median (inf beyond ``horizon``) and landmark survival in one pass.
+
+    ``lh_rows`` is segment-major, ``[segment, n]``, so every step below is a contiguous
+    vector operation. The cuts are refined with the landmarks and the horizon; walking
+    the refined segments once gives S at each refined point (one ``expm1`` per segment
+    and draw), which yields the landmarks directly, the RMST terms and the median by
+    linear inversion of H inside the crossing segment.
+    """
+    c = np.asarray(cuts, dtype=float)
+    _cuts(c)
+    pts = np.asarray([horizon, *landmarks], dtype=float)
+    _within(c, pts, "horizon and landmarks")
+    rb = np.unique(np.concatenate([[0.0], c[(c > 0) & (c < pts.max())], pts]))
+    seg = np.searchsorted(c, rb[:-1], side="right") - 1             # original segment
+    n = lh_rows.shape[1]
+    # clip so h > 0 stays representable (h ~ 1e-304 per month is already "never dies")
+    h = {k: np.exp(np.clip(lh_rows[k], -700.0, 700.0)) for k in np.unique(seg)}
+    s_prev = np.ones(n)
+    above = np.ones(n, bool)                                        # S(a) > 0.5
+    surv_at = {0.0: s_prev}
+    rmst_ = np.zeros(n)
+    median = np.full(n, np.inf)
+    for a, b, k in zip(rb[:-1], rb[1:], seg):
+        x = h[k] * (b - a)
+        s_next = s_prev * np.exp(-x)                                # exp is SIMD, expm1 is not
+        drop = s_next - s_prev                                      # S(b) - S(a) <= 0
+        small = np.flatnonzero(x < 1e-5)                            # there e^-x - 1 cancels
+        if small.size:
+            drop[small] = s_prev[small] * np.expm1(-x[small])
+        if b <= horizon:
+            # ∫_a^b S = S(a)(1 - e^{-h(b-a)})/h = (S(a) - S(b))/h
+            rmst_ -= drop / h[k]
+            above_next = s_next > 0.5
+            cross = np.flatnonzero(above > above_next)              # S crosses 0.5 in (a, b]
+            if cross.size:
+                median[cross] = a + (LN2 + np.log(s_prev[cross])) / h[k][cross]
+            above = above_next
+        surv_at[float(b)] = s_next
+        s_prev = s_next
+    return {"rmst": rmst_, "median": median,
+            "landmarks": [surv_at[float(t)] for t in landmarks]}
+
+
+def _grid_rows(lh_rows: np.ndarray, cuts, times, dtype=np.float32) -> np.ndarray:
+    """Segment-major version of :func:`survival_grid`: ``[segment, n]`` -> ``[time, n]``."""
+    starts, widths = _cuts(cuts)
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 1 or np.any(np.diff(t) < 0):
+        raise ValueError("times must be a sorted 1-D grid")
+    _within(cuts, t, "times")
+    expo = np.clip(t[:, None] - starts[None, :], 0.0, widths[None, :])   # (time, segment)
+    patterns, inverse = np.unique(np.diff(expo, axis=0), axis=0, return_inverse=True)
+    h = np.exp(lh_rows)
+
+    def decay(w):  # exp(-Σ_k w_k h_k), skipping segments with no exposure
+        acc = np.zeros(lh_rows.shape[1])
+        for k in np.flatnonzero(w):
+            acc += w[k] * h[k]
+        return np.exp(-acc).astype(dtype)
+
+    factors = [decay(w) for w in patterns]
+    out = np.empty((t.size, lh_rows.shape[1]), dtype=dtype)
+    out[0] = decay(expo[0])
+    for i, p in enumerate(inverse.reshape(-1), start=1):
+        np.multiply(out[i - 1], factors[p], out=out[i])
+    return out
 
 
 # --- xarray wrapper -----------------------------------------------------------------
@@ -182,17 +261,18 @@ def survival_summary(log_hazard: xr.DataArray, cuts, horizon: float = 60,
         raise ValueError(f"{log_hazard.sizes['segment']} segments but {len(cuts)} cuts")
     lh = log_hazard.transpose(..., "segment")
     dims = lh.dims[:-1]
-    arr = np.asarray(lh.values, dtype=float)
+    shape = lh.shape[:-1]
+    rows = np.asarray(lh.values, dtype=float).reshape(-1, lh.shape[-1]).T  # [segment, n]
+    rows = np.ascontiguousarray(rows)
     coords = {k: v for k, v in lh.coords.items() if "segment" not in v.dims}
-    h = np.exp(arr)
-    out = {"rmst": (dims, _rmst_h(h, cuts, horizon)),
-           "median": (dims, _median_h(h, cuts, horizon))}
-    land = np.exp(-_cumhaz_h(h, cuts, landmarks))
-    for i, t in enumerate(landmarks):
-        out[f"s{t:g}"] = (dims, land[..., i])
+    core = _fused(rows, cuts, horizon, landmarks)
+    out = {"rmst": (dims, core["rmst"].reshape(shape)),
+           "median": (dims, core["median"].reshape(shape))}
+    for t, s_t in zip(landmarks, core["landmarks"]):
+        out[f"s{t:g}"] = (dims, s_t.reshape(shape))
     if curves:
         grid = np.arange(0.0, horizon + step / 2, step)
-        out["survival"] = ((*dims, "time"), _grid_h(h, cuts, grid))
+        out["survival"] = ((*dims, "time"), _grid_rows(rows, cuts, grid).T.reshape(*shape, -1))
         coords["time"] = grid
     ds = xr.Dataset(out, coords=coords)
     ds.attrs.update(cuts=[float(c) for c in cuts], horizon=float(horizon), time_unit="months",
@@ -224,11 +304,8 @@ def decision_stats(u: np.ndarray) -> dict[str, np.ndarray]:
     expected_loss = (best - u).mean(axis=1)
     evpi = np.maximum(best[..., 0].mean(axis=1) - u.mean(axis=1).max(axis=-1), 0.0)
 
-    order = np.argsort(-u, axis=-1, kind="stable")
-    rank0 = np.empty_like(order)                                   # 0 = best
-    np.put_along_axis(rank0, order, np.arange(j), axis=-1)
-    ties = bool(np.any(np.diff(np.take_along_axis(u, order, -1), axis=-1) == 0))
-    if ties:
+    srt = np.sort(u, axis=-1)
+    if np.any(srt[..., 1:] == srt[..., :-1]):
         # ranks spread uniformly over the tied block [g, g + e)
         g = (u[..., None, :] > u[..., :, None]).sum(-1)
         e = (u[..., None, :] == u[..., :, None]).sum(-1)
@@ -239,9 +316,11 @@ def decision_stats(u: np.ndarray) -> dict[str, np.ndarray]:
         rank_prob = np.cumsum(acc.reshape(b, j, j + 1), axis=-1)[..., :j] / s
         mean_rank0 = (g + (e - 1) / 2).mean(axis=1)
     else:
-        base = (np.arange(b)[:, None, None] * j + np.arange(j)) * j
-        rank_prob = np.bincount((base + rank0).ravel(), minlength=b * j * j).reshape(b, j, j) / s
-        mean_rank0 = rank0.mean(axis=1)
+        # order[..., r] is the treatment ranked r (0 = best): count (treatment, rank) pairs
+        order = np.argsort(-u, axis=-1)
+        idx = (np.arange(b)[:, None, None] * j + order) * j + np.arange(j)
+        rank_prob = np.bincount(idx.ravel(), minlength=b * j * j).reshape(b, j, j) / s
+        mean_rank0 = rank_prob @ np.arange(j, dtype=float)
     sucra = (j - 1 - mean_rank0) / (j - 1) if j > 1 else np.ones_like(mean_rank0)
     return {"p_best": p_best, "expected_loss": expected_loss, "rank_prob": rank_prob,
             "mean_rank": mean_rank0 + 1, "sucra": sucra, "evpi": evpi}
@@ -281,15 +360,41 @@ def decision_summaries(utility: xr.DataArray,
         coords=coords)
 
 
+def _quantiles(x: np.ndarray, qs: Sequence[float], interpolate: bool = True) -> list:
+    """Quantiles along the last axis; same values as ``np.quantile`` (``linear``, or
+    ``inverted_cdf`` when ``interpolate`` is False) at a fraction of the cost.
+
+    numpy's partition has a fast (SIMD) path for a single ``kth`` only, so each
+    quantile gets its own single-``kth`` partition; the next order statistic needed for
+    interpolation is the minimum of the part above it, a cheap reduction.
+    """
+    n = x.shape[-1]
+    out = []
+    for q in qs:
+        if interpolate:
+            v = q * (n - 1)
+            i = int(np.floor(v))
+            frac = v - i
+        else:  # inverted_cdf: smallest x with empirical CDF >= q
+            i, frac = min(max(int(np.ceil(q * n)) - 1, 0), n - 1), 0.0
+        part = np.partition(x, i, axis=-1)
+        lower = part[..., i]
+        if frac == 0.0 or i + 1 >= n:
+            out.append(lower)
+        else:
+            out.append(lower + frac * (part[..., i + 1:].min(axis=-1) - lower))
+    return out
+
+
 def _columns(name: str, x: np.ndarray, ci: float, point: str = "mean") -> dict[str, np.ndarray]:
     """Point estimate and central interval over axis 1 of ``x[batch, sample, J]``."""
     a = (1 - ci) / 2
     xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # partition is fastest on the last axis
     if point == "mean":
-        lo, hi = np.quantile(xt, [a, 1 - a], axis=-1)
+        lo, hi = _quantiles(xt, [a, 1 - a])
         return {f"{name}_mean": xt.mean(axis=-1), f"{name}_lo": lo, f"{name}_hi": hi}
     # medians may be inf (beyond horizon): order statistics, no interpolation (inf - inf)
-    lo, mid, hi = np.quantile(xt, [a, 0.5, 1 - a], axis=-1, method="inverted_cdf")
+    lo, mid, hi = _quantiles(xt, [a, 0.5, 1 - a], interpolate=False)
     return {f"{name}_med": mid, f"{name}_lo": lo, f"{name}_hi": hi}
 
 
@@ -528,34 +633,37 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray], cuts, 
 
     from rhcc_bayes.eligibility import assess_eligibility
 
-    groups: dict[tuple, list] = {}
-    for p in cohort:
-        cov = p.model_covariates()
-        groups.setdefault(tuple(cov.items()), []).append(p)
-    frames = []
+    cohort = list(cohort)
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(cohort):
+        groups.setdefault(tuple(p.model_covariates().items()), []).append(i)
+    bases: list = []                      # one decision table per (covariates, candidates)
+    base_of = np.zeros(len(cohort), int)
+    status: list[list[str]] = [[] for _ in cohort]
+    codes: list[str] = []
     for cov_key, members in groups.items():
         lh = log_hazard_for(dict(cov_key))
         if treatments is not None:
             lh = lh.sel(treatment=list(treatments))
         codes = lh["treatment"].values.tolist()
         summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
-        by_cands: dict[tuple, tuple] = {}
-        for p in members:
-            table = assess_eligibility(p, codes)
+        by_cands: dict[tuple, int] = {}
+        for i in members:
+            table = assess_eligibility(cohort[i], codes)
             key = tuple(table.allowed())
-            by_cands.setdefault(key, ([], {}))[0].append(p.id)
-            by_cands[key][1][p.id] = {v.treatment: v.status for v in table}
-        for allowed, (ids, statuses) in by_cands.items():
-            base = decision_table(summary, candidates=allowed, ci=ci)
-            for pid in ids:
-                df = base.copy()
-                df.insert(0, "profile", pid)
-                df.insert(2, "status", [statuses[pid][t] for t in df["treatment"]])
-                frames.append(df)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    order = {p.id: i for i, p in enumerate(cohort)}
-    if len(out):
-        out = out.sort_values("profile", key=lambda s: s.map(order), kind="stable",
-                              ignore_index=True)
+            if key not in by_cands:
+                by_cands[key] = len(bases)
+                bases.append(decision_table(summary, candidates=key, ci=ci))
+            base_of[i] = by_cands[key]
+            status[i] = [v.status for v in table]
+    if not bases:
+        return pd.DataFrame()
+    j = len(codes)
+    # stack the distinct tables once, then pick each profile's block of rows
+    stacked = pd.concat(bases, ignore_index=True)
+    rows = (base_of[:, None] * j + np.arange(j)).ravel()
+    out = stacked.iloc[rows].reset_index(drop=True)
+    out.insert(0, "profile", np.repeat([p.id for p in cohort], j))
+    out.insert(2, "status", [st for sts in status for st in sts])
     out.attrs.update(ci=ci, criterion="rmst", horizon=float(horizon))
     return out
