@@ -150,6 +150,7 @@ def prepare_nma_data(evidence: pd.DataFrame, spec: NMASpec, source: str = "<evid
     outcome, measure, comp = _str(df, "outcome"), _str(df, "measure"), _str(df, "comparator_arm")
     use = _str(df, "default_use").str.lower()
     est, n, se, tmon = _num(df, "estimate"), _num(df, "n"), _num(df, "se"), _num(df, "time_months")
+    raw_n = _str(df, "n")
 
     active = use != "no"
     is_decl = active & (outcome == DECLARATION[0]) & (measure == DECLARATION[1])
@@ -197,7 +198,7 @@ def prepare_nma_data(evidence: pd.DataFrame, spec: NMASpec, source: str = "<evid
             prob.add(ln, "estimate", f"a number is required for measure {m!r}")
         if m == "count":
             if not (np.isfinite(n[i]) and n[i] > 0 and n[i] == round(n[i])):
-                prob.add(ln, "n", f"a positive whole number of patients is required (got {df.get('n', pd.Series([''] * len(df)))[i]!r})")
+                prob.add(ln, "n", f"a positive whole number of patients is required (got {raw_n[i]!r})")
             elif np.isfinite(est[i]) and not (0 <= est[i] <= n[i] and est[i] == round(est[i])):
                 prob.add(ln, "estimate", f"events must be a whole number between 0 and n={int(n[i])} (got {est[i]:g})")
             if spec.time_offset and not (np.isfinite(tmon[i]) and tmon[i] > 0):

@@ -212,58 +212,16 @@ def absolute_predictions(idata, data: NMAData, spec: NMASpec, seed: int | None =
 
 # -- diagnostics gate -------------------------------------------------------------------
 
-def gate_view(idata, model):
-    """Posterior restricted to the free parameters: deterministics such as ``d[ref] = 0``
-    are constant (R-hat undefined) or functions of the free ones."""
-    names = [rv.name for rv in model.free_RVs if rv.name in idata.posterior]
-    view = idata.copy()
-    view.posterior = idata.posterior[names]
-    return view
-
-
 def run_gate(idata, model):
-    """``rhcc_bayes.diagnostics.check_gate`` when available, else an equivalent local check."""
-    view = gate_view(idata, model)
-    try:
-        from rhcc_bayes.diagnostics import check_gate
-    except ImportError:
-        return _local_gate(view)
-    return check_gate(view)
+    """:func:`rhcc_bayes.diagnostics.check_gate` on the model's free parameters.
 
+    Deterministics are left out: ``d[reference]`` is the constant 0 (R-hat undefined)
+    and the rest are functions of the free parameters.
+    """
+    from rhcc_bayes.diagnostics import check_gate
 
-@dataclass(frozen=True)
-class LocalGate:
-    """Fallback gate: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences."""
-
-    passed: bool
-    max_rhat: float
-    min_ess_bulk: float
-    min_ess_tail: float
-    divergences: int
-
-    def __str__(self) -> str:
-        state = "PASSED" if self.passed else "FAILED"
-        return (f"diagnostics gate {state}: max R-hat {self.max_rhat:.4f}, min bulk ESS "
-                f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}, "
-                f"{self.divergences} divergences")
-
-
-def _local_gate(idata) -> LocalGate:
-    import arviz as az
-
-    post = idata.posterior
-    rhat = float(az.rhat(post).to_array().max())
-    bulk = float(az.ess(post, method="bulk").to_array().min())
-    tail = float(az.ess(post, method="tail").to_array().min())
-    div = int(idata.sample_stats["diverging"].sum()) if "sample_stats" in idata.groups() else 0
-    return LocalGate(rhat <= 1.01 and bulk >= 400 and tail >= 400 and div == 0, rhat, bulk, tail, div)
-
-
-def _gate_passed(gate) -> bool:
-    for attr in ("passed", "ok", "passes"):
-        if hasattr(gate, attr):
-            return bool(getattr(gate, attr))
-    return bool(gate)
+    names = [rv.name for rv in model.free_RVs if rv.name in idata.posterior]
+    return check_gate(idata, var_names=names)
 
 
 # -- result -----------------------------------------------------------------------------
@@ -285,7 +243,7 @@ class NMAResult:
 
     @property
     def gate_passed(self) -> bool:
-        return self.gate is not None and _gate_passed(self.gate)
+        return self.gate is not None and bool(self.gate.passed)
 
     def to_text(self) -> str:
         """Plain-text report: model, effects with 95% CrIs, tau, fit, predictions, gate."""
@@ -327,7 +285,7 @@ class NMAResult:
         else:
             lines.append(f"!!! WARNING: THE DIAGNOSTICS GATE FAILED - do not trust these numbers !!!\n{self.gate}")
         if self.wall_time is not None:
-            lines.append(f"Sampling wall time: {self.wall_time:.1f} s")
+            lines.append(f"Fit wall time (compile + sampling): {self.wall_time:.1f} s")
         return "\n".join(lines)
 
 
