@@ -18,6 +18,10 @@ from rhcc_bayes.errors import UserError
 # Order shown in --help. Add a module here when its command exists.
 COMMAND_MODULES: tuple[str, ...] = (
     "evidence",
+    "fit",
+    "diagnose",
+    "ppc",
+    "compare-models",
 )
 
 
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"rhcc_bayes.commands.{name}").add_parser(sub)
+        importlib.import_module(f"rhcc_bayes.commands.{name.replace('-', '_')}").add_parser(sub)
     return parser
 
 
@@ -42,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"rhcc-bayes: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # e.g. `rhcc-bayes evidence export | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("rhcc-bayes: interrupted", file=sys.stderr)
         return 130

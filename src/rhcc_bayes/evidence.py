@@ -347,9 +347,14 @@ def check_positive_measures(rows: Rows) -> list[Problem]:
 
 
 def check_survival_has_time(rows: Rows) -> list[Problem]:
-    """Landmark survival rows give time_months."""
+    """Landmark survival rows used by the default analysis give time_months.
+
+    A ``default_use = no`` row may lack it: the review sometimes quotes a survival
+    figure without its time point (Kimura [86]); the row keeps the reported number
+    for provenance and never enters a model.
+    """
     raw = rows.raw
-    bad = (raw["measure"] == "survival") & (raw["time_months"] == "")
+    bad = (raw["measure"] == "survival") & (raw["time_months"] == "") & (raw["default_use"] != "no")
     return [rows.problem(i, "survival row needs time_months", "time_months")
             for i in raw.index[bad]]
 

@@ -148,4 +148,12 @@ def _spec_hash(spec, settings) -> str:
     from rhcc_bayes.cache import content_hash
 
     base = spec.hash if hasattr(spec, "hash") else content_hash(repr(spec))
-    return content_hash(base, settings.to_dict())
+    return content_hash(base, settings.to_dict(), _model_code_hash())
+
+
+def _model_code_hash() -> str:
+    """Hash of the modules that define the likelihood, so a code change never reuses a stale cache."""
+    from rhcc_bayes.cache import content_hash
+
+    here = Path(__file__).parent
+    return content_hash(*(here / name for name in ("design.py", "build.py", "nma.py", "fit.py") if (here / name).exists()))
