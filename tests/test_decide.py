@@ -196,6 +196,15 @@ def test_fused_summary_matches_public_closed_forms(hc, horizon, landmarks):
         assert np.allclose(ds[f"s{t:g}"], s[:, i], rtol=1e-9, atol=1e-300)
 
 
+def test_survival_band():
+    ds = d.survival_summary(posterior(n_draw=100), CUTS, horizon=24)
+    band = d.survival_band(ds)
+    assert band["mean"].dims == ("treatment", "time")
+    assert (band["lo"] <= band["mean"]).all() and (band["mean"] <= band["hi"]).all()
+    expect = ds["survival"].astype(float).quantile(0.975, dim=("chain", "draw"))
+    assert np.allclose(band["hi"], expect.transpose("treatment", "time"))
+
+
 def test_decision_table_columns_and_intervals():
     ds = d.survival_summary(posterior(n_draw=200), CUTS)
     df = d.decision_table(ds)

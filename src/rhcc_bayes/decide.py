@@ -239,8 +239,9 @@ def survival_summary(log_hazard: xr.DataArray, cuts, horizon: float = 60,
     Returns
     -------
     xr.Dataset
-        ``survival`` (..., time), ``rmst``, ``s<t>`` per landmark and ``median``
-        (inf when beyond the horizon); attrs record cuts, horizon and units.
+        ``survival`` (..., time; float32, see :func:`survival_grid`), ``rmst``, ``s<t>``
+        per landmark and ``median`` (inf when beyond the horizon), all per draw; attrs
+        record cuts, horizon and units. :func:`survival_band` summarises the curve.
     """
     if "segment" not in log_hazard.dims:
         raise ValueError(f"log_hazard needs a 'segment' dim, has {log_hazard.dims}")
@@ -268,6 +269,25 @@ def survival_summary(log_hazard: xr.DataArray, cuts, horizon: float = 60,
                             units="months")
     ds["median"].attrs.update(long_name="median survival (inf: beyond horizon)", units="months")
     return ds
+
+
+def survival_band(summary: xr.Dataset, ci: float = 0.95,
+                  sample_dims: Sequence[str] = SAMPLE_DIMS) -> xr.Dataset:
+    """Posterior mean survival curve with its central ``ci`` credible band.
+
+    Returns ``mean``, ``lo``, ``hi`` with the dims of ``summary.survival`` minus the
+    sample dims (e.g. treatment, time), ready for plotting.
+    """
+    surv = summary["survival"]
+    sdims = [dim for dim in sample_dims if dim in surv.dims]
+    keep = [dim for dim in surv.dims if dim not in sdims]
+    stacked = surv.transpose(*keep, *sdims)
+    x = np.asarray(stacked.values, dtype=float).reshape(*[surv.sizes[k] for k in keep], -1)
+    a = (1 - ci) / 2
+    lo, hi = _quantiles(x, [a, 1 - a])
+    coords = {k: v for k, v in surv.coords.items() if set(v.dims) <= set(keep)}
+    return xr.Dataset({"mean": (keep, x.mean(axis=-1)), "lo": (keep, lo), "hi": (keep, hi)},
+                      coords=coords, attrs={"ci": ci})
 
 
 # --- decision summaries (numpy core on [batch, sample, treatment]) --------------------
