@@ -12,7 +12,7 @@ from rhcc_bayes.profile import UNKNOWN, PatientProfile
 ALL_CODES = ["TACE", "DEB-TACE", "TAE", "TARE", "RFA", "MWA", "ABLATION", "PEI", "SBRT",
              "RESECTION", "REPEAT-RESECTION", "SALVAGE-LT", "SORAFENIB", "CAMRELIZUMAB",
              "TACE-RFA", "TACE-MWA", "DEB-TACE-RFA", "TACE+SORAFENIB", "TACE-RFA+SORAFENIB",
-             "TACE+CAMRELIZUMAB", "MIXED-LRT"]
+             "TACE+CAMRELIZUMAB", "MIXED-LRT", "RESECTION-TACE"]
 
 # Everything known and favourable; cases change only what they are about.
 FIT = dict(child_pugh="A", ecog=0, portal_hypertension=False, portal_vein_thrombus=False,
@@ -164,9 +164,25 @@ def test_sbrt_after_failed_ablation_or_when_ablation_excluded():
 
 
 def test_unknown_profile_never_excluded():
-    """With nothing known, no rule can exclude: everything is conditional."""
+    """With nothing known, no rule can exclude: everything is conditional, except the
+    primary-treatment codes that are never salvage options."""
     t = assess_eligibility(PatientProfile(id="blank"))
-    assert set(statuses(t).values()) == {"conditional"}
+    primary = {"RESECTION", "RESECTION-TACE"}
+    assert {v for k, v in statuses(t).items() if k not in primary} == {"conditional"}
+    assert {statuses(t)[k] for k in primary} == {"excluded"}
+
+
+def test_taxonomy_file_codes_all_have_rules():
+    import csv
+
+    from rhcc_bayes.paths import data_dir
+
+    path = data_dir() / "treatments.csv"
+    if not path.exists():
+        pytest.skip("taxonomy not written yet")
+    with path.open(newline="") as fh:
+        codes = [row["code"] for row in csv.DictReader(fh)]
+    assert set(codes) <= set(RULES), sorted(set(codes) - set(RULES))
 
 
 def test_unknown_treatment_code_is_conditional():

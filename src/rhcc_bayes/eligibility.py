@@ -28,8 +28,10 @@ TARE                     as TACE, lower toxicity [60-62]; PVTT acceptable [63];
                          LEGACY < 8 cm [65]
 SBRT                     after failed ablation/embolisation or when ablation is
                          contraindicated [85-87]
-RESECTION,               candidate, Child-Pugh A, no portal hypertension [38,39],
-REPEAT-RESECTION         ECOG 0-1, no extrahepatic spread [6]
+REPEAT-RESECTION         candidate, Child-Pugh A, no portal hypertension [38,39],
+                         ECOG 0-1, no extrahepatic spread [6]
+RESECTION,               excluded: primary (treatment-naive) hepatectomy in the
+RESECTION-TACE           taxonomy, not a salvage option [6,46,52]
 SALVAGE-LT               within Milan, transplant candidate, never after a
                          prior transplant [7,34-37]
 SORAFENIB, CAMRELIZUMAB  advanced disease (PVTT / extrahepatic spread) [6,100-106]
@@ -314,7 +316,7 @@ def rule_sbrt(p: PatientProfile, code: str) -> list[Finding]:
 
 
 def rule_resection(p: PatientProfile, code: str) -> list[Finding]:
-    """(Repeat) hepatectomy.
+    """Repeat hepatectomy for the recurrence.
 
     - not a resection candidate: excluded; unknown candidacy: conditional;
     - needs liver reserve, Child-Pugh A, and no portal hypertension [38,39];
@@ -485,6 +487,15 @@ def rule_tace_systemic(p: PatientProfile, code: str) -> list[Finding]:
     return out + _frailty(p)
 
 
+def rule_primary_only(p: PatientProfile, code: str) -> list[Finding]:
+    """RESECTION and RESECTION-TACE code *primary* hepatectomy (with adjuvant TACE
+    [46,52]) for treatment-naive HCC in the taxonomy: not salvage options for a
+    recurrence, so excluded; the salvage surgical option is REPEAT-RESECTION."""
+    refs = "46,52" if code == "RESECTION-TACE" else "6"
+    return [Finding("excluded", "primary treatment for treatment-naive HCC, not a salvage "
+                    "option for recurrence (see REPEAT-RESECTION)", refs)]
+
+
 def rule_mixed(p: PatientProfile, code: str) -> list[Finding]:
     """MIXED-LRT: pooled arms of several locoregional therapies (e.g. RFA, TAE, PEI in
     [37]); not one actionable treatment, so always conditional."""
@@ -498,7 +509,8 @@ RULES: dict[str, Rule] = {
     "TACE": rule_transarterial, "DEB-TACE": rule_transarterial, "TAE": rule_transarterial,
     "TARE": rule_tare,
     "SBRT": rule_sbrt,
-    "RESECTION": rule_resection, "REPEAT-RESECTION": rule_resection,
+    "REPEAT-RESECTION": rule_resection,
+    "RESECTION": rule_primary_only, "RESECTION-TACE": rule_primary_only,
     "SALVAGE-LT": rule_transplant,
     "SORAFENIB": rule_systemic, "CAMRELIZUMAB": rule_systemic,
     "TACE-RFA": rule_tace_ablation, "DEB-TACE-RFA": rule_tace_ablation,
