@@ -46,8 +46,8 @@ class Priors:
     """Weakly informative priors; justified by ``prior_predictive_check``."""
 
     baseline_log_hazard_mean: float = -3.9  # log(0.02 / month): 5-year survival ~ 30%
-    baseline_log_hazard_sd: float = 1.0
-    segment_step_sd: float = 0.5
+    baseline_log_hazard_sd: float = 0.7
+    segment_step_sd: float = 0.3
     class_effect_sd: float = 0.5
     treatment_sd: float = 0.3
     study_sd: float = 0.3

@@ -1,0 +1,128 @@
+"""Design: which rows enter the likelihood and how summaries become counts."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from rhcc_bayes.design import arm_covariates, make_design, size_band
+from rhcc_bayes.evidence import load_evidence
+from rhcc_bayes.schema import COLUMNS
+from rhcc_bayes.spec import parse_spec
+
+
+def row(**kw):
+    base = {c: "" for c in COLUMNS}
+    base.update(ref="1", population="recurrent", design="retrospective", default_use="yes",
+                source="test", outcome="os", unit="fraction")
+    base.update({k: str(v) for k, v in kw.items()})
+    return base
+
+
+def write(tmp_path, rows):
+    path = tmp_path / "ev.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    return load_evidence([path], include_bundled=False)
+
+
+def spec(**evidence):
+    return parse_spec({"model": {"name": "t"}, "evidence": evidence}, "t.toml")
+
+
+@pytest.fixture
+def two_arm(tmp_path):
+    rows = [row(study="s1", arm="A", treatment="TACE", modality="transarterial", n=100, measure="survival",
+                time_months=t, estimate=s) for t, s in [(12, 0.8), (36, 0.5), (60, 0.3)]]
+    rows.append(row(study="s1", arm="B", treatment="RFA", modality="ablation", n=50, measure="median",
+                    estimate=40, size_max_cm=3, nodules_max=1, recurrence_timing="late", prior_treatment="resection",
+                    unit="months"))
+    rows.append(row(study="s1", arm="B", treatment="RFA", modality="ablation", n=50, measure="hr",
+                    estimate=0.7, ci_low=0.5, ci_high=0.98, interval="ci95", comparator_arm="A", unit="ratio",
+                    size_max_cm=3, nodules_max=1, recurrence_timing="late", prior_treatment="resection"))
+    return write(tmp_path, rows)
+
+
+def test_landmarks_become_conditional_binomial_counts_without_censoring(two_arm):
+    d = make_design(two_arm, spec(censoring="none"))
+    lm = d.landmarks
+    assert lm[["t_prev", "t"]].values.tolist() == [[0, 12], [12, 36], [36, 60]]
+    # at risk = n * S(t_prev); deaths = at_risk * (1 - S(t)/S(t_prev))
+    assert lm["at_risk"].tolist() == [100, 80, 50]
+    assert lm["deaths"].tolist() == [20, 30, 20]
+
+
+def test_uniform_censoring_discounts_later_landmarks(two_arm):
+    d = make_design(two_arm, spec(censoring="uniform", max_followup_months=120))
+    # c(t) = 1 - t/120: 0.9, 0.7, 0.5
+    assert d.landmarks["at_risk"].tolist() == [90, 56, 25]
+    assert d.landmarks["deaths"].tolist() == [18, 21, 10]
+
+
+def test_median_without_ci_counts_half_alive(two_arm):
+    d = make_design(two_arm, spec(censoring="none"))
+    med = d.medians
+    assert med[["time", "at_risk", "alive"]].values.tolist() == [[40.0, 50, 25]]
+    assert med["se_log"].isna().all()
+
+
+def test_hr_is_kept_for_the_ppc_when_both_arms_have_arm_level_data(two_arm):
+    d = make_design(two_arm, spec())
+    assert len(d.hazard_ratios) == 0
+    assert "HR not used" in " ".join(d.excluded["reason"])
+
+
+def test_hr_policy_always_uses_it_with_se_from_the_ci(two_arm):
+    d = make_design(two_arm, spec(hr_policy="always"))
+    hr = d.hazard_ratios.iloc[0]
+    assert hr["log_hr"] == pytest.approx(np.log(0.7))
+    assert hr["se"] == pytest.approx((np.log(0.98) - np.log(0.5)) / (2 * 1.959964), rel=1e-6)
+    assert d.arms.loc[hr["arm_index"], "arm"] == "B" and d.arms.loc[hr["comparator_index"], "arm"] == "A"
+
+
+def test_arm_descriptors_become_covariate_levels(two_arm):
+    arms = make_design(two_arm, spec()).arms.set_index("arm")
+    assert arms.loc["B", ["size_band", "nodularity", "recurrence", "prior"]].tolist() == ["le3", "solitary", "late", "resection"]
+    assert arms.loc["A", ["size_band", "nodularity", "recurrence", "prior"]].tolist() == ["nr", "nr", "nr", "nr"]
+
+
+@pytest.mark.parametrize("lo,hi,band", [(np.nan, 3, "le3"), (np.nan, 5, "3to5"), (np.nan, 7, "gt5"), (5, np.nan, "gt5"),
+                                        (np.nan, np.nan, "nr")])
+def test_size_band_is_the_band_of_the_inclusion_limit(lo, hi, band):
+    assert size_band(lo, hi) == band
+
+
+def test_multinodular_limit_is_not_reported_as_solitary():
+    assert arm_covariates({"nodules_max": 3.0, "size_min_cm": np.nan, "size_max_cm": np.nan,
+                           "recurrence_timing": "", "prior_treatment": "transplant"})["nodularity"] == "nr"
+
+
+def test_rows_left_out_carry_their_reason(tmp_path):
+    ev = write(tmp_path, [
+        row(study="m", arm="A", treatment="TACE", modality="transarterial", measure="survival", time_months=60,
+            estimate=0.155, design="meta_analysis"),
+        row(study="p", arm="A", treatment="TACE", modality="transarterial", n=40, measure="survival", time_months=12,
+            estimate=0.7, population="primary"),
+        row(study="q", arm="A", treatment="TACE", modality="transarterial", measure="survival", time_months=12, estimate=0.7),
+    ])
+    reasons = dict(zip(make_design(ev, spec()).excluded["study"], make_design(ev, spec()).excluded["reason"]))
+    assert reasons["m"].startswith("design excluded by spec")
+    assert reasons["p"] == "population excluded by spec"
+    assert reasons["q"] == 'arm size n not reported (spec missing_n = "exclude")'
+    assumed = make_design(ev, spec(missing_n=30))
+    assert assumed.landmarks["at_risk"].tolist() == [27]  # 30 * c(12) = 30 * 0.9
+
+
+def test_bundled_design_uses_only_recurrent_primary_studies():
+    d = make_design(load_evidence(), parse_spec({"model": {"name": "d"}}, "d.toml"))
+    used = d.used
+    assert set(used["population"]) == {"recurrent"}
+    assert set(used["design"]) <= {"rct", "prospective", "retrospective"}
+    assert (used["default_use"] == "yes").all()
+    # every used row is an arm-level OS summary or a secondary proportion with n
+    assert used["n"].notna().all()
+    # the transplant arm of [37] contributes its 1/3/5-year landmarks
+    lm = d.landmarks.merge(d.arms, left_on="arm_index", right_index=True)
+    assert sorted(lm.loc[lm["treatment"] == "SALVAGE-LT", "t"]) == [12, 36, 60]
