@@ -308,3 +308,19 @@ def test_decide_cohort_groups_and_eligibility():
     c = df[df.profile == "c"].set_index("treatment")
     assert c.loc["SALVAGE-LT", "status"] == "excluded"
     assert np.isnan(c.loc["SALVAGE-LT", "p_best"])
+    # a provider shaped like predict.profile_log_hazard returns (log_hazard, cuts)
+    same = d.decide_cohort(cohort, lambda cov: (provider(cov), np.array(CUTS)))
+    assert np.allclose(same.select_dtypes(float), df.select_dtypes(float), equal_nan=True)
+
+
+def test_summary_ignores_segments_past_the_last_time():
+    """Monthly segments (a Weibull posterior) up to 120 months; only 0-60 matter."""
+    cuts = np.append(np.arange(0.0, 121.0), np.inf)
+    rng = np.random.default_rng(5)
+    lh = xr.DataArray(rng.normal(np.log(0.02), 0.3, (2, 10, 2, len(cuts) - 1)),
+                      dims=("chain", "draw", "treatment", "segment"))
+    ds = d.survival_summary(lh, cuts, horizon=60)
+    v = lh.values
+    assert np.allclose(ds["rmst"], d.rmst(v, cuts, 60), rtol=1e-10)
+    assert np.allclose(ds["median"], d.median_survival(v, cuts, 60), rtol=1e-9)
+    assert np.allclose(ds["survival"], d.survival_at(v, cuts, np.arange(61.0)), rtol=1e-5)

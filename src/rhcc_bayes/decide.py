@@ -142,7 +142,21 @@ def _median_h(h, cuts, horizon=None):
     return np.where(t > limit, np.inf, t)
 
 
-def _fused(lh_rows: np.ndarray, cuts, horizon: float, landmarks: Sequence[float]) -> dict:
+class _Hazards(dict):
+    """Lazy ``exp`` of segment-major log hazards, shared by the summary passes."""
+
+    def __init__(self, lh_rows: np.ndarray):
+        super().__init__()
+        self.rows = lh_rows
+
+    def __missing__(self, k: int) -> np.ndarray:
+        # clip so h > 0 stays representable (h ~ 1e-304 per month is "never dies")
+        self[k] = np.exp(np.clip(self.rows[k], -700.0, 700.0))
+        return self[k]
+
+
+def _fused(lh_rows: np.ndarray, cuts, horizon: float, landmarks: Sequence[float],
+           h: _Hazards | None = None) -> dict:
     """RMST, median (inf beyond ``horizon``) and landmark survival in one pass.
 
     ``lh_rows`` is segment-major, ``[segment, n]``, so every step below is a contiguous
@@ -159,8 +173,7 @@ def _fused(lh_rows: np.ndarray, cuts, horizon: float, landmarks: Sequence[float]
     rb = np.unique(np.concatenate([[0.0], c[(c > 0) & (c < pts.max())], pts]))
     seg = np.searchsorted(c, rb[:-1], side="right") - 1             # original segment
     n = lh_rows.shape[1]
-    # clip so h > 0 stays representable (h ~ 1e-304 per month is already "never dies")
-    h = {k: np.exp(np.clip(lh_rows[k], -700.0, 700.0)) for k in np.unique(seg)}
+    h = _Hazards(lh_rows) if h is None else h
     s_prev = np.ones(n)
     above = np.ones(n, bool)                                        # S(a) > 0.5
     surv_at = {0.0: s_prev}
@@ -187,7 +200,8 @@ def _fused(lh_rows: np.ndarray, cuts, horizon: float, landmarks: Sequence[float]
             "landmarks": [surv_at[float(t)] for t in landmarks]}
 
 
-def _grid_rows(lh_rows: np.ndarray, cuts, times, dtype=np.float32) -> np.ndarray:
+def _grid_rows(lh_rows: np.ndarray, cuts, times, dtype=np.float32,
+               h: _Hazards | None = None) -> np.ndarray:
     """:func:`survival_grid` on segment-major input: ``[segment, n]`` -> ``[time, n]``."""
     starts, widths = _cuts(cuts)
     t = np.asarray(times, dtype=float)
@@ -196,13 +210,11 @@ def _grid_rows(lh_rows: np.ndarray, cuts, times, dtype=np.float32) -> np.ndarray
     _within(cuts, t, "times")
     expo = np.clip(t[:, None] - starts[None, :], 0.0, widths[None, :])   # (time, segment)
     patterns, inverse = np.unique(np.diff(expo, axis=0), axis=0, return_inverse=True)
-    h: dict[int, np.ndarray] = {}  # hazards of the segments the grid reaches, on demand
+    h = _Hazards(lh_rows) if h is None else h
 
     def decay(w):  # exp(-Σ_k w_k h_k), skipping segments with no exposure
         acc = np.zeros(lh_rows.shape[1])
         for k in np.flatnonzero(w):
-            if k not in h:
-                h[k] = np.exp(lh_rows[k])
             acc += w[k] * h[k]
         return np.exp(-acc).astype(dtype)
 
@@ -247,23 +259,30 @@ def survival_summary(log_hazard: xr.DataArray, cuts, horizon: float = 60,
         raise ValueError(f"log_hazard needs a 'segment' dim, has {log_hazard.dims}")
     if log_hazard.sizes["segment"] != len(cuts) - 1:
         raise ValueError(f"{log_hazard.sizes['segment']} segments but {len(cuts)} cuts")
-    lh = log_hazard.transpose(..., "segment")
+    # Segments starting at or after the last time asked for never matter: drop them
+    # before the copy (a Weibull posterior on monthly segments has 120+ of them).
+    c = np.asarray(cuts, dtype=float)
+    last = max(horizon, *landmarks)
+    used = max(1, int(np.searchsorted(c, last, side="left")))
+    cuts = c[:used + 1]
+    lh = log_hazard.isel(segment=slice(0, used)).transpose(..., "segment")
     dims = lh.dims[:-1]
     shape = lh.shape[:-1]
     rows = np.asarray(lh.values, dtype=float).reshape(-1, lh.shape[-1]).T  # [segment, n]
     rows = np.ascontiguousarray(rows)
     coords = {k: v for k, v in lh.coords.items() if "segment" not in v.dims}
-    core = _fused(rows, cuts, horizon, landmarks)
+    hazards = _Hazards(rows)
+    core = _fused(rows, cuts, horizon, landmarks, hazards)
     out = {"rmst": (dims, core["rmst"].reshape(shape)),
            "median": (dims, core["median"].reshape(shape))}
     for t, s_t in zip(landmarks, core["landmarks"]):
         out[f"s{t:g}"] = (dims, s_t.reshape(shape))
     if curves:
         grid = np.arange(0.0, horizon + step / 2, step)
-        out["survival"] = ((*dims, "time"), _grid_rows(rows, cuts, grid).T.reshape(*shape, -1))
+        out["survival"] = ((*dims, "time"), _grid_rows(rows, cuts, grid, h=hazards).T.reshape(*shape, -1))
         coords["time"] = grid
     ds = xr.Dataset(out, coords=coords)
-    ds.attrs.update(cuts=[float(c) for c in cuts], horizon=float(horizon), time_unit="months",
+    ds.attrs.update(cuts=[float(x) for x in c], horizon=float(horizon), time_unit="months",
                     landmarks=[float(t) for t in landmarks])
     ds["rmst"].attrs.update(long_name=f"restricted mean survival to {horizon:g} months",
                             units="months")
@@ -620,7 +639,7 @@ def batch_decision_table(log_hazard: xr.DataArray, cuts, *, horizon: float = 60,
     return df
 
 
-def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray], cuts, *,
+def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple], cuts=None, *,
                   treatments: Sequence[str] | None = None, horizon: float = 60,
                   landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95):
     """Eligibility plus decision table for every profile of a cohort.
@@ -632,8 +651,11 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray], cuts, 
     ----------
     cohort : iterable of PatientProfile
     log_hazard_for : callable
-        ``covariates dict -> DataArray (chain, draw, treatment, segment)``, supplied by
-        the model.
+        ``covariates dict -> DataArray (chain, draw, treatment, segment)`` or
+        ``-> (DataArray, cuts)`` as ``predict.profile_log_hazard`` returns, e.g.
+        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)``.
+    cuts : sequence of float, optional
+        Segment boundaries; needed only when ``log_hazard_for`` returns no cuts.
     treatments : sequence of str, optional
         Restrict to these treatment codes (default: those of the posterior).
 
@@ -656,6 +678,10 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray], cuts, 
     codes: list[str] = []
     for cov_key, members in groups.items():
         lh = log_hazard_for(dict(cov_key))
+        if isinstance(lh, tuple):
+            lh, cuts = lh
+        if cuts is None:
+            raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
         if treatments is not None:
             lh = lh.sel(treatment=list(treatments))
         codes = lh["treatment"].values.tolist()
