@@ -114,7 +114,7 @@ def cohort_realistic(n_draws: int, n_profiles: int) -> dict:
     from rhcc_bayes.profile import UNKNOWN, PatientProfile
 
     rng = np.random.default_rng(7)
-    codes = list(RULES)
+    codes = list(RULES)[:N_TREAT]  # the 21 salvage codes of the brief
     base = synthetic(n_draws).assign_coords(treatment=codes)
 
     def provider(cov):  # stands in for the model: one posterior per covariate combination
