@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "diagnose",
     "ppc",
     "compare-models",
+    "decide",
 )
 
 

@@ -218,7 +218,8 @@ def _flags(profile, cov: dict, trt: str, is_ablation: bool, support: pd.DataFram
                     "modality class's mean plus prior spread")
         extrap = False
         # subgroup effects then come from other treatments' arms or from the prior alone
-        unseen = [f"{COVARIATE_LABEL[c]} {level}" for c, level in cov.items()
+        unseen = [f"{COVARIATE_LABEL[c]} {SIZE_BAND_LABEL.get(level, level) if c == 'size_band' else level}"
+                  for c, level in cov.items()
                   if level != "nr" and level not in all_levels.get(c, set())]
         if unseen:
             msgs.append("extrapolation: subgroup in no arm of any treatment (" + ", ".join(unseen)
