@@ -64,7 +64,7 @@ def test_spec_defaults_and_values():
     assert (re.link, re.time_offset, re.time_unit, re.effects) == ("cloglog", True, "years", "random")
     assert (re.baseline_sd, re.effect_sd, re.tau_sd, re.tau) == (10.0, 10.0, 5.0, None)
     assert re.prediction.sd == pytest.approx(1 / np.sqrt(1.11))
-    assert re.sampler == {"chains": 4, "draws": 1000, "tune": 1000}
+    assert re.sampler == {"chains": 4, "draws": 2000, "tune": 1000}
     fixed = load_nma_spec(MODELS / "nma_bcg_fixed_tau.toml")
     assert fixed.tau == pytest.approx(np.sqrt(0.3132))
 
