@@ -276,6 +276,20 @@ def test_random_effects_have_multiarm_correlation_one_half():
     assert (study == study[0]).sum() == 2  # MRC-E is a three-arm trial: two correlated deltas
 
 
+def test_random_baselines_are_non_centred():
+    spec = parse_nma_spec(spec_with(model={"baselines": "random"}, priors={"baseline_tau_sd": 2.0}), "s.toml")
+    model = build_nma_model(table(*TWO_ARM, row("s2", "A", "a", estimate=2, n=9),
+                                  row("s2", "B", "b", estimate=4, n=9)), spec)
+    assert sorted(rv.name for rv in model.free_RVs) == ["d_rel", "mu_mean", "mu_sd", "mu_z"]
+    assert model.named_vars_to_dims["mu"] == ("baseline_study",)
+
+
+def test_prediction_baseline_must_be_in_the_network():
+    mapping = spec_with(prediction={"baseline_treatment": "zz", "baseline_mean": 0.0, "baseline_sd": 1.0})
+    with pytest.raises(UserError, match=r"prediction\.baseline_treatment 'zz' is not in the evidence"):
+        build_nma_model(table(*TWO_ARM), parse_nma_spec(mapping, "s.toml"))
+
+
 # -- exact Gaussian checks (mode and Hessian, no sampling) ------------------------------
 
 def gaussian_posterior(model) -> dict[str, tuple[float, float]]:

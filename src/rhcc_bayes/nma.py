@@ -123,6 +123,8 @@ def build_nma_model(evidence_table, spec: NMASpec, *, source: str = "<evidence>"
     else:
         table, found = _as_table(evidence_table)
         data = prepare_nma_data(table, spec, found if found != "<evidence>" else source)
+    if spec.prediction is not None:  # fail now, not after sampling
+        data.treatment_index(spec.prediction.treatment, "prediction.baseline_treatment")
     n_arms = len(data.arm_labels)
     nb = data.nonbase_arms
 

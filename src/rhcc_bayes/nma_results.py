@@ -20,6 +20,9 @@ from rhcc_bayes.nma_data import NMAData
 from rhcc_bayes.nma_spec import NMASpec
 
 QUANTILES = (0.025, 0.5, 0.975)
+# What d measures for each link (contrast-level rows are on the same scale).
+EFFECT_SCALE = {"logit": "log odds ratios", "cloglog": "log hazard ratios",
+                "identity": "differences on the outcome scale"}
 
 
 def _draws(idata, name: str) -> np.ndarray:
@@ -258,7 +261,7 @@ class NMAResult:
             + (f" with log-time offset ({s.time_unit})" if s.time_offset else "")
             + f"; {s.baselines} baselines; {s.effects} effects; reference {s.reference!r}",
             "",
-            f"Relative effects vs {s.reference} (linear-predictor scale; mean, sd, 95% CrI):",
+            f"Relative effects vs {s.reference} ({EFFECT_SCALE[s.link]}; mean, sd, median, 95% CrI):",
             self.relative_effects.to_string(float_format=fmt),
         ]
         if self.tau is not None:
