@@ -391,7 +391,8 @@ def _provenance(settings, seed, compile_s, sampling_s, t_start, model) -> dict[s
         "chains": int(settings.chains),
         "cores": int(settings.cores),
         "target_accept": float(settings.target_accept),
-        "low_rank_mass_matrix": int(settings.low_rank_mass_matrix),
+        # What was actually used: PyMC's NUTS has no low-rank adaptation.
+        "low_rank_mass_matrix": int(settings.low_rank_mass_matrix and settings.backend == "nutpie"),
         "wall_time_compile_s": float(compile_s),
         "wall_time_sampling_s": float(sampling_s),
         "wall_time_total_s": float(time.perf_counter() - t_start),
