@@ -196,6 +196,13 @@ def test_fused_summary_matches_public_closed_forms(hc, horizon, landmarks):
         assert np.allclose(ds[f"s{t:g}"], s[:, i], rtol=1e-9, atol=1e-300)
 
 
+def test_summary_without_landmarks_and_short_horizon():
+    ds = d.survival_summary(posterior(), CUTS, horizon=6, landmarks=())
+    assert {"rmst", "median", "survival"} <= set(ds.data_vars)
+    assert (ds["rmst"] <= 6).all()
+    assert d.decision_table(ds)["p_best"].sum() == pytest.approx(1.0)
+
+
 def test_survival_band():
     ds = d.survival_summary(posterior(n_draw=100), CUTS, horizon=24)
     band = d.survival_band(ds)

@@ -278,7 +278,7 @@ def survival_summary(log_hazard: xr.DataArray, cuts, horizon: float = 60,
     # Segments starting at or after the last time asked for never matter: drop them
     # before the copy (a Weibull posterior on monthly segments has 120+ of them).
     c = np.asarray(cuts, dtype=float)
-    last = max(horizon, *landmarks)
+    last = max([horizon, *landmarks])
     used = max(1, int(np.searchsorted(c, last, side="left")))
     cuts = c[:used + 1]
     lh = log_hazard.isel(segment=slice(0, used)).transpose(..., "segment")
