@@ -1,0 +1,83 @@
+"""Shared fixtures: ONE small survival fit for the decision/report/plot/notebook tests.
+
+The fit uses the default spec with a lighter sampler (500 tune + 500 draws x 4 chains),
+written to a spec file in a cache folder shared by all pytest-xdist workers. A file
+lock makes the first worker fit (one numba compile) while the others wait and then
+load the cached posterior. CLI tests pass the same ``--spec`` and ``--cache-dir`` so
+they hit that cache too.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+SMALL_SAMPLER = "[sampler]\nbackend = \"nutpie\"\nchains = 4\ndraws = 500\ntune = 500\ntarget_accept = 0.9\n"
+
+
+def _shared_dir(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker has basetemp/<popen-gwN>; share the parent
+    root = base.parent if re.match(r"popen-gw\d+", base.name) else base
+    d = root / "rhcc_shared_fit"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def small_spec_path(tmp_path_factory) -> Path:
+    from rhcc_bayes.paths import models_dir
+
+    d = _shared_dir(tmp_path_factory)
+    path = d / "small_default.toml"
+    text = (models_dir() / "default.toml").read_text(encoding="utf-8")
+    text = re.sub(r"\[sampler\].*", SMALL_SAMPLER, text, flags=re.S)
+    text = text.replace('name = "default"', 'name = "small_default"')
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fit_cache_dir(tmp_path_factory) -> Path:
+    d = _shared_dir(tmp_path_factory) / "cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def small_fit(small_spec_path, fit_cache_dir):
+    """(evidence, FitResult) of the small default fit; unconverged fits are allowed (and flagged)."""
+    from rhcc_bayes.evidence import load_evidence
+    from rhcc_bayes.spec import load_spec
+    from rhcc_bayes.workflow import fit_synthesis
+
+    evidence = load_evidence()
+    spec = load_spec(small_spec_path)
+    with open(fit_cache_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = fit_synthesis(evidence, spec, cache_dir=fit_cache_dir, allow_unconverged=True,
+                                       progressbar=False)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return evidence, result
+
+
+@pytest.fixture(scope="session")
+def fit_args(small_spec_path, fit_cache_dir, small_fit) -> list[str]:
+    """CLI arguments that reuse the session fit from the cache."""
+    return ["--spec", str(small_spec_path), "--cache-dir", str(fit_cache_dir), "--allow-unconverged"]
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "examples"

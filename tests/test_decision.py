@@ -1,0 +1,137 @@
+"""decision.decide_profile / decide_cohort_table on the session fit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rhcc_bayes.decision import decide_cohort_table, decide_profile, evidence_support, load_utility
+from rhcc_bayes.errors import UserError, ValidationError
+from rhcc_bayes.profile import PatientProfile, load_cohort, load_profile
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small(small_fit, examples_dir):
+    _, result = small_fit
+    prof = load_profile(examples_dir / "profiles" / "small_solitary_late.toml")
+    return result, prof, decide_profile(result.idata, prof, design=result.design)
+
+
+def test_structure_and_intervals(small):
+    result, prof, res = small
+    t = res.table
+    allowed = set(res.eligibility.allowed())
+    assert set(t["treatment"]) == allowed
+    assert set(res.survival["treatment"].values) == allowed
+    assert res.survival["survival"].dims == ("chain", "draw", "treatment", "time")
+    for v in ("rmst", "s12", "s36", "s60"):
+        assert (t[f"{v}_lo"] <= t[f"{v}_mean"]).all() and (t[f"{v}_mean"] <= t[f"{v}_hi"]).all()
+    assert (t["median_lo"] <= t["median_med"]).all()
+    assert ((t["rmst_hi"] <= 60) & (t["rmst_lo"] > 0)).all()
+    assert np.isclose(t["p_best"].sum(), 1.0)
+    assert (t["expected_loss"] >= 0).all() and t["sucra"].between(0, 1).all()
+    # sorted by expected RMST; best has the smallest expected loss
+    assert t["rmst_mean"].is_monotonic_decreasing
+    assert t["expected_loss"].idxmin() == 0 and res.best == t["treatment"].iloc[0]
+    ev = res.evpi
+    assert ev["mean"] >= 0 and ev["lo"] <= ev["mean"] <= ev["hi"]
+    assert np.isclose(ev["mean"], t["evpi"].iloc[0], atol=1e-6)
+
+
+def test_excluded_listed_with_reasons(small):
+    _, _, res = small
+    ex = res.excluded
+    assert "SALVAGE-LT" in set(ex["treatment"])  # not a transplant candidate
+    assert (ex["reasons"].str.len() > 0).all()
+    assert not set(ex["treatment"]) & set(res.table["treatment"])
+    assert set(res.honesty["treatment"]) == set(res.eligibility.to_frame()["treatment"])
+
+
+def test_honesty_flags(small_fit):
+    _, result = small_fit
+    support = evidence_support(result.design)
+    prof = PatientProfile(id="big", tumour_size_cm=6.5, nodules=1, months_since_treatment=20)
+    res = decide_profile(result.idata, prof, design=result.design)
+    h = res.honesty.set_index("treatment")
+    # a treatment with no arm in the likelihood is class-prior only
+    no_arm = [t for t in h.index if t not in support.index]
+    assert no_arm and h.loc[no_arm, "class_prior_only"].all()
+    assert (h.loc[no_arm, "arms"] == 0).all()
+    # TACE arms state size limits <= 5 cm: a 6.5 cm tumour is an extrapolation
+    assert h.loc["TACE", "extrapolation"] and "exceeds every stated size limit" in h.loc["TACE", "flags"]
+    assert h.loc["TACE", "arms"] >= 1 and h.loc["TACE", "patients"] > 0
+
+
+def test_no_design_flags_from_missing_support(small_fit):
+    _, result = small_fit
+    res = decide_profile(result.idata, PatientProfile(id="x"))
+    assert res.honesty["flags"].str.contains("unavailable").all()
+
+
+def test_gate_warning_carried(small_fit):
+    _, result = small_fit
+    res = decide_profile(result.idata, PatientProfile(id="x"), design=result.design)
+    if result.gate.passed:
+        assert res.gate_warning == ""
+    else:
+        assert res.gate_warning.startswith("WARNING") and res.gate_warning in res.to_text()
+
+
+def test_new_population_is_wider(small_fit, small):
+    _, result = small_fit
+    _, prof, avg = small
+    new = decide_profile(result.idata, prof, population="new", design=result.design)
+    w = lambda t: (t.set_index("treatment")["rmst_hi"] - t.set_index("treatment")["rmst_lo"])  # noqa: E731
+    assert (w(new.table) > w(avg.table)).mean() > 0.8
+
+
+def test_json_roundtrip(small):
+    _, _, res = small
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["best"] == res.best and len(d["decision"]) == len(res.table)
+    assert d["provenance"]["spec_name"] == "small_default"
+
+
+def test_utility(small_fit, small, examples_dir, tmp_path):
+    _, result = small_fit
+    _, prof, plain = small
+    util = load_utility(examples_dir / "utility.toml")
+    if "complication_probability" not in result.idata.posterior:
+        util = type(util)(type(util.weights)(0.0, util.weights.hospital_day_months), util.hospital_days, util.source)
+    res = decide_profile(result.idata, prof, utility=util, design=result.design)
+    assert res.criterion == "QA-RMST"
+    t = res.table.set_index("treatment")
+    p = plain.table.set_index("treatment")
+    assert (t["utility_mean"] <= p.loc[t.index, "rmst_mean"] + 1e-9).all()
+    bad = tmp_path / "u.toml"
+    bad.write_text("[utility]\ncomplication_monhts = 1\n")
+    with pytest.raises(ValidationError, match="complication_monhts"):
+        load_utility(bad)
+    bad.write_text("[utility]\nhospital_day_months = 0.1\n[hospital_days]\nTACE = 2\n")
+    with pytest.raises(UserError, match="no value for candidate"):
+        decide_profile(result.idata, prof, utility=bad, design=result.design)
+
+
+def test_cohort_table(small_fit, examples_dir):
+    _, result = small_fit
+    cohort = load_cohort(examples_dir / "cohort.csv")
+    df = decide_cohort_table(result.idata, cohort, design=result.design)
+    n_t = result.idata.posterior["mu"].sizes["treatment"]
+    assert len(df) == len(cohort) * n_t
+    for col in ("profile", "treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "p_best", "evpi",
+                "class_prior_only", "extrapolation", "flags", "arms", "patients"):
+        assert col in df
+    sums = df[df["candidate"]].groupby("profile")["p_best"].sum()
+    assert np.allclose(sums, 1.0)
+    assert df.loc[df["status"] == "excluded", "p_best"].isna().all()
+    # the cohort path agrees with the single-profile path
+    p1 = cohort[0]
+    single = decide_profile(result.idata, p1, design=result.design).table.set_index("treatment")
+    batch = df[(df["profile"] == p1.id) & df["candidate"]].set_index("treatment")
+    assert np.allclose(batch.loc[single.index, "rmst_mean"], single["rmst_mean"])
+    assert np.allclose(batch.loc[single.index, "p_best"], single["p_best"])

@@ -1,0 +1,123 @@
+"""rhcc-bayes report: every section, well-formed self-contained HTML, decodable images, atomicity."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from rhcc_bayes.cli import main
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = ["1. Patient profile", "2. Eligibility", "3. Expected survival and decision summaries",
+            "4. Survival curves", "5. RMST distributions", "6. Evidence map and network",
+            "7. Forest plot", "8. Posterior predictive check", "9. Sampling diagnostics", "10. Provenance",
+            "11. Limitations"]
+
+
+class _Checker(HTMLParser):
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.images, self.headings, self._in_h = [], [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+        self._in_h = tag in ("h1", "h2", "h3")
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+        self._in_h = False
+
+    def handle_data(self, data):
+        if self._in_h:
+            self.headings.append(data)
+
+
+@pytest.fixture(scope="module")
+def report(fit_args, examples_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "report"
+    rc = main(["report", "--profile", str(examples_dir / "profiles" / "small_solitary_late.toml"),
+               "--out", str(out), *fit_args])
+    assert rc == 0
+    return out
+
+
+def test_files(report):
+    names = {p.name for p in report.iterdir()}
+    assert {"report.html", "report.md", "decision.csv", "decision.json", "posterior.nc"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_html(report, small_fit):
+    text = (report / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"https?://", text)
+    p = _Checker()
+    p.feed(text)
+    p.close()
+    assert not p.errors and not p.stack
+    for s in SECTIONS:
+        assert any(h.startswith(s) for h in p.headings), s
+    assert len(p.images) >= 6
+    for src in p.images:
+        assert src.startswith("data:image/png;base64,")
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    # real numbers: an RMST estimate with its interval, and the EVPI
+    assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", text)
+    assert re.search(r"EVPI .*: \d+\.\d\d months", text)
+    _, result = small_fit
+    if not result.gate.passed:
+        assert 'class="banner"' in text and "FAILED THE DIAGNOSTICS GATE" in text
+
+
+def test_markdown(report):
+    md = (report / "report.md").read_text(encoding="utf-8")
+    for s in SECTIONS:
+        assert f" {s}" in md
+    for png in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        Image.open(report / png).verify()
+
+
+def test_csv_json(report):
+    df = pd.read_csv(report / "decision.csv")
+    for col in ("profile", "treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "s12_mean", "s36_mean",
+                "s60_mean", "median_med", "p_best", "expected_loss", "sucra", "evpi", "arms", "patients",
+                "class_prior_only", "extrapolation", "flags", "gate_warning"):
+        assert col in df.columns, col
+    d = json.loads((report / "decision.json").read_text())
+    assert d["best"] == df["treatment"].iloc[0]
+
+
+def test_failure_leaves_nothing(small_fit, tmp_path, monkeypatch):
+    from rhcc_bayes import plots
+    from rhcc_bayes.profile import PatientProfile
+    from rhcc_bayes.report import build_report
+
+    evidence, result = small_fit
+
+    def boom(*a, **k):
+        raise RuntimeError("forced failure")
+
+    monkeypatch.setattr(plots, "forest_plot", boom)
+    out = tmp_path / "r"
+    with pytest.raises(RuntimeError, match="forced"):
+        build_report(result, evidence, PatientProfile(id="x"), out)
+    assert list(tmp_path.iterdir()) == []
+    # an existing report survives a failed rewrite
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        build_report(result, evidence, PatientProfile(id="x"), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"] and (out / "keep.txt").read_text() == "old"
