@@ -469,7 +469,9 @@ def run_local(tasks, cfg_dict, on_result, *, workers: int, scheduler: str = "pro
 
     delayed = [dask.delayed(fit_one, pure=False)(t, cfg_dict, dask_key_name=f"sbc-fit-{t['sim']}") for t in tasks]
     with _CB():
-        kw = {"num_workers": workers} if scheduler != "sync" else {}
+        # chunksize=1: results (and checkpoints, progress) come back one fit at a time
+        kw = {"num_workers": workers, "chunksize": 1} if scheduler == "processes" else (
+            {"num_workers": workers} if scheduler == "threads" else {})
         return list(dask.compute(*delayed, scheduler="synchronous" if scheduler == "sync" else scheduler, **kw))
 
 
@@ -594,8 +596,8 @@ def run_sbc(cfg: SBCConfig, out: Path, *, workers: int | None = None, scheduler:
         if scheduler:
             results = run_distributed(todo, cfg_dict, progress, address=scheduler)
         else:
-            w = workers or os.cpu_count() or 1
-            print(f"[sbc] dask local '{local_scheduler}' scheduler, {w} workers (each compiles once)",
+            w = 1 if local_scheduler == "sync" else (workers or os.cpu_count() or 1)
+            print(f"[sbc] dask local '{local_scheduler}' scheduler, {w} worker(s) (each compiles once)",
                   file=sys.stderr, flush=True)
             results = run_local(todo, cfg_dict, progress, workers=w, scheduler=local_scheduler)
         for r in results:
