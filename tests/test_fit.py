@@ -26,7 +26,7 @@ def test_defaults_are_explicit():
         1000,
         1000,
         0.9,
-        True,
+        False,
         2,
     )
 

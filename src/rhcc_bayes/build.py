@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.design import SurvivalDesign, make_design
-from rhcc_bayes.spec import COVARIATES, SurvivalSpec
+from rhcc_bayes.spec import COVARIATES, SurvivalSpec, is_nma
 
 LN2 = float(np.log(2.0))
 
@@ -251,7 +251,7 @@ def build_model(evidence, spec):
     -------
     pymc.Model
     """
-    if getattr(spec, "family", "survival") == "nma":
+    if is_nma(spec):
         from rhcc_bayes.nma import build_nma_model
 
         return build_nma_model(evidence.table, spec)

@@ -60,9 +60,10 @@ class SamplerSettings:
         than 0.8 because hierarchical survival models have funnel-like regions.
     low_rank_mass_matrix : bool
         nutpie only: ``low_rank_modified_mass_matrix``, which adapts to posterior
-        correlations (treatment and class means, baseline and effects). On this
-        machine it gave about twice the ESS of diagonal adaptation for similar
-        wall time. Ignored by the PyMC backend.
+        correlations. Off by default: on the bundled R-HCC model and on the
+        synthetic 80-arm benchmark the diagonal adaptation gave 2-3x the ESS per
+        second and no divergences (``benchmarks/fit.py``,
+        ``benchmarks/bench_backends.py``). Ignored by the PyMC backend.
     cores : int
         Chains run in parallel.
     """
@@ -72,7 +73,7 @@ class SamplerSettings:
     draws: int = 1000
     tune: int = 1000
     target_accept: float = 0.9
-    low_rank_mass_matrix: bool = True
+    low_rank_mass_matrix: bool = False
     cores: int = 2
 
     def __post_init__(self) -> None:

@@ -48,11 +48,6 @@ def posterior_summary_text(result, evidence=None) -> str:
     """The ``rhcc-bayes fit`` report: provenance, gate verdict and the treatment table."""
     idata = result.idata
     attrs = idata.attrs
-    if getattr(result.spec, "family", "survival") == "nma":
-        from rhcc_bayes.nma_results import relative_effects
-
-        return "\n".join([f"spec {result.spec.name!r} (network meta-analysis)", str(result.gate), "",
-                          relative_effects(idata).to_string(float_format=lambda v: f"{v:.3f}")])
     design = result.design
     lines = [
         f"spec {attrs.get('spec_name')!r}: {result.spec.description}",

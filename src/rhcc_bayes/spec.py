@@ -262,6 +262,11 @@ def parse_spec(mapping: dict, source: str = "<memory>"):
     return spec
 
 
+def is_nma(spec) -> bool:
+    """Whether ``spec`` is a network meta-analysis spec (``[model] family = "nma"``)."""
+    return not isinstance(spec, SurvivalSpec)
+
+
 def resolve_spec_path(name_or_path: str | Path) -> Path:
     """A spec given as a path, or as the name of a bundled spec in ``models/``."""
     path = Path(name_or_path)

@@ -15,7 +15,7 @@ import numpy as np
 
 from rhcc_bayes.cache import cache_key, cached_fit
 from rhcc_bayes.design import SurvivalDesign, make_design
-from rhcc_bayes.spec import SurvivalSpec
+from rhcc_bayes.spec import SurvivalSpec, is_nma
 
 GATED_DETERMINISTICS = ("mu", "gamma", "weibull_shape")
 
@@ -121,7 +121,7 @@ def fit_synthesis(
 
     seed = spec.seed if seed is None else seed
     settings = settings or SamplerSettings.from_mapping(spec.sampler, source=f"{spec.source} [sampler]")
-    design = make_design(evidence, spec) if spec.family == "survival" else None
+    design = None if is_nma(spec) else make_design(evidence, spec)
 
     def run():
         model = build_survival_model(design, spec) if design is not None else build_model(evidence, spec)
@@ -129,7 +129,7 @@ def fit_synthesis(
         if design is not None:
             attach_metadata(idata, design, spec, evidence.hash)
         else:
-            idata.attrs.update({"family": spec.family, "spec_name": spec.name, "evidence_hash": evidence.hash})
+            idata.attrs.update({"family": "nma", "spec_name": spec.name, "evidence_hash": evidence.hash})
         idata.attrs["cache_key"] = key
         return idata
 

@@ -22,10 +22,10 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
 def load_inputs(args, spec_name: str | None = None):
     """(evidence, spec) from the parsed arguments."""
     from rhcc_bayes.evidence import OPEN_WORLD, load_evidence
-    from rhcc_bayes.spec import load_spec
+    from rhcc_bayes.spec import is_nma, load_spec
 
     spec = load_spec(spec_name or args.spec)
-    if spec.family == "nma":
+    if is_nma(spec):
         if not args.evidence:
             from rhcc_bayes.errors import UserError
 
