@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import arviz as az
 
 #: Bumped when the cache file layout changes, so old files stop matching.
-CACHE_FORMAT = "rhcc_bayes-posterior-v1"
+CACHE_FORMAT = "rhcc_bayes-posterior-v2"  # v2: gate verdict stored in attrs
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
@@ -161,10 +161,75 @@ def load_idata(path: str | os.PathLike) -> az.InferenceData:
     return idata
 
 
+class Posterior:
+    """A read-only, InferenceData-like view of a posterior file, loaded with xarray alone.
+
+    Importing ArviZ costs 3-6 s here (it compiles numba ufuncs at import), which would
+    dominate ``rhcc-bayes decide`` on a cached posterior. Everything downstream reads
+    groups as attributes (``.posterior``, ``.constant_data``…), ``.groups()`` and
+    ``.attrs``; :meth:`to_inference_data` gives the real ArviZ object when a
+    function needs one (LOO, ``az.summary``).
+    """
+
+    def __init__(self, groups: Mapping[str, Any], attrs: Mapping[str, Any]):
+        self.__dict__["_groups"] = dict(groups)
+        self.__dict__["attrs"] = dict(attrs)
+
+    def groups(self) -> list[str]:
+        return list(self._groups)
+
+    def __getattr__(self, name: str):
+        groups = self.__dict__["_groups"]
+        if name in groups:
+            return groups[name]
+        raise AttributeError(f"posterior has no group {name!r}; groups: {', '.join(groups)}")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("a loaded Posterior is read-only; use to_inference_data() to modify it")
+
+    def to_inference_data(self) -> az.InferenceData:
+        import arviz as az
+
+        return az.InferenceData(attrs=dict(self.attrs), **self._groups)
+
+    def to_netcdf(self, path: str, engine: str = "h5netcdf") -> str:
+        """Write in ArviZ's layout (one netCDF group per group, attrs on the root)."""
+        import xarray as xr
+
+        xr.Dataset(attrs=self.attrs).to_netcdf(path, mode="w", engine=engine)
+        for name, ds in self._groups.items():
+            ds.to_netcdf(path, mode="a", group=name, engine=engine)
+        return path
+
+
+def load_posterior(path: str | os.PathLike) -> Posterior:
+    """Read a file written by :func:`save_idata` into a :class:`Posterior`, without ArviZ."""
+    import h5netcdf
+    import xarray as xr
+
+    with h5netcdf.File(str(path), "r") as fh:
+        names = list(fh.groups)
+    with xr.open_dataset(str(path), engine="h5netcdf") as root:
+        attrs = {k: (v.item() if hasattr(v, "item") and getattr(v, "ndim", None) == 0 else v)
+                 for k, v in root.attrs.items()}
+    groups = {}
+    for name in names:
+        with xr.open_dataset(str(path), group=name, engine="h5netcdf") as ds:
+            groups[name] = ds.load()
+    return Posterior(groups, attrs)
+
+
+def as_inference_data(idata) -> az.InferenceData:
+    """The ArviZ object behind ``idata`` (a :class:`Posterior` is converted)."""
+    return idata.to_inference_data() if isinstance(idata, Posterior) else idata
+
+
 def cached_fit(
     cache_dir: str | os.PathLike,
     key: str,
     fit_fn: Callable[[], az.InferenceData],
+    *,
+    loader: Callable[[str | os.PathLike], Any] = load_idata,
 ) -> tuple[az.InferenceData, bool]:
     """Return the cached posterior for ``key``, fitting and saving it when absent.
 
@@ -195,7 +260,7 @@ def cached_fit(
     path = Path(cache_dir) / f"{key}.nc"
     if path.exists():
         try:
-            idata = load_idata(path)
+            idata = loader(path)
         except Exception as err:  # any read failure means "not usable", not "crash"
             warnings.warn(f"cache file {path} is unreadable ({type(err).__name__}: {err}); refitting", CacheWarning, stacklevel=2)
         else:

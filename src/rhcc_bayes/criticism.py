@@ -89,7 +89,9 @@ def compare_models(fits: dict) -> pd.DataFrame:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return az.compare(fits, ic="loo")
+        from rhcc_bayes.cache import as_inference_data
+
+        return az.compare({name: as_inference_data(idata) for name, idata in fits.items()}, ic="loo")
 
 
 def prior_survival(evidence, spec, *, draws: int = 1000, seed: int = 0, landmarks=(12, 36, 60)):

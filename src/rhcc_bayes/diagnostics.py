@@ -143,6 +143,9 @@ def check_gate(
     import arviz as az
     import numpy as np
 
+    from rhcc_bayes.cache import as_inference_data
+
+    idata = as_inference_data(idata)
     if var_names is None:
         skip = set(deterministic_names(idata))
         var_names = [str(v) for v in idata.posterior.data_vars if str(v) not in skip]
@@ -273,3 +276,37 @@ def _fmt(value: float, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     return f"{value:.{digits}f}"
+
+
+def record_gate(idata: az.InferenceData, report: GateReport) -> az.InferenceData:
+    """Store the gate verdict in netCDF-safe attrs so a cached posterior need not be re-diagnosed.
+
+    The verdict is a function of the draws alone, which the cache stores unchanged.
+    """
+    idata.attrs["gate_passed"] = int(report.passed)
+    idata.attrs["gate_failures"] = "; ".join(report.failures)
+    idata.attrs["gate_divergences"] = int(report.divergences)
+    idata.attrs["gate_bfmi"] = json.dumps(list(report.bfmi))
+    idata.attrs["gate_summary"] = report.summary.to_json(orient="split")
+    idata.attrs["gate_thresholds"] = json.dumps(asdict(report.thresholds))
+    return idata
+
+
+def report_from_attrs(idata: az.InferenceData) -> GateReport | None:
+    """The :class:`GateReport` stored by :func:`record_gate`, or None when absent."""
+    import pandas as pd
+
+    attrs = getattr(idata, "attrs", {})
+    if "gate_summary" not in attrs or "gate_passed" not in attrs:
+        return None
+    from io import StringIO
+
+    failures = tuple(f for f in str(attrs.get("gate_failures", "")).split("; ") if f)
+    return GateReport(
+        passed=bool(int(attrs["gate_passed"])),
+        failures=failures,
+        summary=pd.read_json(StringIO(attrs["gate_summary"]), orient="split"),
+        divergences=int(attrs.get("gate_divergences", 0)),
+        bfmi=tuple(json.loads(attrs.get("gate_bfmi", "[]"))),
+        thresholds=GateThresholds(**json.loads(attrs["gate_thresholds"])),
+    )

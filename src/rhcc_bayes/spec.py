@@ -68,7 +68,7 @@ class SurvivalSpec:
     hazard: str = "piecewise"  # "piecewise" | "weibull"
     cuts_months: tuple[float, ...] = (12.0, 36.0, 60.0)
     combinations: str = "class"  # "class" | "components"
-    arm_heterogeneity: bool = True
+    arm_heterogeneity: bool = False
     covariates: tuple[str, ...] = tuple(COVARIATES)
     secondary_outcomes: tuple[str, ...] = ("complication", "morbidity", "recurrence", "response")
     evidence: EvidenceRules = field(default_factory=EvidenceRules)

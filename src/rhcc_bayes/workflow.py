@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rhcc_bayes.cache import cache_key, cached_fit
+from rhcc_bayes.cache import cache_key, cached_fit, load_posterior
 from rhcc_bayes.design import SurvivalDesign, make_design
 from rhcc_bayes.spec import SurvivalSpec, is_nma
 
@@ -94,6 +94,7 @@ def fit_synthesis(
     cache_dir: str | Path | None = None,
     allow_unconverged: bool = False,
     progressbar: bool | None = None,
+    recheck_gate: bool = False,
 ) -> FitResult:
     """Fit ``spec`` to ``evidence`` (or load the cached fit), then apply the diagnostics gate.
 
@@ -109,6 +110,9 @@ def fit_synthesis(
         Posterior cache folder; ``None`` disables caching.
     allow_unconverged : bool
         Return a fit that fails the gate (flagged in ``idata.attrs``) instead of raising.
+    recheck_gate : bool
+        Recompute the diagnostics of a cached posterior instead of reading the verdict
+        stored with it (``rhcc-bayes diagnose`` does).
 
     Raises
     ------
@@ -116,7 +120,7 @@ def fit_synthesis(
         When the fit fails the gate and ``allow_unconverged`` is false.
     """
     from rhcc_bayes.build import build_model, build_survival_model
-    from rhcc_bayes.diagnostics import check_gate, enforce_gate
+    from rhcc_bayes.diagnostics import check_gate, enforce_gate, record_gate, report_from_attrs
     from rhcc_bayes.fit import SamplerSettings, sample
 
     seed = spec.seed if seed is None else seed
@@ -131,15 +135,18 @@ def fit_synthesis(
         else:
             idata.attrs.update({"family": "nma", "spec_name": spec.name, "evidence_hash": evidence.hash})
         idata.attrs["cache_key"] = key
-        return idata
+        return record_gate(idata, check_gate(idata, var_names=gate_var_names(idata)))
 
     key = cache_key(evidence.hash, _spec_hash(spec, settings), seed)
     if cache_dir is None:
         idata, hit, path = run(), False, None
     else:
-        idata, hit = cached_fit(cache_dir, key, run)
+        idata, hit = cached_fit(cache_dir, key, run, loader=load_posterior)
         path = Path(cache_dir) / f"{key}.nc"
-    report = check_gate(idata, var_names=gate_var_names(idata))
+    report = None if recheck_gate else report_from_attrs(idata)
+    if report is None:
+        report = check_gate(idata, var_names=gate_var_names(idata))
+        record_gate(idata, report)
     enforce_gate(idata, report, allow_unconverged=allow_unconverged)
     return FitResult(idata=idata, spec=spec, design=design, gate=report, cache_hit=hit, cache_path=path)
 

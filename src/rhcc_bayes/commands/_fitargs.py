@@ -45,7 +45,8 @@ def fit_from_args(args, spec_name: str | None = None):
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     print(f"fitting spec {spec.name!r} on {len(evidence)} evidence rows (cache: {cache_dir or 'off'}) ...", file=sys.stderr)
     result = fit_synthesis(evidence, spec, seed=args.seed, cache_dir=cache_dir,
-                           allow_unconverged=args.allow_unconverged)
+                           allow_unconverged=args.allow_unconverged,
+                           recheck_gate=getattr(args, "recheck_gate", False))
     origin = "loaded from cache" if result.cache_hit else "sampled"
     print(f"posterior {origin}: {result.cache_path or '(not cached)'}", file=sys.stderr)
     return evidence, result

@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     args.allow_unconverged = True  # diagnosing an unconverged fit is the point
+    args.recheck_gate = True
     _, result = fit_from_args(args)
     gate, attrs = result.gate, result.idata.attrs
     print(str(gate))
