@@ -82,6 +82,9 @@ class SBCConfig:
     draws: int = 500
     tune: int = 500
     target_accept: float = 0.9
+    # explicit, so a change of the project's sampler default never mixes checkpoints;
+    # False = diagonal adaptation, the project default since 26beb4b
+    low_rank_mass_matrix: bool = False
     thin_to: int = 199  # L: ranks lie in 0..L
     mu_treatments: tuple = MU_WITH_ARMS + MU_WITHOUT_ARMS
     rmst_treatments: tuple = RMST_TREATMENTS
@@ -377,7 +380,8 @@ def fit_one(task: dict, cfg_dict: dict) -> dict:
             result["compile_s"] = float(compiled.compile_seconds)
         native = compiled.native.with_data(**{k: np.asarray(v) for k, v in task["data"].items()})
         settings = SamplerSettings(chains=cfg.chains, draws=cfg.draws, tune=cfg.tune,
-                                   target_accept=cfg.target_accept, cores=1)
+                                   target_accept=cfg.target_accept, cores=1,
+                                   low_rank_mass_matrix=cfg.low_rank_mass_matrix)
         t_fit = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -386,6 +390,7 @@ def fit_one(task: dict, cfg_dict: dict) -> dict:
                            compiled=CompiledModel(model, "nutpie", native, compiled.compile_seconds))
             result["fit_s"] = time.perf_counter() - t_fit
             report = check_gate(idata, var_names=gate_var_names(idata))
+        result["low_rank_mass_matrix"] = int(idata.attrs.get("low_rank_mass_matrix", -1))
         result.update(divergences=int(report.divergences), gate_passed=bool(report.passed),
                       gate_failures=len(report.failures),
                       max_r_hat=float(report.summary["r_hat"].max()),
@@ -506,8 +511,9 @@ def assemble(results: list[dict], names: list[str], truths: dict | None = None):
 
     rows = []
     for r in sorted(results, key=lambda r: r["sim"]):
-        row = {k: r[k] for k in ("sim", "seed", "divergences", "gate_passed", "gate_failures", "max_r_hat",
-                                 "min_ess_bulk", "min_ess_tail", "fit_s", "error")}
+        row = {k: r.get(k, np.nan) for k in ("sim", "seed", "divergences", "gate_passed", "gate_failures",
+                                             "max_r_hat", "min_ess_bulk", "min_ess_tail", "fit_s",
+                                             "low_rank_mass_matrix", "error")}
         row.update({q: r["ranks"].get(q, np.nan) for q in names})
         if truths is not None:
             row.update({f"truth:{q}": truths[r["sim"]][q] for q in names})
@@ -586,14 +592,13 @@ def run_sbc(cfg: SBCConfig, out: Path, *, workers: int | None = None, scheduler:
     """
     t0 = time.perf_counter()
     out = Path(out)
-    partial = out / "partial"
+    # checkpoints per configuration: a run with other settings never reuses (or deletes) them
+    partial = out / "partial" / cfg.key()
     partial.mkdir(parents=True, exist_ok=True)
     cfg_path = partial / "config.json"
-    if cfg_path.exists():
-        prev = json.loads(cfg_path.read_text())
-        if prev.get("key") != cfg.key() or fresh:
-            for p in partial.glob("sim_*.json"):
-                p.unlink()
+    if fresh:
+        for p in partial.glob("sim_*.json"):
+            p.unlink()
     _write_atomic(cfg_path, lambda tmp: Path(tmp).write_text(json.dumps({"key": cfg.key(), **asdict(cfg)}, indent=1)))
     done = _load_checkpoints(partial)
 
@@ -602,7 +607,9 @@ def run_sbc(cfg: SBCConfig, out: Path, *, workers: int | None = None, scheduler:
     tasks, names = simulate_all(cfg)
     todo = [t for t in tasks if t["sim"] not in done]
     print(f"[sbc] {len(done)} already done, {len(todo)} to fit; {cfg.chains} chains x {cfg.draws} draws "
-          f"(tune {cfg.tune}), ranks among L = {cfg.thin_to} thinned draws", file=sys.stderr, flush=True)
+          f"(tune {cfg.tune}, target_accept {cfg.target_accept}, "
+          f"{'low-rank' if cfg.low_rank_mass_matrix else 'diagonal'} mass matrix), ranks among "
+          f"L = {cfg.thin_to} thinned draws; checkpoints in {partial}", file=sys.stderr, flush=True)
     progress = _Progress(cfg.sims, len(done), partial)
     cfg_dict = asdict(cfg)
     if todo:
@@ -640,6 +647,8 @@ def main(argv=None) -> int:
     p.add_argument("--draws", type=int, default=500, help="draws per chain per fit (default 500)")
     p.add_argument("--tune", type=int, default=500, help="tuning draws per chain per fit (default 500)")
     p.add_argument("--target-accept", type=float, default=0.9)
+    p.add_argument("--low-rank-mass-matrix", action="store_true",
+                   help="nutpie low-rank mass matrix adaptation (default: diagonal, the project default)")
     p.add_argument("--thin-to", type=int, default=199, help="L, posterior draws kept for ranking (default 199)")
     p.add_argument("--bins", type=int, default=20, help="chi-square bins (default 20)")
     p.add_argument("--prob", type=float, default=0.99, help="ECDF band level (default 0.99)")
@@ -653,7 +662,8 @@ def main(argv=None) -> int:
     if a.chains * a.draws < a.thin_to:
         p.error("--thin-to must not exceed chains x draws")
     cfg = SBCConfig(spec=a.spec, sims=a.sims, seed=a.seed, chains=a.chains, draws=a.draws, tune=a.tune,
-                    target_accept=a.target_accept, thin_to=a.thin_to)
+                    target_accept=a.target_accept, low_rank_mass_matrix=a.low_rank_mass_matrix,
+                    thin_to=a.thin_to)
     ranks_df, summary, wall = run_sbc(cfg, a.out, workers=a.workers, scheduler=a.scheduler,
                                       local_scheduler=a.local_scheduler, bins=a.bins, prob=a.prob, fresh=a.fresh)
     print(format_table(summary, ranks_df))
