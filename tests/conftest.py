@@ -1,7 +1,7 @@
 """Shared fixtures: ONE small survival fit for the decision/report/plot/notebook tests.
 
-The fit uses the default spec with a lighter sampler (500 tune + 500 draws x 4 chains),
-written to a spec file in a cache folder shared by all pytest-xdist workers. A file
+The fit uses the default spec and its sampler settings (compiling dominates; sampling
+1000 draws x 4 chains takes seconds), written to a spec file in a cache folder shared by all pytest-xdist workers. A file
 lock makes the first worker fit (one numba compile) while the others wait and then
 load the cached posterior. CLI tests pass the same ``--spec`` and ``--cache-dir`` so
 they hit that cache too.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SMALL_SAMPLER = "[sampler]\nbackend = \"nutpie\"\nchains = 4\ndraws = 500\ntune = 500\ntarget_accept = 0.9\n"
+SMALL_SAMPLER = "[sampler]\nbackend = \"nutpie\"\nchains = 4\ndraws = 1000\ntune = 1000\ntarget_accept = 0.9\nlow_rank_mass_matrix = false\n"
 
 
 def _shared_dir(tmp_path_factory) -> Path:

@@ -38,13 +38,13 @@ def _idata(seed: int = 0):
 def test_content_hash_is_pinned():
     # Pinned values: the hash must not change between runs, machines or refactors
     # (a change silently invalidates every user's cache; bump CACHE_FORMAT instead).
-    # "abc" is framed as b"str:3:abc" before hashing.
+    # "abc" is framed as b"str:3:abc" before hashing. The cache_key pin follows CACHE_FORMAT (v2).
     assert content_hash("abc") == hashlib.sha256(b"str:3:abc").hexdigest()
     assert content_hash({"b": [1, 2.5], "a": "\u00e9"}) == (
         "c3ce408d9846a64077b322c6fe3b1b9e94bfff8603f642df4b82eda79657e439"
     )
     assert cache_key("e", "s", 1, version="0.1.0") == (
-        "2dae141d0649222deae85f6b2c119c8f09e6f6f96f2ab36975ecce6ead2d2724"
+        "bde9298b5ce28a16f61c44d296d6b5beb678467f1035f16f58e5c8e3274eda0f"
     )
 
 

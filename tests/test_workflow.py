@@ -15,11 +15,10 @@ from rhcc_bayes.workflow import cuts_from, fit_synthesis
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    evidence, spec = load_evidence(), load_spec("default")
-    first = fit_synthesis(evidence, spec, cache_dir=cache)
-    second = fit_synthesis(evidence, spec, cache_dir=cache)
+def fitted(small_fit, small_spec_path, fit_cache_dir):
+    """The session fit of the default model (conftest), and the same fit asked for again."""
+    evidence, first = small_fit
+    second = fit_synthesis(evidence, load_spec(small_spec_path), cache_dir=fit_cache_dir)
     return evidence, first, second
 
 
@@ -27,7 +26,7 @@ def fitted(tmp_path_factory):
 def test_bundled_fit_passes_the_gate_and_is_cached(fitted):
     _, first, second = fitted
     assert first.converged and first.gate.divergences == 0
-    assert not first.cache_hit and second.cache_hit
+    assert second.cache_hit
     assert first.cache_path.exists() and first.cache_path == second.cache_path
     np.testing.assert_array_equal(first.idata.posterior["mu"].values, second.idata.posterior["mu"].values)
     assert int(second.idata.attrs["gate_passed"]) == 1

@@ -6,7 +6,8 @@ The model (DESIGN.md §3a), for arm a of study s(a) with treatment j(a):
     log h(a, k)  = gamma_k + theta_a                       (piecewise-exponential)
     H_a(t)       = exp(lambda0 + theta_a) * t ** alpha     (Weibull option)
     theta_a      = mu_j + x_a . beta (+ ablation x size interaction) + u_s + eps_a
-    mu_j         = m_class(j) + tau * z_j                  (treatments pooled in classes)
+    mu_j         = m_class(j) + tau * z_j                  (treatments pooled in classes;
+                                                            z centred within each class)
     m            ~ ZeroSumNormal(class_effect_sd)          (identifies the level: gamma carries it)
     u_s ~ N(0, sigma_study),  eps_a ~ N(0, sigma_arm)      (non-centred)
 
@@ -89,12 +90,25 @@ def _padded(pt, beta):
     return pt.concatenate([beta, pt.zeros(1)])
 
 
+def centred_within_class(pt, z, class_index: np.ndarray):
+    """z minus its class mean: treatment deviations that sum to zero within each class.
+
+    Without this, the mean deviation of a class is informed by the prior alone and trades
+    off against the baseline level, a slow direction for NUTS (R-hat 1.015 on the
+    simulated-recovery fits). Deviations then have SD tau * sqrt(1 - 1/n_class); a class
+    with one treatment (SBRT) is its class effect.
+    """
+    members = (class_index[:, None] == np.arange(class_index.max() + 1)[None, :]).astype(float)
+    means = pt.dot(members.T, z) / members.sum(axis=0)
+    return z - pt.dot(members, means)
+
+
 def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     st = design.structure
     pr = spec.priors
     m_class = pm.ZeroSumNormal("class_effect", sigma=pr.class_effect_sd, dims="modality")
     tau = _scale_prior(pm, "tau_treatment", pr.treatment_sd)
-    z = pm.Normal("z_treatment", 0.0, 1.0, dims="treatment")
+    z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
     base = m_class[st.class_index] + tau * z
     if spec.combinations == "components" and st.is_combination.any():
         tau_int = _scale_prior(pm, "tau_interaction", pr.treatment_sd)
@@ -184,7 +198,7 @@ def _secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         alpha = pm.Normal(f"{outcome}_intercept", 0.0, pr.secondary_intercept_sd)
         cls = pm.ZeroSumNormal(f"{outcome}_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
         tau = _scale_prior(pm, f"{outcome}_tau_treatment", pr.treatment_sd)
-        z = pm.Normal(f"{outcome}_z_treatment", 0.0, 1.0, dims="treatment")
+        z = centred_within_class(pt, pm.Normal(f"{outcome}_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
         eff = cls[st.class_index] + tau * z
         pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
         sigma = _scale_prior(pm, f"{outcome}_sigma_study", pr.study_sd * 2)

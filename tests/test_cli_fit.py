@@ -1,0 +1,67 @@
+"""CLI: fit, diagnose, ppc, compare-models (on the session fit) and NMA specs from the command line."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from rhcc_bayes.cli import main
+from rhcc_bayes.criticism import PPC_COLUMNS, compare_models
+from rhcc_bayes.errors import UserError
+
+pytestmark = pytest.mark.slow
+
+
+def test_fit_prints_gate_and_treatment_table(fit_args, capsys):
+    assert main(["fit", *fit_args]) == 0
+    out = capsys.readouterr().out
+    assert "diagnostics gate passed" in out
+    assert "13 rows in the likelihood from 9 arms of 5 studies" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("SALVAGE-LT"))
+    assert "[" in row and "]" in row  # every number with its interval
+
+
+def test_diagnose_reports_divergences_and_worst_parameters(fit_args, capsys):
+    assert main(["diagnose", *fit_args]) == 0
+    out = capsys.readouterr().out
+    assert "divergences: 0" in out and "ess_bulk" in out and "r_hat" in out
+
+
+def test_ppc_csv_has_one_row_per_observation(fit_args, capsys):
+    assert main(["ppc", *fit_args, "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(table.columns) == PPC_COLUMNS
+    assert len(table) == 13
+    assert table["study"].notna().all()
+
+
+def test_unknown_spec_is_a_clean_error(capsys):
+    assert main(["fit", "--spec", "defualt"]) == 2
+    assert "did you mean 'default'?" in capsys.readouterr().err
+
+
+def test_nma_spec_without_evidence_is_a_clean_error(capsys):
+    assert main(["fit", "--spec", "nma_bcg_fixed_tau"]) == 2
+    assert "give its data with --evidence FILE" in capsys.readouterr().err
+
+
+def test_nma_reference_analysis_runs_from_the_command_line(examples_dir, capsys):
+    code = main(["fit", "--spec", "nma_bcg_fixed_tau", "--evidence", str(examples_dir / "reference" / "bcg.csv")])
+    assert code == 0
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.strip().startswith("bcg"))
+    mean, sd = float(line.split()[1]), float(line.split()[2])
+    assert mean == pytest.approx(-0.7145, abs=0.02) and sd == pytest.approx(0.1798, abs=0.01)
+    assert "DIC" in out
+
+
+def test_compare_models_requires_the_same_observations(small_fit):
+    _, result = small_fit
+    idata = result.idata
+    table = compare_models({"a": idata, "b": idata})
+    assert list(table.index) == ["a", "b"] or set(table.index) == {"a", "b"}
+    assert table["elpd_diff"].min() == pytest.approx(0.0)
+    other = idata.to_inference_data() if hasattr(idata, "to_inference_data") else idata.copy()
+    other.observed_data["landmark_deaths"] = other.observed_data["landmark_deaths"] + 1
+    with pytest.raises(UserError, match="use different observations"):
+        compare_models({"a": idata, "b": other})
