@@ -97,7 +97,30 @@ class SBCConfig:
     patient: dict = field(default_factory=lambda: dict(PATIENT))
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of the settings AND of the model/simulation code and bundled data, so
+        checkpoints made with another version of the model are never reused."""
+        blob = json.dumps(asdict(self), sort_keys=True) + code_fingerprint()
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def code_fingerprint() -> str:
+    """Hash of the modules that define prior, likelihood, design and sampling, plus the
+    bundled evidence and spec files (their contents, not their timestamps)."""
+    import rhcc_bayes
+    from rhcc_bayes.evidence import default_evidence_path
+    from rhcc_bayes.spec import resolve_spec_path
+
+    here = Path(rhcc_bayes.__file__).parent
+    h = hashlib.sha256()
+    files = [here / n for n in ("build.py", "design.py", "simulate.py", "fit.py", "predict.py", "decide.py")]
+    ev = Path(default_evidence_path())
+    files += sorted(ev.rglob("*")) if ev.is_dir() else [ev]
+    files.append(Path(resolve_spec_path("default")))
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------------------
@@ -368,7 +391,7 @@ def fit_one(task: dict, cfg_dict: dict) -> dict:
     t0 = time.perf_counter()
     cfg = SBCConfig(**{**cfg_dict, "mu_treatments": tuple(cfg_dict["mu_treatments"]),
                        "rmst_treatments": tuple(cfg_dict["rmst_treatments"])})
-    result = {"sim": task["sim"], "seed": task["seed"], "pid": os.getpid(), "error": "",
+    result = {"sim": task["sim"], "seed": task["seed"], "truth": task["truth"], "pid": os.getpid(), "error": "",
               "divergences": -1, "gate_passed": False, "gate_failures": -1, "max_r_hat": np.nan,
               "min_ess_bulk": np.nan, "min_ess_tail": np.nan, "compile_s": 0.0, "fit_s": np.nan, "ranks": {}}
     try:
@@ -520,8 +543,10 @@ def assemble(results: list[dict], names: list[str], truths: dict | None = None):
                                              "max_r_hat", "min_ess_bulk", "min_ess_tail", "fit_s",
                                              "low_rank_mass_matrix", "error")}
         row.update({q: r["ranks"].get(q, np.nan) for q in names})
-        if truths is not None:
-            row.update({f"truth:{q}": truths[r["sim"]][q] for q in names})
+        # the truth the fit was ranked against (stored with the checkpoint)
+        truth = r.get("truth") or (truths or {}).get(r["sim"])
+        if truth is not None:
+            row.update({f"truth:{q}": truth[q] for q in names})
         rows.append(row)
     return pd.DataFrame(rows)
 
