@@ -43,7 +43,7 @@ def replicates():
     design = make_design(Evidence(table, taxonomy, ("simulated",)), spec)
     model = build_survival_model(design, spec)
     compiled = compile_model(model, "nutpie")
-    settings = SamplerSettings(draws=1500, tune=1000)
+    settings = SamplerSettings(draws=1500, tune=1000, target_accept=0.95)
     out = []
     for rep in range(3):
         truth, simulated = simulate_design(design, spec, seed=100 + rep)

@@ -136,6 +136,9 @@ def save_idata(idata: az.InferenceData, path: str | os.PathLike) -> Path:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
         with open(tmp, "rb") as fh:  # make the bytes durable before the rename publishes them
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; publish with ordinary file permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -89,9 +89,31 @@ def compare_models(fits: dict) -> pd.DataFrame:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from rhcc_bayes.cache import as_inference_data
+        return az.compare({name: with_joint_log_likelihood(idata) for name, idata in fits.items()}, ic="loo")
 
-        return az.compare({name: as_inference_data(idata) for name, idata in fits.items()}, ic="loo")
+
+def with_joint_log_likelihood(idata):
+    """An InferenceData whose ``log_likelihood`` is ONE variable over every observed summary.
+
+    The survival model has several observed blocks (landmark counts, medians, HRs, secondary
+    outcomes); LOO leaves out one reported summary at a time across all of them.
+    """
+    import xarray as xr
+
+    from rhcc_bayes.cache import as_inference_data
+
+    idata = as_inference_data(idata)
+    ll = idata.log_likelihood
+    parts = []
+    for var in ll.data_vars:
+        da = ll[var]
+        flat = da.stack(observation=[d for d in da.dims if d not in ("chain", "draw")]) if da.ndim > 2 else da.expand_dims(observation=1)
+        labels = [f"{var}:{'/'.join(map(str, k)) if isinstance(k, tuple) else k}" for k in flat["observation"].values]
+        parts.append(flat.drop_vars([c for c in flat.coords if c not in ("chain", "draw")]).assign_coords(observation=labels))
+    joint = xr.concat(parts, dim="observation").rename("summary")
+    out = idata.copy()
+    out.log_likelihood = xr.Dataset({"summary": joint})
+    return out
 
 
 def prior_survival(evidence, spec, *, draws: int = 1000, seed: int = 0, landmarks=(12, 36, 60)):

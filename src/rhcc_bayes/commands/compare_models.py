@@ -22,4 +22,7 @@ def run(args) -> int:
     table = compare_models(fits)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print("\nelpd_loo: expected log predictive density (higher is better); elpd_diff/dse: difference to the best and its SE.")
+    if bool(table["warning"].any()):
+        print("warning = True: some Pareto k > 0.7 (each reported summary is influential with this little evidence);"
+              " treat those LOO values as indicative only.")
     return 0
