@@ -4,6 +4,9 @@ truth falls inside the 90% intervals at about the nominal rate and the gate pass
 
 Truth is drawn from the prior (fixed seeds) and the data from the model's likelihood on a
 synthetic 40-study design; the model is compiled once and refitted to each replicate.
+target_accept is 0.99 here: with 40 informative studies the non-centred treatment effects
+form a banana at large tau (seed 101 gave 2 divergences of 6000 at 0.95); the sparse bundled
+evidence samples cleanly at the default 0.9.
 """
 
 import numpy as np
@@ -43,7 +46,7 @@ def replicates():
     design = make_design(Evidence(table, taxonomy, ("simulated",)), spec)
     model = build_survival_model(design, spec)
     compiled = compile_model(model, "nutpie")
-    settings = SamplerSettings(draws=1500, tune=1000, target_accept=0.95)
+    settings = SamplerSettings(draws=1500, tune=1000, target_accept=0.99)
     out = []
     for rep in range(3):
         truth, simulated = simulate_design(design, spec, seed=100 + rep)
