@@ -126,3 +126,23 @@ def test_bundled_design_uses_only_recurrent_primary_studies():
     # the transplant arm of [37] contributes its 1/3/5-year landmarks
     lm = d.landmarks.merge(d.arms, left_on="arm_index", right_index=True)
     assert sorted(lm.loc[lm["treatment"] == "SALVAGE-LT", "t"]) == [12, 36, 60]
+
+
+def test_length_of_stay_enters_only_with_its_standard_error(tmp_path):
+    ev = write(tmp_path, [
+        row(study="a", arm="RFA", treatment="RFA", modality="ablation", outcome="los", measure="mean",
+            estimate=5, se=0.8, unit="days"),
+        row(study="a", arm="RR", treatment="REPEAT-RESECTION", modality="surgery", outcome="los", measure="mean",
+            estimate=13, ci_low=10, ci_high=16, interval="ci95", unit="days"),
+        row(study="b", arm="RFA", treatment="RFA", modality="ablation", outcome="los", measure="mean",
+            estimate=6, unit="days"),
+    ])
+    d = make_design(ev, spec())
+    assert d.stay[["mean_days", "se_days"]].round(4).values.tolist() == [[5.0, 0.8], [13.0, round(6 / (2 * 1.959964), 4)]]
+    assert d.excluded.set_index("study").loc["b", "reason"] == (
+        "mean length of stay without its SE or CI: no likelihood can be formed")
+    from rhcc_bayes.build import build_survival_model
+
+    model = build_survival_model(d, spec())
+    assert "los_mean" in {v.name for v in model.observed_RVs}
+    assert model.named_vars_to_dims["los_mean_days"] == ("treatment",)

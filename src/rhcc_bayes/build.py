@@ -208,6 +208,22 @@ def _secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
                     observed=_data(pm, f"{outcome}_events", rows["events"], f"{outcome}_obs"), dims=f"{outcome}_obs")
 
 
+def _stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
+    """Mean hospital stay (days): log-normal-scale treatment means pooled by class, normal likelihood."""
+    stay = design.stay
+    if not len(stay):
+        return
+    st = design.structure
+    pr = spec.priors
+    alpha = pm.Normal("los_log_intercept", np.log(7.0), 1.0)  # a week, within a factor ~e
+    cls = pm.ZeroSumNormal("los_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
+    tau = _scale_prior(pm, "los_tau_treatment", pr.treatment_sd)
+    z = centred_within_class(pt, pm.Normal("los_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
+    days = pm.Deterministic("los_mean_days", pt.exp(alpha + cls[st.class_index] + tau * z), dims="treatment")
+    pm.Normal("los_mean", mu=days[stay["treatment_index"].to_numpy()], sigma=stay["se_days"].to_numpy(),
+              observed=_data(pm, "los_mean", stay["mean_days"], "los_obs"), dims="los_obs")
+
+
 def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     """PyMC model of the survival synthesis for an already-made design."""
     import pymc as pm
@@ -222,6 +238,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     })
     for outcome, rows in design.secondary.groupby("outcome", sort=False):
         coords[f"{outcome}_obs"] = rows["row_key"].tolist()
+    coords["los_obs"] = design.stay["row_key"].tolist()
     pr = spec.priors
     with pm.Model(coords=coords) as model:
         baseline = _baseline(pm, pt, design, spec)
@@ -250,6 +267,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
             if spec.arm_heterogeneity:
                 _scale_prior(pm, "sigma_arm", pr.arm_sd)
         _secondary_model(pm, pt, design, spec)
+        _stay_model(pm, pt, design, spec)
     return model
 
 

@@ -17,6 +17,8 @@ Counting rules (documented in the README, "The model"):
   are alive at m. With a 95% CI: log m ~ Normal(log model median, se from the CI).
 * A hazard ratio with 95% CI: log HR ~ Normal(theta_a - theta_b, se from the CI), used
   only when the two arms give no arm-level data for the outcome (``hr_policy``).
+* A mean length of stay with its SE (or 95% CI): Normal(stay_j, se). The review's LOS
+  figures give neither, so none enters the default analysis (each is listed as excluded).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class SurvivalDesign:
     medians: pd.DataFrame  # arm_index, time, at_risk, alive, se_log (nan if no CI), row_key
     hazard_ratios: pd.DataFrame  # arm_index, comparator_index, log_hr, se, row_key
     secondary: pd.DataFrame  # outcome, arm-level binomial: outcome, treatment_index, study_index, n, events, row_key
+    stay: pd.DataFrame  # length of stay: treatment_index, mean_days, se_days, row_key (normal likelihood)
     used: pd.DataFrame = field(repr=False)  # evidence rows entering the likelihood
     excluded: pd.DataFrame = field(repr=False)  # evidence rows left out, with the reason
 
@@ -146,7 +149,11 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
     if rules.missing_n == "exclude":
         needs_n = table["measure"].isin(["survival", "median", "proportion"])
         drop(needs_n & table["n"].isna(), "arm size n not reported (spec missing_n = \"exclude\")")
-    drop(table["outcome"].isin(spec.secondary_outcomes) & (table["measure"] != "proportion"), "secondary outcome measure not modelled")
+    is_los = table["outcome"] == "los"
+    drop(table["outcome"].isin(spec.secondary_outcomes) & ~is_los & (table["measure"] != "proportion"), "secondary outcome measure not modelled")
+    drop(is_los & (table["measure"] != "mean"), "length of stay modelled from reported means only")
+    has_se = table["se"].notna() | ((table["interval"] == "ci95") & table["ci_low"].notna() & table["ci_high"].notna())
+    drop(is_los & ~has_se, "mean length of stay without its SE or CI: no likelihood can be formed")
     return table, excluded
 
 
@@ -240,7 +247,14 @@ def make_design(evidence, spec: SurvivalSpec) -> SurvivalDesign:
         excluded.append(hr_rows.loc[skipped].assign(reason="HR not used: arm-level data for both arms, policy, or no CI"))
     hazard_ratios = pd.DataFrame(hr_out, columns=["arm_index", "comparator_index", "log_hr", "se", "row_key"])
 
-    sec = rows[rows["outcome"].isin(spec.secondary_outcomes) & rows["n"].notna()]
+    los = rows[rows["outcome"] == "los"]
+    stay = pd.DataFrame({
+        "treatment_index": [structure.treatments.index(t) for t in los["treatment"]],
+        "mean_days": los["estimate"].to_numpy(float),
+        "se_days": los["se"].fillna((los["ci_high"] - los["ci_low"]) / (2 * Z975)).to_numpy(float),
+        "row_key": los["row_key"].to_numpy(),
+    })
+    sec = rows[rows["outcome"].isin(spec.secondary_outcomes) & (rows["outcome"] != "los") & rows["n"].notna()]
     sec_studies = {s: i for i, s in enumerate(dict.fromkeys(sec["study"]))}
     secondary = pd.DataFrame({
         "outcome": sec["outcome"].to_numpy(),
@@ -253,7 +267,8 @@ def make_design(evidence, spec: SurvivalSpec) -> SurvivalDesign:
         "row_key": sec["row_key"].to_numpy(),
     })
 
-    used_keys = set(landmarks["row_key"]) | set(medians["row_key"]) | set(hazard_ratios["row_key"]) | set(secondary["row_key"])
+    used_keys = (set(landmarks["row_key"]) | set(medians["row_key"]) | set(hazard_ratios["row_key"])
+                 | set(secondary["row_key"]) | set(stay["row_key"]))
     excluded_df = pd.concat(excluded) if excluded else table.iloc[:0].assign(reason="")
     leftover = rows[~rows["row_key"].isin(used_keys) & ~rows.index.isin(excluded_df.index)]
     if len(leftover):
@@ -261,6 +276,6 @@ def make_design(evidence, spec: SurvivalSpec) -> SurvivalDesign:
     cuts = np.array([0.0, *spec.cuts_months, np.inf]) if spec.hazard == "piecewise" else np.array([0.0, np.inf])
     return SurvivalDesign(
         structure=structure, cuts=cuts, arms=arms, studies=studies, landmarks=landmarks, medians=medians,
-        hazard_ratios=hazard_ratios, secondary=secondary,
+        hazard_ratios=hazard_ratios, secondary=secondary, stay=stay,
         used=table[table["row_key"].isin(used_keys)], excluded=excluded_df,
     )

@@ -22,6 +22,7 @@ OBSERVED = {  # observed variable -> (design table, column)
     "landmark_deaths": ("landmarks", "deaths"),
     "median_alive": ("medians", "alive"),
     "log_hr": ("hazard_ratios", "log_hr"),
+    "los_mean": ("stay", "mean_days"),
 }
 
 

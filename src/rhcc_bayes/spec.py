@@ -70,7 +70,7 @@ class SurvivalSpec:
     combinations: str = "class"  # "class" | "components"
     arm_heterogeneity: bool = False
     covariates: tuple[str, ...] = tuple(COVARIATES)
-    secondary_outcomes: tuple[str, ...] = ("complication", "morbidity", "recurrence", "response")
+    secondary_outcomes: tuple[str, ...] = ("complication", "morbidity", "recurrence", "response", "los")
     evidence: EvidenceRules = field(default_factory=EvidenceRules)
     priors: Priors = field(default_factory=Priors)
     sampler: dict = field(default_factory=dict)
@@ -164,7 +164,7 @@ MODEL_KEYS: dict[str, Check] = {
     "combinations": _one_of("class", "components"),
     "arm_heterogeneity": _bool,
     "covariates": _subset_of(tuple(COVARIATES)),
-    "secondary_outcomes": _subset_of(("complication", "morbidity", "recurrence", "response")),
+    "secondary_outcomes": _subset_of(("complication", "morbidity", "recurrence", "response", "los")),
     "seed": _number(lo=0, integer=True),
 }
 EVIDENCE_KEYS: dict[str, Check] = {
