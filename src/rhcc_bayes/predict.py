@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from rhcc_bayes.decide import cumulative_hazard
 from rhcc_bayes.errors import UserError, did_you_mean
 from rhcc_bayes.spec import COVARIATES
 from rhcc_bayes.workflow import cuts_from
@@ -103,13 +104,6 @@ def profile_log_hazard(idata, covariates: dict, *, population: str = "average", 
     return da, cuts
 
 
-def cumulative_hazard_np(log_hazard: np.ndarray, cuts: np.ndarray, times) -> np.ndarray:
-    """H(t) for log hazards (..., segment) at ``times``: shape (..., time)."""
-    t = np.asarray(times, float)
-    exposure = np.clip(np.minimum(t[:, None], cuts[None, 1:]) - cuts[None, :-1], 0.0, None)  # (time, segment)
-    return np.exp(log_hazard) @ exposure.T
-
-
 def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, seed: int = 0) -> xr.DataArray:
     """Posterior predictive of the survival a NEW study arm would report.
 
@@ -128,7 +122,7 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise UserError(f"n must be a positive integer, got {n!r}")
     lh, cuts = profile_log_hazard(idata, covariates, population="new", seed=seed, horizon=max(times))
-    surv = np.exp(-cumulative_hazard_np(lh.sel(treatment=treatment).values, cuts, times))
+    surv = np.exp(-cumulative_hazard(lh.sel(treatment=treatment).values, cuts, times))
     cond = surv / np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
     rng = np.random.default_rng(seed + 1)
     alive = np.full(surv.shape[:-1], n)
