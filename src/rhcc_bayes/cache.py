@@ -193,7 +193,8 @@ class Posterior:
     def to_inference_data(self) -> az.InferenceData:
         import arviz as az
 
-        return az.InferenceData(attrs=dict(self.attrs), **self._groups)
+        # new Dataset objects, so that adding or replacing variables never reaches this view
+        return az.InferenceData(attrs=dict(self.attrs), **{k: v.copy() for k, v in self._groups.items()})
 
     def to_netcdf(self, path: str, engine: str = "h5netcdf") -> str:
         """Write in ArviZ's layout (one netCDF group per group, attrs on the root)."""
