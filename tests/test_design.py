@@ -146,3 +146,11 @@ def test_length_of_stay_enters_only_with_its_standard_error(tmp_path):
     model = build_survival_model(d, spec())
     assert "los_mean" in {v.name for v in model.observed_RVs}
     assert model.named_vars_to_dims["los_mean_days"] == ("treatment",)
+
+
+def test_median_with_ci_needs_no_n_and_uses_its_log_se(tmp_path):
+    ev = write(tmp_path, [row(study="c", arm="A", treatment="TARE", modality="transarterial", measure="median",
+                              estimate=22.1, ci_low=15, ci_high=30, interval="ci95", unit="months")])
+    med = make_design(ev, spec()).medians
+    assert len(med) == 1
+    assert med["se_log"].iloc[0] == pytest.approx((np.log(30) - np.log(15)) / (2 * 1.959964), rel=1e-6)

@@ -147,7 +147,8 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
     drop(surv & ~table["measure"].isin(["survival", "median", "hr"]), "measure not used for survival")
     drop((table["measure"] == "survival") & table["time_months"].isna(), "survival without a time point")
     if rules.missing_n == "exclude":
-        needs_n = table["measure"].isin(["survival", "median", "proportion"])
+        median_without_ci = (table["measure"] == "median") & (table["interval"] != "ci95")  # with a CI, n is not needed
+        needs_n = table["measure"].isin(["survival", "proportion"]) | median_without_ci
         drop(needs_n & table["n"].isna(), "arm size n not reported (spec missing_n = \"exclude\")")
     is_los = table["outcome"] == "los"
     drop(table["outcome"].isin(spec.secondary_outcomes) & ~is_los & (table["measure"] != "proportion"), "secondary outcome measure not modelled")
