@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rhcc_bayes.cache import as_inference_data
 from rhcc_bayes.decision import decide_cohort_table, decide_profile, evidence_support, load_utility
 from rhcc_bayes.errors import UserError, ValidationError
 from rhcc_bayes.profile import PatientProfile, load_cohort, load_profile
@@ -67,9 +68,21 @@ def test_honesty_flags(small_fit):
     assert h.loc["TACE", "arms"] >= 1 and h.loc["TACE", "patients"] > 0
 
 
-def test_no_design_flags_from_missing_support(small_fit):
+def test_posterior_file_carries_the_evidence_support(small_fit):
+    """Without the design, flags come from the support stored in the posterior's attrs."""
     _, result = small_fit
-    res = decide_profile(result.idata, PatientProfile(id="x"))
+    prof = PatientProfile(id="big", tumour_size_cm=6.5, nodules=1, months_since_treatment=20)
+    from_file = decide_profile(result.idata, prof).honesty.set_index("treatment")
+    from_design = decide_profile(result.idata, prof, design=result.design).honesty.set_index("treatment")
+    assert not from_file["flags"].str.contains("unavailable").any()
+    pd.testing.assert_frame_equal(from_file, from_design)
+
+
+def test_no_support_anywhere_is_flagged(small_fit):
+    _, result = small_fit
+    idata = as_inference_data(result.idata).copy()
+    del idata.attrs["evidence_support_json"]
+    res = decide_profile(idata, PatientProfile(id="x"))
     assert res.honesty["flags"].str.contains("unavailable").all()
 
 

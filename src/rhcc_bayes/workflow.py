@@ -57,6 +57,9 @@ def attach_metadata(idata, design: SurvivalDesign, spec: SurvivalSpec, evidence_
         idata.constant_data = idata.constant_data.merge(extra)
     else:
         idata.add_groups(constant_data=extra)
+    from rhcc_bayes.decision import attach_support
+
+    attach_support(idata, design)  # evidence counts per treatment travel with the posterior file
     idata.attrs.update({
         "family": "survival",
         "spec_name": spec.name,
