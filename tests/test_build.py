@@ -75,3 +75,12 @@ def test_prior_predictive_survival_is_plausible(evidence):
     assert np.mean(s60 < 0.01) < 0.12 and np.mean(s60 > 0.99) < 0.02
     assert np.quantile(s60, 0.9) - np.quantile(s60, 0.1) > 0.3  # weakly informative, not a point mass
     assert np.median(s12) > np.median(s60)
+
+
+def test_covariates_left_out_of_the_spec_get_no_parameters(evidence):
+    from rhcc_bayes.spec import parse_spec
+
+    spec = parse_spec({"model": {"name": "x", "covariates": ["size_band"]}}, "x.toml")
+    model = build_survival_model(make_design(evidence, spec), spec)
+    assert "beta_size" in model.named_vars and "beta_size_ablation" in model.named_vars
+    assert not {"beta_nodularity", "beta_recurrence", "beta_prior"} & set(model.named_vars)

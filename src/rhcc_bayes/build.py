@@ -54,24 +54,31 @@ def segment_label(lo: float, hi: float) -> str:
     return f"{lo:g}+" if np.isinf(hi) else f"{lo:g}-{hi:g}"
 
 
-def _covariate_effects(pm, pt, priors):
-    """Covariate effects on the log hazard, per known level ("nr" = 0)."""
+def _covariate_effects(pm, pt, priors, covariates) -> dict:
+    """Covariate effects on the log hazard per known level ("nr" = 0), for the spec's covariates.
+
+    Returns ``{covariate: effects}``; size also gives ``"size_band_ablation"`` (the
+    ablation x size interaction). Covariates left out of the spec get no parameters.
+    """
     sd = priors.covariate_sd
-    size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
-    size_steps = pm.HalfNormal("size_steps", sd, shape=2)
-    beta_size = pm.Deterministic(
-        "beta_size", pt.stack([size_mid - size_steps[0], size_mid, size_mid + size_steps[1]]), dims="size_band_level"
-    )
-    abl = pm.HalfNormal("ablation_size_steps", sd, shape=2)
-    beta_size_ablation = pm.Deterministic(
-        "beta_size_ablation", pt.stack([-abl[0], pt.zeros(()), abl[1]]), dims="size_band_level"
-    )
-    nod = pm.HalfNormal("nodularity_steps", sd, shape=2)
-    beta_nod = pm.Deterministic("beta_nodularity", pt.stack([-nod[0], nod[1]]), dims="nodularity_level")
-    rec = pm.HalfNormal("recurrence_steps", sd, shape=2)
-    beta_rec = pm.Deterministic("beta_recurrence", pt.stack([rec[0], -rec[1]]), dims="recurrence_level")
-    beta_prior = pm.Normal("beta_prior", 0.0, sd, dims="prior_level")
-    return beta_size, beta_size_ablation, beta_nod, beta_rec, beta_prior
+    effects = {}
+    if "size_band" in covariates:
+        size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
+        size_steps = pm.HalfNormal("size_steps", sd, shape=2)
+        effects["size_band"] = pm.Deterministic(
+            "beta_size", pt.stack([size_mid - size_steps[0], size_mid, size_mid + size_steps[1]]), dims="size_band_level")
+        abl = pm.HalfNormal("ablation_size_steps", sd, shape=2)
+        effects["size_band_ablation"] = pm.Deterministic(
+            "beta_size_ablation", pt.stack([-abl[0], pt.zeros(()), abl[1]]), dims="size_band_level")
+    if "nodularity" in covariates:
+        nod = pm.HalfNormal("nodularity_steps", sd, shape=2)
+        effects["nodularity"] = pm.Deterministic("beta_nodularity", pt.stack([-nod[0], nod[1]]), dims="nodularity_level")
+    if "recurrence" in covariates:
+        rec = pm.HalfNormal("recurrence_steps", sd, shape=2)
+        effects["recurrence"] = pm.Deterministic("beta_recurrence", pt.stack([rec[0], -rec[1]]), dims="recurrence_level")
+    if "prior" in covariates:
+        effects["prior"] = pm.Normal("beta_prior", 0.0, sd, dims="prior_level")
+    return effects
 
 
 def _scale_prior(pm, name: str, mean: float):
@@ -243,18 +250,17 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     with pm.Model(coords=coords) as model:
         baseline = _baseline(pm, pt, design, spec)
         mu = _treatment_effects(pm, pt, design, spec)
-        b_size, b_size_abl, b_nod, b_rec, b_prior = _covariate_effects(pm, pt, pr)
+        effects = _covariate_effects(pm, pt, pr, spec.covariates)
         if len(design.arms):
             idx = design.covariate_index
             st = design.structure
             t_idx = design.arms["t_index"].to_numpy()
-            x_beta = (
-                _padded(pt, b_size)[idx["size_band"]]
-                + st.is_ablation[t_idx] * _padded(pt, b_size_abl)[idx["size_band"]]
-                + _padded(pt, b_nod)[idx["nodularity"]]
-                + _padded(pt, b_rec)[idx["recurrence"]]
-                + _padded(pt, b_prior)[idx["prior"]]
-            )
+            x_beta = pt.zeros(len(design.arms))
+            for name, beta in effects.items():
+                if name == "size_band_ablation":
+                    x_beta = x_beta + st.is_ablation[t_idx] * _padded(pt, beta)[idx["size_band"]]
+                else:
+                    x_beta = x_beta + _padded(pt, beta)[idx[name]]
             sigma_study = _scale_prior(pm, "sigma_study", pr.study_sd)
             u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
             theta = mu[t_idx] + x_beta + u[design.arms["s_index"].to_numpy()]
