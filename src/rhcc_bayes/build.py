@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.design import SurvivalDesign, make_design
-from rhcc_bayes.spec import COVARIATES, SurvivalSpec, is_nma
+from rhcc_bayes.spec import SurvivalSpec, is_nma
 
 LN2 = float(np.log(2.0))
 

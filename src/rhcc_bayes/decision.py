@@ -373,7 +373,7 @@ def _fmt_ci(point, lo, hi, digits, pct=False):
         if x is None or (isinstance(x, float) and np.isnan(x)):
             return "NA"
         if np.isinf(x):
-            return f">{{h}}"
+            return ">{h}"  # horizon filled in by the caller
         return f"{x * 100:.{digits}f}%" if pct else f"{x:.{digits}f}"
     return f"{f(point)} [{f(lo)}, {f(hi)}]"
 

@@ -19,13 +19,13 @@ import io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rhcc_bayes import paths, schema
+from rhcc_bayes.atomic import write_text_atomic  # noqa: F401  (re-exported)
 from rhcc_bayes.errors import Problem, UserError, ValidationError, did_you_mean
 from rhcc_bayes.taxonomy import Taxonomy, check_header, load_taxonomy, read_csv_rows
 
@@ -733,28 +733,3 @@ class Evidence:
         else:
             write_text_atomic(path_or_buffer, text)
         return None
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Either the whole new file appears or the old one is left untouched.
-    """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as err:
-        raise UserError(f"cannot write {target}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(err, OSError):
-            raise UserError(f"cannot write {target}: {err.strerror or err}") from None
-        raise

@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-from pathlib import Path
 
+from rhcc_bayes.atomic import write_text_atomic
 from rhcc_bayes.commands._fitargs import add_fit_arguments, fit_from_args, gate_banner
 from rhcc_bayes.profile import add_profile_arguments
 
@@ -32,24 +30,6 @@ def add_parser(sub) -> None:
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)
     p.set_defaults(func=run)
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        from rhcc_bayes.errors import UserError
-
-        raise UserError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _has_profile_options(args) -> bool:
@@ -90,7 +70,7 @@ def run(args) -> int:
         print(f"deciding for {len(cohort)} patients ...", file=sys.stderr)
         table = decide_cohort_table(result.idata, cohort, horizon=args.horizon, population=args.population,
                                     seed=args.draw_seed, design=result.design)
-        atomic_write_text(args.out, table.to_csv(index=False))
+        write_text_atomic(args.out, table.to_csv(index=False))
         print(f"wrote {len(table)} rows ({len(cohort)} patients) to {args.out}", file=sys.stderr)
         return 0
     res = decide_profile(result.idata, profile, horizon=args.horizon, population=args.population,
@@ -105,7 +85,7 @@ def run(args) -> int:
     else:
         text = res.to_text() + "\n"
     if args.out:
-        atomic_write_text(args.out, text)
+        write_text_atomic(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
