@@ -550,6 +550,34 @@ class UtilityWeights:
                 f"- {self.hospital_day_months:g} x hospital days (months)")
 
 
+def read_toml(path: str | Path, what: str) -> dict:
+    """Parse a TOML file; unreadable or malformed input is a ValidationError naming the file."""
+    src = str(path)
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ValidationError([Problem(src, f"cannot read {what}: {err.strerror}")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValidationError([Problem(src, f"not valid TOML: {err}")]) from None
+
+
+def check_utility_weights(table: dict, src: str, prefix: str = "") -> tuple[dict, list[Problem]]:
+    """Validated weight values and the problems found (unknown keys, non-numbers, negatives)."""
+    known = [f.name for f in fields(UtilityWeights)]
+    values, problems = {}, []
+    for key, v in table.items():
+        column = f"{prefix}{key}"
+        if key not in known:
+            problems.append(Problem(src, f"unknown key{did_you_mean(key, known)}", column=column))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.append(Problem(src, "must be a number (months)", column=column, value=v))
+        elif v < 0:
+            problems.append(Problem(src, "must be >= 0 (a disutility in months)", column=column, value=v))
+        else:
+            values[key] = float(v)
+    return values, problems
+
+
 def load_utility_weights(path: str | Path) -> UtilityWeights:
     """Read :class:`UtilityWeights` from TOML (top level or a ``[utility]`` table).
 
@@ -558,28 +586,10 @@ def load_utility_weights(path: str | Path) -> UtilityWeights:
     ValidationError
         Malformed TOML, unknown keys (with did-you-mean), non-numeric or negative weights.
     """
-    path = Path(path)
-    src = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValidationError([Problem(src, f"cannot read utility weights: {err.strerror}")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValidationError([Problem(src, f"not valid TOML: {err}")]) from None
+    data = read_toml(path, "utility weights")
     if set(data) == {"utility"} and isinstance(data["utility"], dict):
         data = data["utility"]
-    known = [f.name for f in fields(UtilityWeights)]
-    values, problems = {}, []
-    for key, v in data.items():
-        if key not in known:
-            problems.append(Problem(src, f"unknown key{did_you_mean(key, known)}", column=key))
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            problems.append(Problem(src, "must be a number (months)", column=key, value=v))
-        elif v < 0:
-            problems.append(Problem(src, "must be >= 0 (a disutility in months)", column=key,
-                                    value=v))
-        else:
-            values[key] = float(v)
+    values, problems = check_utility_weights(data, str(path))
     if problems:
         raise ValidationError(problems)
     return UtilityWeights(**values)

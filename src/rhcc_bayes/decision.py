@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,16 +78,10 @@ def load_utility(path: str | Path) -> Utility:
     ValidationError
         Unreadable/malformed TOML, unknown keys, non-numeric or negative values.
     """
-    from rhcc_bayes.decide import UtilityWeights
+    from rhcc_bayes.decide import UtilityWeights, check_utility_weights, read_toml
 
-    path = Path(path)
     src = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValidationError([Problem(src, f"cannot read utility file: {err.strerror}")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValidationError([Problem(src, f"not valid TOML: {err}")]) from None
+    data = read_toml(path, "utility file")
     problems: list[Problem] = []
     days_raw = data.pop("hospital_days", {})
     weights_raw = data.pop("utility", None)
@@ -96,36 +89,24 @@ def load_utility(path: str | Path) -> Utility:
         weights_raw, data = data, {}
     for key in data:
         problems.append(Problem(src, f"unknown table{did_you_mean(key, ['utility', 'hospital_days'])}", column=key))
-    known = ["complication_months", "hospital_day_months"]
-    values = {}
-
-    def number(table, key, v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            problems.append(Problem(src, "must be a number", column=f"{table}.{key}", value=v))
-        elif v < 0:
-            problems.append(Problem(src, "must be >= 0", column=f"{table}.{key}", value=v))
-        else:
-            return float(v)
-        return None
-
     if not isinstance(weights_raw, dict):
         problems.append(Problem(src, "must be a table", column="utility"))
         weights_raw = {}
-    for key, v in weights_raw.items():
-        if key not in known:
-            problems.append(Problem(src, f"unknown key{did_you_mean(key, known)}", column=f"utility.{key}"))
-            continue
-        x = number("utility", key, v)
-        if x is not None:
-            values[key] = x
+    values, weight_problems = check_utility_weights(weights_raw, src, prefix="utility.")
+    problems += weight_problems
+
     days = {}
     if not isinstance(days_raw, dict):
         problems.append(Problem(src, "must be a table of treatment = days", column="hospital_days"))
         days_raw = {}
     for key, v in days_raw.items():
-        x = number("hospital_days", key, v)
-        if x is not None:
-            days[str(key)] = x
+        column = f"hospital_days.{key}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.append(Problem(src, "must be a number", column=column, value=v))
+        elif v < 0:
+            problems.append(Problem(src, "must be >= 0", column=column, value=v))
+        else:
+            days[str(key)] = float(v)
     if problems:
         raise ValidationError(problems)
     return Utility(UtilityWeights(**values), days, src)
