@@ -36,12 +36,15 @@ def load_inputs(args, spec_name: str | None = None):
     return evidence, spec
 
 
-def fit_from_args(args, spec_name: str | None = None):
-    """Fit (or load from cache) the synthesis the arguments describe; returns a FitResult."""
+def fit_from_args(args, spec_name: str | None = None, inputs=None):
+    """Fit (or load from cache) the synthesis the arguments describe; returns (evidence, FitResult).
+
+    ``inputs`` is an ``(evidence, spec)`` pair already read by :func:`load_inputs`.
+    """
     from rhcc_bayes.paths import default_cache_dir
     from rhcc_bayes.workflow import fit_synthesis
 
-    evidence, spec = load_inputs(args, spec_name)
+    evidence, spec = inputs or load_inputs(args, spec_name)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     print(f"fitting spec {spec.name!r} on {len(evidence)} evidence rows (cache: {cache_dir or 'off'}) ...", file=sys.stderr)
     result = fit_synthesis(evidence, spec, seed=args.seed, cache_dir=cache_dir,

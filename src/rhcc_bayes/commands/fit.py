@@ -48,7 +48,7 @@ def run(args) -> int:
     evidence, spec = load_inputs(args)
     if is_nma(spec):
         return run_nma_command(args, evidence, spec)
-    evidence, result = fit_from_args(args)
+    evidence, result = fit_from_args(args, inputs=(evidence, spec))
     idata = result.idata
     banner = gate_banner(idata)
     if banner:
