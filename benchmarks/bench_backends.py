@@ -97,7 +97,7 @@ def run(label, model, settings, seed, *, nutpie_backend=None):
     """Sample once; return a dict of timings and efficiency."""
     import arviz as az
 
-    from rhcc_bayes.fit import CompiledModel, sample
+    from rhcc_bayes.inference.sampling import CompiledModel, sample
 
     compiled = None
     if nutpie_backend is not None:
@@ -143,7 +143,7 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore")
     import pymc  # noqa: F401  (imported first: it resets its logger level on import)
 
-    from rhcc_bayes.fit import SamplerSettings
+    from rhcc_bayes.inference.sampling import SamplerSettings
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
 

@@ -26,7 +26,9 @@ import tracemalloc
 import numpy as np
 import xarray as xr
 
-from rhcc_bayes.decide import (batch_decision_table, decide_cohort, decision_table,
+from rhcc_bayes.decision.cohort import batch_decision_table, decide_cohort
+
+from rhcc_bayes.decision.stats import decision_table
                                survival_summary)
 
 CUTS = (0.0, 12.0, 36.0, 60.0, float("inf"))
@@ -110,8 +112,8 @@ def cohort_distinct(n_draws: int, n_profiles: int, chunk: int) -> dict:
 def cohort_realistic(n_draws: int, n_profiles: int) -> dict:
     """The CLI path: random clinical profiles through eligibility + decide_cohort, which
     evaluates each distinct (covariates, candidate set) once."""
-    from rhcc_bayes.eligibility import RULES
-    from rhcc_bayes.profile import UNKNOWN, PatientProfile
+    from rhcc_bayes.decision.eligibility import RULES
+    from rhcc_bayes.decision.profile import UNKNOWN, PatientProfile
 
     rng = np.random.default_rng(7)
     codes = list(RULES)[:N_TREAT]  # the 21 salvage codes of the brief

@@ -25,10 +25,10 @@ TREATMENT_LEVEL = ["mu", "class_effect", "tau_treatment"]
 def run(spec_name: str, name: str, overrides: dict) -> dict:
     import arviz as az
 
-    from rhcc_bayes.evidence import load_evidence
-    from rhcc_bayes.fit import SamplerSettings
-    from rhcc_bayes.spec import load_spec
-    from rhcc_bayes.workflow import fit_synthesis
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.inference.sampling import SamplerSettings
+    from rhcc_bayes.specs import load_spec
+    from rhcc_bayes.synthesis import fit_synthesis
 
     evidence, spec = load_evidence(), load_spec(spec_name)
     settings = SamplerSettings.from_mapping({**spec.sampler, **overrides})

@@ -22,13 +22,13 @@
 import os
 import warnings
 
-from rhcc_bayes.decision import decide_profile
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.paths import default_cache_dir, project_root
-from rhcc_bayes.profile import load_profile
-from rhcc_bayes.spec import load_spec
-from rhcc_bayes.workflow import fit_synthesis
-from rhcc_bayes import plots
+from rhcc_bayes.decision.recommend import decide_profile
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.core.paths import default_cache_dir, project_root
+from rhcc_bayes.decision.profile import load_profile
+from rhcc_bayes.specs import load_spec
+from rhcc_bayes.synthesis import fit_synthesis
+from rhcc_bayes.report import figures as plots
 
 SPEC = os.environ.get("RHCC_NB_SPEC", "default")
 evidence = load_evidence()

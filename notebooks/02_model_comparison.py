@@ -32,13 +32,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from rhcc_bayes.criticism import compare_models
-from rhcc_bayes.decision import decide_profile
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.paths import default_cache_dir, models_dir, project_root
-from rhcc_bayes.profile import load_profile
-from rhcc_bayes.spec import load_spec
-from rhcc_bayes.workflow import fit_synthesis
+from rhcc_bayes.survival.criticism import compare_models
+from rhcc_bayes.decision.recommend import decide_profile
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.core.paths import default_cache_dir, models_dir, project_root
+from rhcc_bayes.decision.profile import load_profile
+from rhcc_bayes.specs import load_spec
+from rhcc_bayes.synthesis import fit_synthesis
 
 QUICK = os.environ.get("RHCC_NB_QUICK") == "1"
 SAMPLER = '[sampler]\nbackend = "nutpie"\nchains = 4\ndraws = 300\ntune = 300\ntarget_accept = 0.9\n'
@@ -113,7 +113,7 @@ if not QUICK:
 
 # %%
 if not QUICK:
-    from rhcc_bayes.evidence import load_evidence as _load
+    from rhcc_bayes.evidence.table import load_evidence as _load
 
     base = fits["default"]
     table = evidence.table

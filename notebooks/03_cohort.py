@@ -23,12 +23,12 @@ import os
 import time
 import warnings
 
-from rhcc_bayes.decision import decide_cohort_table
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.paths import default_cache_dir, project_root
-from rhcc_bayes.profile import load_cohort
-from rhcc_bayes.spec import load_spec
-from rhcc_bayes.workflow import fit_synthesis
+from rhcc_bayes.decision.recommend import decide_cohort_table
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.core.paths import default_cache_dir, project_root
+from rhcc_bayes.decision.profile import load_cohort
+from rhcc_bayes.specs import load_spec
+from rhcc_bayes.synthesis import fit_synthesis
 
 SPEC = os.environ.get("RHCC_NB_SPEC", "default")
 with warnings.catch_warnings():

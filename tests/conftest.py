@@ -30,7 +30,7 @@ def _shared_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_spec_path(tmp_path_factory) -> Path:
-    from rhcc_bayes.paths import models_dir
+    from rhcc_bayes.core.paths import models_dir
 
     d = _shared_dir(tmp_path_factory)
     path = d / "small_default.toml"
@@ -54,9 +54,9 @@ def fit_cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_fit(small_spec_path, fit_cache_dir):
     """(evidence, FitResult) of the small default fit; unconverged fits are allowed (and flagged)."""
-    from rhcc_bayes.evidence import load_evidence
-    from rhcc_bayes.spec import load_spec
-    from rhcc_bayes.workflow import fit_synthesis
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.specs import load_spec
+    from rhcc_bayes.synthesis import fit_synthesis
 
     evidence = load_evidence()
     spec = load_spec(small_spec_path)

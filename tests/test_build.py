@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from rhcc_bayes.build import build_survival_model, exposure, model_median
-from rhcc_bayes.criticism import prior_survival
-from rhcc_bayes.design import make_design
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.spec import load_spec
+from rhcc_bayes.survival.model import build_survival_model, exposure, model_median
+from rhcc_bayes.survival.criticism import prior_survival
+from rhcc_bayes.survival.design import make_design
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.specs import load_spec
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_prior_predictive_survival_is_plausible(evidence):
 
 
 def test_covariates_left_out_of_the_spec_get_no_parameters(evidence):
-    from rhcc_bayes.spec import parse_spec
+    from rhcc_bayes.specs import parse_spec
 
     spec = parse_spec({"model": {"name": "x", "covariates": ["size_band"]}}, "x.toml")
     model = build_survival_model(make_design(evidence, spec), spec)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rhcc_bayes
-from rhcc_bayes.cache import (
+from rhcc_bayes.inference.cache import (
     CacheWarning,
     cache_key,
     cached_fit,

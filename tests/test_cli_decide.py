@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from rhcc_bayes.cli import main
+from rhcc_bayes.cli.main import main
 
 pytestmark = pytest.mark.slow
 

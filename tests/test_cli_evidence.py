@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rhcc_bayes import schema
-from rhcc_bayes.cli import main
-from rhcc_bayes.evidence import default_evidence_path, load_evidence
-from rhcc_bayes.taxonomy import default_taxonomy_path
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.cli.main import main
+from rhcc_bayes.evidence.table import default_evidence_path, load_evidence
+from rhcc_bayes.evidence.taxonomy import default_taxonomy_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"
@@ -150,7 +150,7 @@ def test_bundled_flag(capsys, tmp_path, monkeypatch):
 
 
 def test_help_does_not_import_pandas():
-    code = ("import sys\nfrom rhcc_bayes.cli import build_parser\n"
+    code = ("import sys\nfrom rhcc_bayes.cli.main import build_parser\n"
             "build_parser()\nprint('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -5,10 +5,10 @@ import io
 import pandas as pd
 import pytest
 
-from rhcc_bayes.cache import as_inference_data
-from rhcc_bayes.cli import main
-from rhcc_bayes.criticism import PPC_COLUMNS, compare_models
-from rhcc_bayes.errors import UserError
+from rhcc_bayes.inference.cache import as_inference_data
+from rhcc_bayes.cli.main import main
+from rhcc_bayes.survival.criticism import PPC_COLUMNS, compare_models
+from rhcc_bayes.core.errors import UserError
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rhcc_bayes import paths, schema
+from rhcc_bayes.core import paths
+from rhcc_bayes.evidence import schema
 
 REVIEW = Path("/work/shared/seed/review-salvage-locoregional-therapy-recurrent-hcc.txt")
 ARM_COLUMNS = ("treatment", "modality", "n", "population", "size_min_cm", "size_max_cm",

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rhcc_bayes import decide as d
-from rhcc_bayes.errors import UserError, ValidationError
+from rhcc_bayes.decision import cohort as cohort_mod, stats, utility
+from rhcc_bayes.survival import piecewise as d
+from rhcc_bayes.core.errors import UserError, ValidationError
 
 CUTS = (0.0, 12.0, 36.0, 60.0, math.inf)
 
@@ -137,7 +138,7 @@ utilities = arrays(float, st.tuples(st.integers(1, 3), st.integers(1, 40), st.in
 @given(utilities)
 @settings(deadline=None)  # shared, loaded machine: timings are not the point
 def test_decision_stats_invariants(u):
-    stt = d.decision_stats(u)
+    stt = stats.decision_stats(u)
     b, s, j = u.shape
     assert np.allclose(stt["p_best"].sum(-1), 1.0)
     assert np.all(stt["evpi"] >= 0)
@@ -152,14 +153,14 @@ def test_decision_stats_invariants(u):
 
 def test_ties_are_split():
     u = np.array([[[1.0, 1.0, 0.0], [2.0, 2.0, 2.0]]])
-    stt = d.decision_stats(u)
+    stt = stats.decision_stats(u)
     assert np.allclose(stt["p_best"][0], [(0.5 + 1 / 3) / 2, (0.5 + 1 / 3) / 2, (1 / 3) / 2])
     assert np.allclose(stt["rank_prob"][0, 2], [1 / 6, 1 / 6, 2 / 3])
 
 
 def test_dominant_treatment():
     u = np.array([[[3.0, 1.0, 2.0]] * 5])
-    stt = d.decision_stats(u)
+    stt = stats.decision_stats(u)
     assert stt["p_best"][0].tolist() == [1.0, 0.0, 0.0]
     assert stt["sucra"][0].tolist() == [1.0, 0.0, 0.5]
     assert stt["evpi"][0] == 0.0
@@ -200,7 +201,7 @@ def test_summary_without_landmarks_and_short_horizon():
     ds = d.survival_summary(posterior(), CUTS, horizon=6, landmarks=())
     assert {"rmst", "median", "survival"} <= set(ds.data_vars)
     assert (ds["rmst"] <= 6).all()
-    assert d.decision_table(ds)["p_best"].sum() == pytest.approx(1.0)
+    assert stats.decision_table(ds)["p_best"].sum() == pytest.approx(1.0)
 
 
 def test_survival_band():
@@ -214,7 +215,7 @@ def test_survival_band():
 
 def test_decision_table_columns_and_intervals():
     ds = d.survival_summary(posterior(n_draw=200), CUTS)
-    df = d.decision_table(ds)
+    df = stats.decision_table(ds)
     for q in ("rmst", "s12", "s36", "s60"):
         assert (df[f"{q}_lo"] <= df[f"{q}_mean"]).all() and (df[f"{q}_mean"] <= df[f"{q}_hi"]).all()
     assert {"median_med", "median_lo", "median_hi", "p_best", "expected_loss", "sucra",
@@ -227,7 +228,7 @@ def test_decision_table_columns_and_intervals():
 
 def test_decision_table_candidates_restrict_decision():
     ds = d.survival_summary(posterior(), CUTS)
-    df = d.decision_table(ds, candidates=["TACE", "TARE"]).set_index("treatment")
+    df = stats.decision_table(ds, candidates=["TACE", "TARE"]).set_index("treatment")
     assert np.isnan(df.loc["RFA", "p_best"]) and not df.loc["RFA", "candidate"]
     assert df.loc[["TACE", "TARE"], "p_best"].sum() == pytest.approx(1.0)
     assert np.isfinite(df.loc["RFA", "rmst_mean"])
@@ -235,7 +236,7 @@ def test_decision_table_candidates_restrict_decision():
 
 def test_decision_summaries_xarray():
     ds = d.survival_summary(posterior(), CUTS, curves=False)
-    dec = d.decision_summaries(ds["rmst"])
+    dec = stats.decision_summaries(ds["rmst"])
     assert dec["rank_probability"].dims == ("treatment", "rank")
     assert float(dec["p_best"].sum()) == pytest.approx(1.0)
     assert float(dec["evpi"]) >= 0
@@ -244,27 +245,27 @@ def test_decision_summaries_xarray():
 def test_utility_weights_and_qa_rmst(tmp_path):
     f = tmp_path / "u.toml"
     f.write_text("[utility]\ncomplication_months = 2.0\nhospital_day_months = 0.1\n")
-    w = d.load_utility_weights(f)
-    assert w == d.UtilityWeights(2.0, 0.1)
+    w = utility.load_utility_weights(f)
+    assert w == utility.UtilityWeights(2.0, 0.1)
     ds = d.survival_summary(posterior(), CUTS, curves=False)
     comp = xr.DataArray([0.05, 0.2, 0.1], dims="treatment",
                         coords={"treatment": ["RFA", "TACE", "TARE"]})
     los = xr.DataArray([5.0, 7.0, 3.0], dims="treatment", coords=comp.coords)
-    qa = d.quality_adjusted_rmst(ds["rmst"], w, complication=comp, hospital_days=los)
+    qa = utility.quality_adjusted_rmst(ds["rmst"], w, complication=comp, hospital_days=los)
     expect = ds["rmst"] - 2.0 * comp - 0.1 * los
     assert np.allclose(qa.transpose(*expect.dims), expect)
-    df = d.decision_table(ds, utility=qa)
+    df = stats.decision_table(ds, utility=qa)
     assert {"utility_mean", "utility_lo", "utility_hi"} <= set(df.columns)
     assert df.attrs["criterion"] == "utility"
     with pytest.raises(UserError, match=r"complication has no values for treatments \['TARE'\]"):
-        d.quality_adjusted_rmst(ds["rmst"], w, complication=comp.sel(treatment=["RFA", "TACE"]))
+        utility.quality_adjusted_rmst(ds["rmst"], w, complication=comp.sel(treatment=["RFA", "TACE"]))
 
 
 def test_utility_weights_errors(tmp_path):
     f = tmp_path / "u.toml"
     f.write_text("complication_month = 1\nhospital_day_months = -1\n")
     with pytest.raises(ValidationError) as err:
-        d.load_utility_weights(f)
+        utility.load_utility_weights(f)
     assert str(err.value) == (
         "2 problems found:\n"
         f"  {f}: column 'complication_month': unknown key (did you mean 'complication_months'?)\n"
@@ -275,14 +276,14 @@ def test_utility_weights_errors(tmp_path):
 def test_batch_equals_single_profiles():
     ids = [f"p{i}" for i in range(5)]
     lh = posterior(profile=ids)
-    batch = d.batch_decision_table(lh, CUTS, chunk_size=2)
+    batch = cohort_mod.batch_decision_table(lh, CUTS, chunk_size=2)
     assert batch["profile"].tolist() == [p for p in ids for _ in range(3)]
     for pid in ids:
-        single = d.decision_table(d.survival_summary(lh.sel(profile=pid), CUTS, curves=False))
+        single = stats.decision_table(d.survival_summary(lh.sel(profile=pid), CUTS, curves=False))
         got = batch[batch["profile"] == pid].drop(columns="profile").reset_index(drop=True)
         assert np.allclose(got.select_dtypes(float), single.select_dtypes(float), equal_nan=True)
     # the same through decision_table on a Dataset with a profile dim
-    both = d.decision_table(d.survival_summary(lh, CUTS, curves=False))
+    both = stats.decision_table(d.survival_summary(lh, CUTS, curves=False))
     assert np.allclose(both.select_dtypes(float), batch.select_dtypes(float), equal_nan=True)
 
 
@@ -291,14 +292,14 @@ def test_batch_with_dask_and_candidates():
     lh = posterior(profile=["a", "b", "c"])
     lazy = lh.copy(data=dask.from_array(lh.values, chunks=(1, -1, -1, -1, -1)))
     cand = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 0]], bool)
-    df = d.batch_decision_table(lazy, CUTS, candidates=cand, chunk_size=1)
+    df = cohort_mod.batch_decision_table(lazy, CUTS, candidates=cand, chunk_size=1)
     sums = df.groupby("profile")["p_best"].sum()
     assert np.allclose(sums, 1.0)
     assert df.loc[(df.profile == "c") & (df.treatment == "RFA"), "p_best"].item() == 1.0
 
 
 def test_decide_cohort_groups_and_eligibility():
-    from rhcc_bayes.profile import PatientProfile
+    from rhcc_bayes.decision.profile import PatientProfile
 
     calls = []
 
@@ -309,14 +310,14 @@ def test_decide_cohort_groups_and_eligibility():
     cohort = [PatientProfile(id="a", tumour_size_cm=2, nodules=1),
               PatientProfile(id="b", tumour_size_cm=2.5, nodules=1),
               PatientProfile(id="c", tumour_size_cm=2, nodules=1, prior_treatment="transplant")]
-    df = d.decide_cohort(cohort, provider, CUTS)
+    df = cohort_mod.decide_cohort(cohort, provider, CUTS)
     assert len(calls) == 2           # a and b share covariates
     assert df["profile"].tolist() == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
     c = df[df.profile == "c"].set_index("treatment")
     assert c.loc["SALVAGE-LT", "status"] == "excluded"
     assert np.isnan(c.loc["SALVAGE-LT", "p_best"])
     # a provider shaped like predict.profile_log_hazard returns (log_hazard, cuts)
-    same = d.decide_cohort(cohort, lambda cov: (provider(cov), np.array(CUTS)))
+    same = cohort_mod.decide_cohort(cohort, lambda cov: (provider(cov), np.array(CUTS)))
     assert np.allclose(same.select_dtypes(float), df.select_dtypes(float), equal_nan=True)
 
 

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.cache import as_inference_data
-from rhcc_bayes.decision import decide_cohort_table, decide_profile, evidence_support, load_utility
-from rhcc_bayes.errors import UserError, ValidationError
-from rhcc_bayes.profile import PatientProfile, load_cohort, load_profile
+from rhcc_bayes.inference.cache import as_inference_data
+from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
+from rhcc_bayes.survival.support import evidence_support
+from rhcc_bayes.decision.utility import load_utility
+from rhcc_bayes.core.errors import UserError, ValidationError
+from rhcc_bayes.decision.profile import PatientProfile, load_cohort, load_profile
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ import csv
 import numpy as np
 import pytest
 
-from rhcc_bayes.design import arm_covariates, make_design, size_band
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.schema import COLUMNS
-from rhcc_bayes.spec import parse_spec
+from rhcc_bayes.survival.design import arm_covariates, make_design, size_band
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.evidence.schema import COLUMNS
+from rhcc_bayes.specs import parse_spec
 
 
 def row(**kw):
@@ -141,7 +141,7 @@ def test_length_of_stay_enters_only_with_its_standard_error(tmp_path):
     assert d.stay[["mean_days", "se_days"]].round(4).values.tolist() == [[5.0, 0.8], [13.0, round(6 / (2 * 1.959964), 4)]]
     assert d.excluded.set_index("study").loc["b", "reason"] == (
         "mean length of stay without its SE or CI: no likelihood can be formed")
-    from rhcc_bayes.build import build_survival_model
+    from rhcc_bayes.survival.model import build_survival_model
 
     model = build_survival_model(d, spec())
     assert "los_mean" in {v.name for v in model.observed_RVs}

@@ -13,7 +13,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from rhcc_bayes.diagnostics import (
+from rhcc_bayes.inference.diagnostics import (
     MAX_LISTED_FAILURES,
     ConvergenceError,
     GateReport,
@@ -23,7 +23,7 @@ from rhcc_bayes.diagnostics import (
     deterministic_names,
     enforce_gate,
 )
-from rhcc_bayes.errors import UserError
+from rhcc_bayes.core.errors import UserError
 
 CHAINS, DRAWS = 4, 1000
 
@@ -157,7 +157,7 @@ def test_enforce_failed_raises_user_error_listing_failures():
 
 
 def test_enforce_failed_but_allowed_warns_and_stamps(tmp_path):
-    from rhcc_bayes.cache import load_idata, save_idata
+    from rhcc_bayes.inference.cache import load_idata, save_idata
 
     idata = _idata(offsets=[0, 0, 0, 1.5], diverging=2)
     report = check_gate(idata)
@@ -185,7 +185,7 @@ def eight_schools():
     """Non-centred eight schools, compiled once for both slow tests."""
     import pymc as pm
 
-    from rhcc_bayes.fit import compile_model
+    from rhcc_bayes.inference.sampling import compile_model
 
     y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
     sd = np.array([15.0, 10, 16, 11, 9, 11, 10, 18])
@@ -199,7 +199,7 @@ def eight_schools():
 
 
 def _fit(eight_schools, **settings):
-    from rhcc_bayes.fit import SamplerSettings, sample
+    from rhcc_bayes.inference.sampling import SamplerSettings, sample
 
     model, compiled = eight_schools
     with warnings.catch_warnings():

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rhcc_bayes.eligibility import RULES, EligibilityTable, assess_eligibility
-from rhcc_bayes.profile import UNKNOWN, PatientProfile
+from rhcc_bayes.decision.eligibility import RULES, EligibilityTable, assess_eligibility
+from rhcc_bayes.decision.profile import UNKNOWN, PatientProfile
 
 ALL_CODES = ["TACE", "DEB-TACE", "TAE", "TARE", "RFA", "MWA", "ABLATION", "PEI", "SBRT",
              "RESECTION", "REPEAT-RESECTION", "SALVAGE-LT", "SORAFENIB", "CAMRELIZUMAB",
@@ -175,7 +175,7 @@ def test_unknown_profile_never_excluded():
 def test_taxonomy_file_codes_all_have_rules():
     import csv
 
-    from rhcc_bayes.paths import data_dir
+    from rhcc_bayes.core.paths import data_dir
 
     path = data_dir() / "treatments.csv"
     if not path.exists():

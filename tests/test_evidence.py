@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes import schema
-from rhcc_bayes.errors import UserError, ValidationError
-from rhcc_bayes.evidence import (
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.core.errors import UserError, ValidationError
+from rhcc_bayes.evidence.table import (
     OPEN_WORLD,
     Evidence,
     format_number,
@@ -20,7 +20,7 @@ from rhcc_bayes.evidence import (
     parse_number,
     write_text_atomic,
 )
-from rhcc_bayes.taxonomy import load_taxonomy
+from rhcc_bayes.evidence.taxonomy import load_taxonomy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"

@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
-from rhcc_bayes.errors import UserError, ValidationError
-from rhcc_bayes.fit import CompiledModel, SamplerSettings, compile_model, derived_seed, sample
+from rhcc_bayes.core.errors import UserError, ValidationError
+from rhcc_bayes.inference.sampling import CompiledModel, SamplerSettings, compile_model, derived_seed, sample
 
 # ---------------------------------------------------------------- settings
 
@@ -121,7 +121,7 @@ def test_bad_seed_rejected_before_compiling(seed):
 def test_progressbar_follows_stderr_tty(monkeypatch, isatty, expected):
     import sys
 
-    import rhcc_bayes.fit as fit
+    import rhcc_bayes.inference.sampling as fit
 
     seen = {}
 

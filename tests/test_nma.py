@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes import schema
-from rhcc_bayes.errors import UserError
-from rhcc_bayes.nma import build_nma_model, model_info, random_effect_structure, read_evidence
-from rhcc_bayes.nma_data import prepare_nma_data
-from rhcc_bayes.nma_spec import NMASpec, load_nma_spec, parse_nma_spec
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.nma.data import read_evidence
+from rhcc_bayes.nma.model import build_nma_model, model_info, random_effect_structure
+from rhcc_bayes.nma.data import prepare_nma_data
+from rhcc_bayes.nma.spec import NMASpec, load_nma_spec, parse_nma_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "examples" / "reference"

@@ -8,10 +8,10 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from rhcc_bayes import plots
-from rhcc_bayes.criticism import ppc_table
-from rhcc_bayes.decision import decide_profile
-from rhcc_bayes.profile import PatientProfile
+from rhcc_bayes.report import figures as plots
+from rhcc_bayes.survival.criticism import ppc_table
+from rhcc_bayes.decision.recommend import decide_profile
+from rhcc_bayes.decision.profile import PatientProfile
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rhcc_bayes.errors import ValidationError
-from rhcc_bayes.profile import (
+from rhcc_bayes.core.errors import ValidationError
+from rhcc_bayes.decision.profile import (
     FIELDS,
     UNKNOWN,
     PatientProfile,

@@ -12,15 +12,15 @@ evidence samples cleanly at the default 0.9.
 import numpy as np
 import pytest
 
-from rhcc_bayes.build import build_survival_model
-from rhcc_bayes.design import make_design
-from rhcc_bayes.diagnostics import check_gate
-from rhcc_bayes.evidence import Evidence
-from rhcc_bayes.fit import CompiledModel, SamplerSettings, compile_model, sample
-from rhcc_bayes.simulate import simulate_design, synthetic_table
-from rhcc_bayes.spec import parse_spec
-from rhcc_bayes.taxonomy import Taxonomy
-from rhcc_bayes.workflow import gate_var_names
+from rhcc_bayes.survival.model import build_survival_model
+from rhcc_bayes.survival.design import make_design
+from rhcc_bayes.inference.diagnostics import check_gate
+from rhcc_bayes.evidence.table import Evidence
+from rhcc_bayes.inference.sampling import CompiledModel, SamplerSettings, compile_model, sample
+from rhcc_bayes.survival.simulate import simulate_design, synthetic_table
+from rhcc_bayes.specs import parse_spec
+from rhcc_bayes.evidence.taxonomy import Taxonomy
+from rhcc_bayes.synthesis import gate_var_names
 
 pytestmark = pytest.mark.slow
 

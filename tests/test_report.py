@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from rhcc_bayes.cli import main
+from rhcc_bayes.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +101,9 @@ def test_csv_json(report):
 
 
 def test_failure_leaves_nothing(small_fit, tmp_path, monkeypatch):
-    from rhcc_bayes import plots
-    from rhcc_bayes.profile import PatientProfile
-    from rhcc_bayes.report import build_report
+    from rhcc_bayes.report import figures as plots
+    from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report.document import build_report
 
     evidence, result = small_fit
 

@@ -141,9 +141,9 @@ def test_quantities_rmst_matches_numerical_integration(sbc):
     equals a brute-force integral of S(t) built from the same parameters."""
     import xarray as xr
 
-    from rhcc_bayes.design import make_design
-    from rhcc_bayes.evidence import load_evidence
-    from rhcc_bayes.spec import load_spec
+    from rhcc_bayes.survival.design import make_design
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.specs import load_spec
 
     spec = load_spec("default")
     design = make_design(load_evidence(), spec)

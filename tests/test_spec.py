@@ -2,9 +2,10 @@
 
 import pytest
 
-from rhcc_bayes.errors import UserError, ValidationError
-from rhcc_bayes.paths import models_dir
-from rhcc_bayes.spec import SurvivalSpec, load_spec, parse_spec
+from rhcc_bayes.core.errors import UserError, ValidationError
+from rhcc_bayes.core.paths import models_dir
+from rhcc_bayes.survival.spec import SurvivalSpec
+from rhcc_bayes.specs import load_spec, parse_spec
 
 SURVIVAL_SPECS = ["default", "weibull", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
 

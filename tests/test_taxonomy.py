@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rhcc_bayes import schema
-from rhcc_bayes.errors import ValidationError
-from rhcc_bayes.taxonomy import Taxonomy, Treatment, load_taxonomy, read_csv_rows
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.core.errors import ValidationError
+from rhcc_bayes.evidence.taxonomy import Taxonomy, Treatment, load_taxonomy, read_csv_rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"
@@ -124,7 +124,7 @@ def test_read_csv_rows_strips_bom(tmp_path):
 
 
 def test_bundled_taxonomy_valid_when_present():
-    from rhcc_bayes.taxonomy import default_taxonomy_path
+    from rhcc_bayes.evidence.taxonomy import default_taxonomy_path
 
     if not default_taxonomy_path().exists():
         pytest.skip("bundled data/treatments.csv not written yet")

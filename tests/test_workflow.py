@@ -5,13 +5,14 @@ import csv
 import numpy as np
 import pytest
 
-from rhcc_bayes.cache import cache_key
-from rhcc_bayes.criticism import ppc_coverage, ppc_table
-from rhcc_bayes.evidence import load_evidence
-from rhcc_bayes.paths import data_dir
-from rhcc_bayes.predict import linear_predictor, predict_new_arm, profile_log_hazard
-from rhcc_bayes.spec import load_spec
-from rhcc_bayes.workflow import cuts_from, fit_synthesis
+from rhcc_bayes.inference.cache import cache_key
+from rhcc_bayes.survival.criticism import ppc_coverage, ppc_table
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.core.paths import data_dir
+from rhcc_bayes.survival.predict import linear_predictor, predict_new_arm, profile_log_hazard
+from rhcc_bayes.specs import load_spec
+from rhcc_bayes.survival.metadata import cuts_from
+from rhcc_bayes.synthesis import fit_synthesis
 
 
 @pytest.fixture(scope="module")

@@ -107,8 +107,8 @@ def code_fingerprint() -> str:
     """Hash of the modules that define prior, likelihood, design and sampling, plus the
     bundled evidence and spec files (their contents, not their timestamps)."""
     import rhcc_bayes
-    from rhcc_bayes.evidence import default_evidence_path
-    from rhcc_bayes.spec import resolve_spec_path
+    from rhcc_bayes.evidence.table import default_evidence_path
+    from rhcc_bayes.specs import resolve_spec_path
 
     here = Path(rhcc_bayes.__file__).parent
     h = hashlib.sha256()
@@ -272,8 +272,8 @@ def quantities(ds, constant_data, cfg: SBCConfig) -> dict[str, np.ndarray]:
     """
     from types import SimpleNamespace
 
-    from rhcc_bayes.decide import rmst
-    from rhcc_bayes.predict import profile_log_hazard
+    from rhcc_bayes.survival.piecewise import rmst
+    from rhcc_bayes.survival.predict import profile_log_hazard
 
     out = {}
     for t in cfg.mu_treatments:
@@ -297,7 +297,7 @@ def _constant_data(design, spec):
     import arviz as az
     import xarray as xr
 
-    from rhcc_bayes.workflow import attach_metadata
+    from rhcc_bayes.survival.metadata import attach_metadata
 
     dummy = az.InferenceData(posterior=xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 1)))}))
     return attach_metadata(dummy, design, spec, "sbc").constant_data
@@ -308,10 +308,10 @@ def _constant_data(design, spec):
 # ----------------------------------------------------------------------------------------
 
 def _setup(spec_name: str):
-    from rhcc_bayes.build import build_survival_model
-    from rhcc_bayes.design import make_design
-    from rhcc_bayes.evidence import load_evidence
-    from rhcc_bayes.spec import load_spec
+    from rhcc_bayes.survival.model import build_survival_model
+    from rhcc_bayes.survival.design import make_design
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.specs import load_spec
 
     spec = load_spec(spec_name)
     design = make_design(load_evidence(), spec)
@@ -333,7 +333,7 @@ def simulate_all(cfg: SBCConfig):
     """
     import pymc as pm
 
-    from rhcc_bayes.simulate import replace_observations
+    from rhcc_bayes.survival.simulate import replace_observations
 
     spec, design, model = _setup(cfg.spec)
     prior = pm.sample_prior_predictive(draws=cfg.sims, model=model, random_seed=cfg.seed)
@@ -378,7 +378,7 @@ def _worker_state(spec_name: str):
     with lock:  # threads of one distributed worker must not compile twice
         cache = registry.__dict__.setdefault("cache", {})
         if spec_name not in cache:
-            from rhcc_bayes.fit import compile_model
+            from rhcc_bayes.inference.sampling import compile_model
 
             spec, design, model = _setup(spec_name)
             compiled = compile_model(model, "nutpie")
@@ -397,9 +397,9 @@ def fit_one(task: dict, cfg_dict: dict) -> dict:
     try:
         import warnings
 
-        from rhcc_bayes.diagnostics import check_gate
-        from rhcc_bayes.fit import CompiledModel, SamplerSettings, sample
-        from rhcc_bayes.workflow import gate_var_names
+        from rhcc_bayes.inference.diagnostics import check_gate
+        from rhcc_bayes.inference.sampling import CompiledModel, SamplerSettings, sample
+        from rhcc_bayes.synthesis import gate_var_names
 
         fresh = "_rhcc_sbc_worker" not in sys.modules or cfg.spec not in getattr(
             sys.modules["_rhcc_sbc_worker"], "cache", {})

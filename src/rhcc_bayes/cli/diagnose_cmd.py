@@ -1,0 +1,27 @@
+"""``rhcc-bayes diagnose``: the diagnostics gate and per-parameter R-hat/ESS of a fit."""
+
+from __future__ import annotations
+
+from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("diagnose", help="show convergence diagnostics (R-hat, ESS, divergences, E-BFMI) of a fit")
+    add_fit_arguments(p)
+    p.add_argument("--all", action="store_true", help="list every parameter, not only the 15 worst")
+    p.set_defaults(func=run, allow_unconverged=True)
+
+
+def run(args) -> int:
+    args.allow_unconverged = True  # diagnosing an unconverged fit is the point
+    args.recheck_gate = True
+    _, result = fit_from_args(args)
+    gate, attrs = result.gate, result.idata.attrs
+    print(str(gate))
+    print(f"divergences: {gate.divergences}   E-BFMI per chain: {', '.join(f'{b:.2f}' for b in gate.bfmi)}")
+    print(f"backend {attrs.get('backend')}, {attrs.get('chains')} chains x {attrs.get('draws')} draws "
+          f"(tune {attrs.get('tune')}), seed {attrs.get('seed')}; compile {float(attrs.get('wall_time_compile_s', 0)):.1f} s, "
+          f"sampling {float(attrs.get('wall_time_sampling_s', 0)):.1f} s")
+    table = gate.summary.sort_values("ess_bulk")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}") if args.all else table.head(15).to_string(float_format=lambda v: f"{v:.3f}"))
+    return 0 if gate.passed else 3

@@ -1,0 +1,130 @@
+"""Decisions for many patients at once: chunked batch tables and cohorts.
+
+Profiles sharing model covariates and candidate set are computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import xarray as xr
+
+from rhcc_bayes.core.draws import SAMPLE_DIMS
+from rhcc_bayes.decision.stats import _batched, _table, decision_table
+from rhcc_bayes.survival.piecewise import survival_summary
+
+
+def batch_decision_table(log_hazard: xr.DataArray, cuts, *, horizon: float = 60,
+                         landmarks: Sequence[float] = (12, 36, 60),
+                         candidates: np.ndarray | None = None, ci: float = 0.95,
+                         chunk_size: int | None = None, max_chunk_mb: float = 16.0,
+                         sample_dims: Sequence[str] = SAMPLE_DIMS):
+    """Decision table for many profiles (dim ``profile``), chunk by chunk.
+
+    Only one chunk of ``log_hazard`` is materialised at a time, so a dask-backed array
+    (e.g. built lazily per profile) keeps memory bounded; no survival grid is formed.
+
+    Parameters
+    ----------
+    log_hazard : xr.DataArray
+        Dims (profile, chain, draw, treatment, segment) in any order.
+    candidates : bool array (profile, treatment), optional
+        Per-profile decision candidates (e.g. from eligibility); default all.
+    chunk_size : int, optional
+        Profiles per chunk; default sized so a chunk's log hazard is ~``max_chunk_mb``.
+    """
+    import pandas as pd
+
+    n_prof = log_hazard.sizes["profile"]
+    per_profile = log_hazard.size // max(n_prof, 1) * 8
+    if chunk_size is None:
+        chunk_size = max(1, int(max_chunk_mb * 2**20 // max(per_profile, 1)))
+    j = log_hazard.sizes["treatment"]
+    cand = np.ones((n_prof, j), bool) if candidates is None else np.asarray(candidates, bool)
+    if cand.shape != (n_prof, j):
+        raise ValueError(f"candidates must have shape {(n_prof, j)}, got {cand.shape}")
+    parts = []
+    for start in range(0, n_prof, chunk_size):
+        sl = slice(start, min(start + chunk_size, n_prof))
+        chunk = log_hazard.isel(profile=sl)
+        if hasattr(chunk.data, "compute"):
+            chunk = chunk.compute()
+        summary = survival_summary(chunk, cuts, horizon, landmarks, curves=False)
+        arrays, extra, keys = {}, None, None
+        for n in ["rmst", *(f"s{t:g}" for t in landmarks), "median"]:
+            arrays[n], extra, keys = _batched(summary[n], sample_dims)
+        parts.append(_table(arrays, summary["treatment"].values.tolist(), extra, keys,
+                            cand[sl], "rmst", ci))
+    df = pd.concat(parts, ignore_index=True)
+    df.attrs.update(ci=ci, criterion="rmst", horizon=float(horizon))
+    return df
+
+
+def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple], cuts=None, *,
+                  treatments: Sequence[str] | None = None, horizon: float = 60,
+                  landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95):
+    """Eligibility plus decision table for every profile of a cohort.
+
+    The posterior depends on a profile only through its model covariates, and the
+    decision also through its candidate set; profiles sharing both are computed once.
+
+    Parameters
+    ----------
+    cohort : iterable of PatientProfile
+    log_hazard_for : callable
+        ``covariates dict -> DataArray (chain, draw, treatment, segment)`` or
+        ``-> (DataArray, cuts)`` as ``predict.profile_log_hazard`` returns, e.g.
+        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)``.
+    cuts : sequence of float, optional
+        Segment boundaries; needed only when ``log_hazard_for`` returns no cuts.
+    treatments : sequence of str, optional
+        Restrict to these treatment codes (default: those of the posterior).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Decision table with a ``profile`` column plus ``status`` from eligibility.
+    """
+    import pandas as pd
+
+    from rhcc_bayes.decision.eligibility import assess_eligibility
+
+    cohort = list(cohort)
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(cohort):
+        groups.setdefault(tuple(p.model_covariates().items()), []).append(i)
+    bases: list = []                      # one decision table per (covariates, candidates)
+    base_of = np.zeros(len(cohort), int)
+    status: list[list[str]] = [[] for _ in cohort]
+    codes: list[str] = []
+    for cov_key, members in groups.items():
+        lh = log_hazard_for(dict(cov_key))
+        if isinstance(lh, tuple):
+            lh, cuts = lh
+        if cuts is None:
+            raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
+        if treatments is not None:
+            lh = lh.sel(treatment=list(treatments))
+        codes = lh["treatment"].values.tolist()
+        summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
+        by_cands: dict[tuple, int] = {}
+        for i in members:
+            table = assess_eligibility(cohort[i], codes)
+            key = tuple(table.allowed())
+            if key not in by_cands:
+                by_cands[key] = len(bases)
+                bases.append(decision_table(summary, candidates=key, ci=ci))
+            base_of[i] = by_cands[key]
+            status[i] = [v.status for v in table]
+    if not bases:
+        return pd.DataFrame()
+    j = len(codes)
+    # stack the distinct tables once, then pick each profile's block of rows
+    stacked = pd.concat(bases, ignore_index=True)
+    rows = (base_of[:, None] * j + np.arange(j)).ravel()
+    out = stacked.iloc[rows].reset_index(drop=True)
+    out.insert(0, "profile", np.repeat([p.id for p in cohort], j))
+    out.insert(2, "status", [st for sts in status for st in sts])
+    out.attrs.update(ci=ci, criterion="rmst", horizon=float(horizon))
+    return out

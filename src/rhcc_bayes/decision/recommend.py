@@ -1,0 +1,416 @@
+"""One call from a posterior and a patient profile to an honest treatment decision.
+
+Orchestration only (numpy/xarray/pandas on posterior draws): eligibility rules
+(:mod:`rhcc_bayes.eligibility`), the profile's log hazards (:mod:`rhcc_bayes.predict`),
+closed-form survival summaries and decision statistics (:mod:`rhcc_bayes.decide`).
+
+:func:`decide_profile` returns a :class:`DecisionResult` holding
+
+- the eligibility table (every treatment, status, reasons, citations); excluded
+  treatments are listed with their reasons, never silently dropped;
+- posterior survival draws (dims chain, draw, treatment, time) for the candidate
+  (eligible + conditional) treatments;
+- the decision table: RMST, S(12/36/60), median survival, each with its 95% credible
+  interval; P(best), expected loss and SUCRA among the candidates; EVPI with the
+  interval of the opportunity loss it averages;
+- honesty flags per treatment: studies/arms/patients in the likelihood informing it,
+  "class prior only" when none of its arms is in the likelihood, and extrapolation
+  warnings when the profile lies outside the subgroups its evidence studied;
+- the diagnostics-gate warning of the posterior, if any.
+
+:func:`decide_cohort_table` does the same for a cohort, vectorised through
+:func:`rhcc_bayes.decide.decide_cohort` (one model evaluation per distinct covariate
+pattern and candidate set).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
+from rhcc_bayes.survival.support import SUPPORT_COLUMNS, attach_support, evidence_support, support_from_idata  # noqa: F401
+
+LANDMARKS = (12, 36, 60)
+CI = 0.95
+SIZE_BAND_LABEL = {"le3": "<= 3 cm", "3to5": "3-5 cm", "gt5": "> 5 cm", "nr": "not reported"}
+COVARIATE_LABEL = {"size_band": "tumour size", "nodularity": "nodularity", "recurrence": "recurrence timing",
+                   "prior": "prior treatment"}
+
+
+def _flags(profile, cov: dict, trt: str, is_ablation: bool, support: pd.DataFrame | None,
+           all_levels: dict) -> tuple[bool, bool, list[str]]:
+    """(class_prior_only, extrapolation, messages) for one treatment."""
+    if support is None:
+        return False, False, ["evidence counts unavailable (posterior without design)"]
+    msgs: list[str] = []
+    if trt not in support.index or int(support.loc[trt, "arms"]) == 0:
+        msgs.append("class prior only: no arm of this treatment is in the likelihood; its estimate is its "
+                    "modality class's mean plus prior spread")
+        extrap = False
+        # subgroup effects then come from other treatments' arms or from the prior alone
+        unseen = [f"{COVARIATE_LABEL[c]} {SIZE_BAND_LABEL.get(level, level) if c == 'size_band' else level}"
+                  for c, level in cov.items()
+                  if level != "nr" and level not in all_levels.get(c, set())]
+        if unseen:
+            msgs.append("extrapolation: subgroup in no arm of any treatment (" + ", ".join(unseen)
+                        + "): prior-only effects")
+            extrap = True
+        return True, extrap, msgs
+    row = support.loc[trt]
+    extrap = False
+    size = profile.tumour_size_cm
+    if isinstance(size, (int, float)) and not isinstance(size, bool):
+        limit = row["size_max_cm"]
+        if not pd.isna(limit) and size > float(limit):
+            unstated = int(row["size_unstated_arms"])
+            extra = f"; {unstated} arm(s) state no limit" if unstated else ""
+            msgs.append(f"extrapolation: tumour {size:g} cm exceeds every stated size limit of its arms "
+                        f"(largest {float(limit):g} cm){extra}")
+            extrap = True
+    missing = []
+    for c, level in cov.items():
+        if level == "nr":
+            continue
+        levels = set(str(row[c if c != "size_band" else "size_bands"]).split(";"))
+        if level not in levels:
+            label = SIZE_BAND_LABEL.get(level, level) if c == "size_band" else level
+            missing.append(f"{COVARIATE_LABEL[c]} {label}")
+            if c == "size_band" and is_ablation:
+                missing[-1] += " (ablation x size interaction prior-driven)"
+    if missing:
+        msgs.append("extrapolation: subgroup not studied in its arms (" + ", ".join(missing)
+                    + "); effects from the covariate model, mostly prior-driven")
+        extrap = True
+    return False, extrap, msgs
+
+
+# --- result ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecisionResult:
+    """Everything :func:`decide_profile` found; see the module docstring.
+
+    Attributes
+    ----------
+    profile : PatientProfile
+    eligibility : EligibilityTable
+    survival : xr.Dataset
+        ``survival`` (chain, draw, treatment, time) plus ``rmst``, ``s12``, ``s36``,
+        ``s60``, ``median`` draws (and ``utility`` when a utility was given), for the
+        candidate treatments only.
+    table : pandas.DataFrame
+        One row per candidate treatment, best expected utility first: summaries with
+        95% CrI (``*_mean``/``*_med``, ``*_lo``, ``*_hi``), ``p_best``,
+        ``expected_loss``, ``mean_rank``, ``sucra``, ``status``, evidence counts and flags.
+    honesty : pandas.DataFrame
+        One row per treatment of the posterior (candidates and excluded): status,
+        studies, arms, patients, ``class_prior_only``, ``extrapolation``, ``flags``.
+    excluded : pandas.DataFrame
+        Excluded treatments with reasons and citations.
+    evpi : dict
+        ``mean`` (EVPI, months), ``lo``/``hi`` (95% interval of the per-draw opportunity
+        loss of the chosen treatment, whose mean EVPI is) and ``mcse``.
+    """
+
+    profile: object
+    eligibility: object
+    survival: xr.Dataset
+    table: pd.DataFrame
+    honesty: pd.DataFrame
+    excluded: pd.DataFrame
+    evpi: dict
+    horizon: float
+    population: str
+    criterion: str
+    utility_description: str
+    gate_warning: str
+    provenance: dict
+
+    @property
+    def best(self) -> str | None:
+        """Candidate with the highest posterior expected utility (None without candidates)."""
+        return None if self.table.empty else str(self.table["treatment"].iloc[0])
+
+    @property
+    def candidates(self) -> list[str]:
+        return self.table["treatment"].tolist()
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (non-finite numbers become None; median beyond horizon noted)."""
+        def clean(v):
+            if isinstance(v, (np.floating, float)):
+                return float(v) if math.isfinite(v) else None
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, (np.bool_,)):
+                return bool(v)
+            return v
+
+        def records(df):
+            return [{k: clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+        return {
+            "profile": {k: clean(v) for k, v in self.profile.to_dict().items()},
+            "model_covariates": self.profile.model_covariates(),
+            "horizon_months": self.horizon,
+            "population": self.population,
+            "criterion": self.criterion,
+            "utility": self.utility_description,
+            "credible_interval": CI,
+            "best": self.best,
+            "evpi": {k: clean(v) for k, v in self.evpi.items()},
+            "decision": records(self.table),
+            "eligibility": records(self.eligibility.to_frame()),
+            "honesty": records(self.honesty),
+            "excluded": records(self.excluded),
+            "gate_warning": self.gate_warning,
+            "provenance": {k: clean(v) for k, v in self.provenance.items()},
+            "notes": "median_med = inf (null in JSON) means S(t) stays above 0.5 to the horizon",
+        }
+
+    def to_text(self) -> str:
+        """Plain-text report for the terminal: every number with its 95% CrI."""
+        lines = []
+        if self.gate_warning:
+            lines += ["!" * 78, self.gate_warning, "!" * 78, ""]
+        p = self.profile
+        lines.append(f"Profile {p.id}: model covariates {self.profile.model_covariates()}; "
+                     f"{self.population} study population; horizon {self.horizon:g} months")
+        lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
+        lines.append("")
+        lines.append(format_table(self.table, self.horizon).to_string(index=False))
+        lines.append("")
+        ev = self.evpi
+        if ev.get("mean") is not None and not np.isnan(ev["mean"]):
+            lines.append(f"EVPI: {ev['mean']:.2f} months (opportunity loss 95% interval "
+                         f"[{ev['lo']:.2f}, {ev['hi']:.2f}], MCSE {ev['mcse']:.2f})")
+        if self.best:
+            lines.append(f"Highest expected {self.criterion}: {self.best} (P(best) "
+                         f"{self.table['p_best'].iloc[0]:.2f}); research use only, not a clinical decision on its own")
+        flagged = self.honesty[self.honesty["flags"] != ""]
+        flagged = flagged[flagged["status"] != "excluded"]
+        if len(flagged):
+            lines += ["", "Honesty flags:"]
+            lines += [f"  {r.treatment}: {r.flags}" for r in flagged.itertuples()]
+        if len(self.excluded):
+            lines += ["", "Excluded (not ranked):"]
+            lines += [f"  {r.treatment}: {r.reasons}" + (f" [refs {r.citations}]" if r.citations else "")
+                      for r in self.excluded.itertuples()]
+        return "\n".join(lines)
+
+
+def _fmt_ci(point, lo, hi, digits, pct=False):
+    def f(x):
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            return "NA"
+        if np.isinf(x):
+            return ">{h}"  # horizon filled in by the caller
+        return f"{x * 100:.{digits}f}%" if pct else f"{x:.{digits}f}"
+    return f"{f(point)} [{f(lo)}, {f(hi)}]"
+
+
+def format_table(table: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """Human-readable decision table (strings: estimate [95% CrI])."""
+    out = pd.DataFrame({"treatment": table["treatment"], "status": table["status"]})
+    h = f"{horizon:g}"
+    out[f"RMST{h} (mo)"] = [_fmt_ci(a, b, c, 1) for a, b, c in zip(table.rmst_mean, table.rmst_lo, table.rmst_hi)]
+    if "utility_mean" in table:
+        out["QA-RMST (mo)"] = [_fmt_ci(a, b, c, 1) for a, b, c in
+                               zip(table.utility_mean, table.utility_lo, table.utility_hi)]
+    for t in LANDMARKS:
+        if f"s{t}_mean" in table:
+            out[f"S{t}"] = [_fmt_ci(a, b, c, 0, pct=True) for a, b, c in
+                            zip(table[f"s{t}_mean"], table[f"s{t}_lo"], table[f"s{t}_hi"])]
+    out["median (mo)"] = [_fmt_ci(a, b, c, 1).replace("{h}", h) for a, b, c in
+                          zip(table.median_med, table.median_lo, table.median_hi)]
+    out["P(best)"] = table["p_best"].map(lambda v: f"{v:.2f}")
+    out["exp. loss (mo)"] = table["expected_loss"].map(lambda v: f"{v:.2f}")
+    out["SUCRA"] = table["sucra"].map(lambda v: f"{v:.2f}")
+    out["arms"] = table["arms"].map(lambda v: "NA" if pd.isna(v) else f"{int(v)}")
+    out["flags"] = [("class prior only" if cp else "") + ("; " if cp and ex else "") + ("extrapolation" if ex else "")
+                    for cp, ex in zip(table["class_prior_only"], table["extrapolation"])]
+    return out
+
+
+# --- main entry -----------------------------------------------------------------------
+def _evpi(u: np.ndarray, ci: float = CI) -> dict:
+    """EVPI from utility draws ``u[sample, J]`` with the interval of the opportunity loss."""
+    if u.size == 0:
+        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "mcse": float("nan")}
+    chosen = int(np.argmax(u.mean(axis=0)))
+    loss = u.max(axis=1) - u[:, chosen]
+    a = (1 - ci) / 2
+    lo, hi = np.quantile(loss, [a, 1 - a])
+    return {"mean": float(max(loss.mean(), 0.0)), "lo": float(lo), "hi": float(hi),
+            "mcse": float(loss.std(ddof=1) / np.sqrt(loss.size)) if loss.size > 1 else float("nan")}
+
+
+def _provenance(idata) -> dict:
+    keys = ("spec_name", "spec_hash", "evidence_hash", "seed", "backend", "chains", "draws", "tune",
+            "gate_passed", "cache_key", "n_arms", "n_studies", "hazard")
+    out = {k: idata.attrs.get(k) for k in keys if k in idata.attrs}
+    for k, v in idata.attrs.items():
+        if k.endswith("_version") or k in ("arviz_version", "inference_library", "inference_library_version"):
+            out[k] = v
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in out.items()}
+
+
+def decide_profile(idata, profile, *, horizon: float = 60, population: str = "average",
+                   utility: Utility | str | Path | None = None, seed: int = 0, design=None,
+                   ci: float = CI) -> DecisionResult:
+    """Eligibility, posterior expected survival and decision summaries for one profile.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A survival posterior from :func:`rhcc_bayes.workflow.fit_synthesis`.
+    profile : PatientProfile
+    horizon : float
+        RMST horizon and curve end (months); must be >= 60 for the S60 landmark to be
+        reported (shorter horizons drop the landmarks beyond them).
+    population : {"average", "new"}
+        Average study population, or a new study population (between-study random
+        effect integrated out: wider intervals).
+    utility : Utility or path, optional
+        Quality adjustment (see :func:`load_utility`); the decision criterion becomes QA-RMST.
+    seed : int
+        Seed for the new-population random effect.
+    design : SurvivalDesign, optional
+        For the evidence counts and flags (default: read from ``idata.attrs`` when
+        stored by :func:`attach_support`).
+
+    Returns
+    -------
+    DecisionResult
+    """
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.decision.stats import decision_table
+    from rhcc_bayes.survival.piecewise import survival_summary
+    from rhcc_bayes.decision.eligibility import assess_eligibility
+    from rhcc_bayes.survival.predict import profile_log_hazard
+
+    if "mu" not in idata.posterior or "treatment_modality" not in getattr(idata, "constant_data", {}):
+        raise UserError("this posterior is not a survival synthesis (no mu / treatment structure); "
+                        "decisions need a survival spec")
+    if not (isinstance(horizon, (int, float)) and 0 < horizon <= 240):
+        raise UserError(f"horizon must be a number of months in (0, 240], got {horizon!r}")
+    if isinstance(utility, (str, Path)):
+        utility = load_utility(utility)
+    horizon = float(horizon)
+    landmarks = tuple(t for t in LANDMARKS if t <= horizon)
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    elig = assess_eligibility(profile, treatments)
+    candidates = elig.allowed()
+    cov = profile.model_covariates()
+    lh, cuts = profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)
+    surv = survival_summary(lh.sel(treatment=candidates), cuts, horizon, landmarks)
+    criterion = "RMST"
+    util_da = None
+    if utility is not None and candidates:
+        util_da = utility_draws(idata, surv["rmst"], utility)
+        surv["utility"] = util_da
+        criterion = "QA-RMST"
+    support = evidence_support(design) if design is not None else support_from_idata(idata)
+    modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
+    is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
+    all_levels = {}
+    if support is not None:
+        col = {"size_band": "size_bands"}
+        for c in cov:
+            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
+
+    honesty_rows = []
+    for v in elig:
+        cp, ex, msgs = _flags(profile, cov, v.treatment, is_abl[v.treatment], support, all_levels)
+        srow = support.loc[v.treatment] if support is not None and v.treatment in support.index else None
+        honesty_rows.append({
+            "treatment": v.treatment, "modality": modality[v.treatment], "status": v.status,
+            "studies": int(srow["studies"]) if srow is not None else (0 if support is not None else np.nan),
+            "arms": int(srow["arms"]) if srow is not None else (0 if support is not None else np.nan),
+            "patients": int(srow["patients"]) if srow is not None else (0 if support is not None else np.nan),
+            "class_prior_only": cp, "extrapolation": ex, "flags": "; ".join(msgs),
+        })
+    honesty = pd.DataFrame(honesty_rows)
+    excluded = elig.to_frame()
+    excluded = excluded[excluded["status"] == "excluded"][["treatment", "reasons", "citations"]].reset_index(drop=True)
+
+    if candidates:
+        table = decision_table(surv.drop_vars("survival"), utility=util_da, ci=ci)
+        table = table.drop(columns=["candidate"])
+        crit = "utility" if util_da is not None else "rmst"
+        u = surv[crit].transpose("chain", "draw", "treatment").values.reshape(-1, len(candidates))
+        evpi = _evpi(u, ci)
+        table = table.merge(honesty.drop(columns=["flags"]), on="treatment", how="left")
+        table["flags"] = table["treatment"].map(dict(zip(honesty["treatment"], honesty["flags"])))
+        table = table.sort_values(f"{crit}_mean", ascending=False, kind="stable").reset_index(drop=True)
+    else:
+        table = pd.DataFrame(columns=["treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "median_med",
+                                      "median_lo", "median_hi", "p_best", "expected_loss", "mean_rank", "sucra",
+                                      "evpi", "arms", "class_prior_only", "extrapolation", "flags"])
+        evpi = _evpi(np.empty((0, 0)))
+    table.attrs.update(ci=ci, horizon=horizon, criterion=criterion, population=population)
+    return DecisionResult(
+        profile=profile, eligibility=elig, survival=surv, table=table, honesty=honesty, excluded=excluded,
+        evpi=evpi, horizon=horizon, population=population, criterion=criterion,
+        utility_description=utility.describe() if utility is not None else "",
+        gate_warning=gate_banner(idata), provenance=_provenance(idata),
+    )
+
+
+def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str = "average", seed: int = 0,
+                        design=None, ci: float = CI) -> pd.DataFrame:
+    """Tidy decision table for every profile of a cohort (RMST criterion).
+
+    Profiles sharing model covariates and candidate set are computed once
+    (:func:`rhcc_bayes.decide.decide_cohort`). Columns: ``profile``, ``treatment``,
+    ``status`` (excluded treatments are kept, with NaN decision columns), survival
+    summaries with 95% CrI, ``p_best``, ``expected_loss``, ``mean_rank``, ``sucra``,
+    ``evpi``, ``candidate``, evidence counts, ``class_prior_only``, ``extrapolation``,
+    ``flags`` and ``gate_warning``.
+    """
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.decision.cohort import decide_cohort
+    from rhcc_bayes.survival.predict import profile_log_hazard
+
+    horizon = float(horizon)
+    landmarks = tuple(t for t in LANDMARKS if t <= horizon)
+    cohort = list(cohort)
+    if not cohort:
+        raise UserError("the cohort has no patients")
+    _, cuts = profile_log_hazard(idata, {}, population=population, seed=seed, horizon=horizon)
+
+    def log_hazard_for(cov):
+        return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
+
+    df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
+    support = evidence_support(design) if design is not None else support_from_idata(idata)
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
+    all_levels = {}
+    if support is not None:
+        col = {"size_band": "size_bands"}
+        for c in ("size_band", "nodularity", "recurrence", "prior"):
+            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
+    flag_rows = []
+    for p in cohort:
+        cov = p.model_covariates()
+        for t in treatments:
+            cp, ex, msgs = _flags(p, cov, t, is_abl[t], support, all_levels)
+            flag_rows.append((p.id, t, cp, ex, "; ".join(msgs)))
+    flags = pd.DataFrame(flag_rows, columns=["profile", "treatment", "class_prior_only", "extrapolation", "flags"])
+    flags = flags.drop_duplicates(["profile", "treatment"])
+    df = df.merge(flags, on=["profile", "treatment"], how="left")
+    if support is not None:
+        counts = support[["studies", "arms", "patients"]].reindex(treatments).fillna(0).astype(int)
+        df = df.merge(counts, left_on="treatment", right_index=True, how="left")
+    df["horizon"] = horizon
+    df["population"] = population
+    df["gate_warning"] = gate_banner(idata)
+    df.attrs.update(ci=ci, horizon=horizon, criterion="rmst", population=population)
+    return df

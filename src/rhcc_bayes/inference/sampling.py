@@ -1,0 +1,406 @@
+"""Model-agnostic fitting: sample any ``pm.Model`` into a complete ``InferenceData``.
+
+The build stage produces a PyMC model with named dims and coords; this module
+knows nothing about R-HCC. It samples the model with nutpie (default) or PyMC's
+own NUTS, then adds what the later stages need:
+
+* ``posterior`` -- free random variables and deterministics, on the constrained
+  scale only (nutpie also returns the unconstrained ``*_log__`` etc. values,
+  which are dropped so both backends give the same variables);
+* ``sample_stats`` -- including ``diverging`` and ``energy`` for the gate;
+* ``observed_data`` and ``constant_data`` (``pm.Data``), when the model has any;
+* ``log_likelihood`` -- pointwise, for LOO model comparison;
+* ``posterior_predictive`` -- with a seed derived from the sampling seed.
+
+Provenance (backend, seed, draws, wall times, package versions) is stored in
+``idata.attrs`` as netCDF-safe scalars, so it survives the posterior cache.
+
+Example
+-------
+>>> settings = SamplerSettings(draws=500, tune=500)          # doctest: +SKIP
+>>> idata = sample(model, settings, seed=20240601)            # doctest: +SKIP
+>>> idata.attrs["wall_time_sampling_s"]                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
+
+if TYPE_CHECKING:  # heavy imports stay lazy so the CLI's --help is fast
+    import arviz as az
+    import pymc as pm
+
+BACKENDS: tuple[str, ...] = ("nutpie", "pymc")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to run NUTS. Validated on construction.
+
+    Parameters
+    ----------
+    backend : {"nutpie", "pymc"}
+        ``"nutpie"`` (Rust NUTS on a numba-compiled log density; the fastest on
+        this project's models, see ``benchmarks/bench_backends.py``) or
+        ``"pymc"`` (PyMC's own NUTS, slower but with no numba compile step).
+    chains : int
+        Number of chains. Always explicit: PyMC's default depends on the number
+        of cores (2 on a 2-core machine), too few for a trustworthy R-hat.
+    draws, tune : int
+        Kept draws and warm-up draws per chain.
+    target_accept : float
+        Step-size adaptation target, strictly between 0.5 and 1. 0.9 rather
+        than 0.8 because hierarchical survival models have funnel-like regions.
+    low_rank_mass_matrix : bool
+        nutpie only: ``low_rank_modified_mass_matrix``, which adapts to posterior
+        correlations. Off by default: on the bundled R-HCC model and on the
+        synthetic 80-arm benchmark the diagonal adaptation gave 2-3x the ESS per
+        second and no divergences (``benchmarks/fit.py``,
+        ``benchmarks/bench_backends.py``). Ignored by the PyMC backend.
+    cores : int
+        Chains run in parallel.
+    """
+
+    backend: str = "nutpie"
+    chains: int = 4
+    draws: int = 1000
+    tune: int = 1000
+    target_accept: float = 0.9
+    low_rank_mass_matrix: bool = False
+    cores: int = 2
+
+    def __post_init__(self) -> None:
+        problems = _validate_values({f.name: getattr(self, f.name) for f in fields(self)}, "SamplerSettings")
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], source: str = "spec") -> SamplerSettings:
+        """Build settings from a mapping such as a spec's ``[sampler]`` table.
+
+        Parameters
+        ----------
+        mapping : Mapping
+            Keys are field names of :class:`SamplerSettings`; missing keys keep
+            their defaults.
+        source : str
+            Label used in error messages, e.g. ``"models/rhcc.toml [sampler]"``.
+
+        Returns
+        -------
+        SamplerSettings
+
+        Raises
+        ------
+        ValidationError
+            (a :class:`~rhcc_bayes.errors.UserError`) listing every unknown key
+            (with a "did you mean" hint) and every invalid value at once.
+        """
+        if not isinstance(mapping, Mapping):
+            raise UserError(f"{source}: sampler settings must be a table, got {type(mapping).__name__}")
+        names = [f.name for f in fields(cls)]
+        problems = [
+            Problem(source, f"unknown sampler setting{did_you_mean(key, names)}", column=str(key))
+            for key in mapping
+            if key not in names
+        ]
+        known = {k: v for k, v in mapping.items() if k in names}
+        problems += _validate_values(known, source)
+        if problems:
+            raise ValidationError(problems)
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the settings (for hashing and attrs)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _validate_values(values: Mapping[str, Any], source: str) -> list[Problem]:
+    """Check the values present in ``values``; return the problems found."""
+    problems: list[Problem] = []
+    for key in ("chains", "draws", "tune", "cores"):
+        if key in values:
+            v = values[key]
+            # bool is an int subclass; "draws = true" in TOML is a mistake, not 1.
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                problems.append(Problem(source, "must be a positive integer", column=key, value=v))
+    if "target_accept" in values:
+        v = values["target_accept"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.5 < v < 1:
+            problems.append(
+                Problem(source, "must be a number strictly between 0.5 and 1", column="target_accept", value=v)
+            )
+    if "backend" in values:
+        v = values["backend"]
+        if v not in BACKENDS:
+            hint = did_you_mean(v, BACKENDS) or f" (choose from {', '.join(BACKENDS)})"
+            problems.append(Problem(source, f"unknown backend{hint}", column="backend", value=v))
+    if "low_rank_mass_matrix" in values and not isinstance(values["low_rank_mass_matrix"], bool):
+        problems.append(
+            Problem(source, "must be true or false", column="low_rank_mass_matrix", value=values["low_rank_mass_matrix"])
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A model compiled for one backend, reusable across seeds.
+
+    Compilation dominates the cost of small fits (numba takes several seconds),
+    so repeated fits of the same model (seed checks, simulation-based
+    calibration with ``compiled.native.with_data(...)``) should compile once.
+
+    Attributes
+    ----------
+    model : pm.Model
+        The model that was compiled.
+    backend : str
+        ``"nutpie"`` or ``"pymc"``.
+    native : object
+        nutpie's ``CompiledModel``; ``None`` for the PyMC backend, whose
+        compilation happens inside ``pm.sample`` (see :func:`compile_model`).
+    compile_seconds : float
+        Wall time of the compilation.
+    """
+
+    model: Any
+    backend: str
+    native: Any
+    compile_seconds: float
+
+
+def compile_model(model: pm.Model, backend: str = "nutpie") -> CompiledModel:
+    """Compile ``model`` for ``backend``.
+
+    For nutpie this is ``nutpie.compile_pymc_model(model)`` with the default
+    numba backend (jax is not installed here; numba was the fastest available
+    backend in ``benchmarks/bench_backends.py``). For PyMC it compiles the joint
+    log-density and gradient once, which fills PyTensor's on-disk compile cache
+    so the compilation inside ``pm.sample`` is a cheap cache load; the time
+    measured is therefore a fair "compile" figure for the benchmark.
+    """
+    if backend not in BACKENDS:
+        raise UserError(f"unknown sampler backend {backend!r}{did_you_mean(backend, BACKENDS)}")
+    t0 = time.perf_counter()
+    if backend == "nutpie":
+        import nutpie
+
+        native = nutpie.compile_pymc_model(model)
+    else:
+        model.logp_dlogp_function(ravel_inputs=True)
+        native = None
+    return CompiledModel(model=model, backend=backend, native=native, compile_seconds=time.perf_counter() - t0)
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A seed for a secondary random stage, derived reproducibly from ``seed``.
+
+    Uses :class:`numpy.random.SeedSequence` with the purpose string folded in, so
+    posterior-predictive draws are independent of the MCMC stream yet fixed by
+    the one seed the user gives.
+    """
+    import numpy as np
+
+    tag = int.from_bytes(purpose.encode(), "little") % (2**32)
+    return int(np.random.SeedSequence([seed, tag]).generate_state(1, dtype=np.uint32)[0])
+
+
+def sample(
+    model: pm.Model,
+    settings: SamplerSettings | None = None,
+    *,
+    seed: int,
+    progressbar: bool | None = None,
+    log_likelihood: bool = True,
+    posterior_predictive: bool = True,
+    compiled: CompiledModel | None = None,
+) -> az.InferenceData:
+    """Sample ``model`` and return a complete, labelled ``InferenceData``.
+
+    Parameters
+    ----------
+    model : pm.Model
+        Any PyMC model; dims and coords carry through to every group.
+    settings : SamplerSettings, optional
+        Defaults to ``SamplerSettings()``.
+    seed : int
+        Non-negative integer. The same seed, settings and model give identical
+        draws (both backends).
+    progressbar : bool or None
+        ``None`` shows the progress bar only when stderr is a terminal, so logs
+        and CI output are not flooded with carriage returns.
+    log_likelihood : bool
+        Add the pointwise ``log_likelihood`` group (needed for LOO).
+    posterior_predictive : bool
+        Add the ``posterior_predictive`` group, seeded from ``seed``.
+    compiled : CompiledModel, optional
+        Output of :func:`compile_model` for this model and backend, to skip
+        recompilation.
+
+    Returns
+    -------
+    arviz.InferenceData
+        Groups ``posterior``, ``sample_stats``, ``observed_data`` and
+        ``constant_data`` (when the model has them), ``log_likelihood`` and
+        ``posterior_predictive`` (when requested and the model has observed
+        variables). ``attrs`` hold backend, seed, draws, tune, chains, cores,
+        target_accept, low_rank_mass_matrix, ``wall_time_{compile,sampling,total}_s``,
+        ``deterministics`` (JSON list of names, read by the diagnostics gate)
+        and ``version_{rhcc_bayes,pymc,pytensor,nutpie,arviz}``.
+    """
+    settings = settings or SamplerSettings()
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise UserError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    import pymc as pm
+    if progressbar is None:
+        progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+    t_start = time.perf_counter()
+    if compiled is None:
+        compiled = compile_model(model, settings.backend)
+    elif compiled.backend != settings.backend or compiled.model is not model:
+        raise ValueError("`compiled` was made for another model or backend")
+
+    t0 = time.perf_counter()
+    if settings.backend == "nutpie":
+        idata = _sample_nutpie(compiled, settings, seed, progressbar)
+    else:
+        idata = _sample_pymc(model, settings, seed, progressbar)
+    sampling_s = time.perf_counter() - t0
+
+    # Keep only constrained-scale variables, as PyMC does by default.
+    keep = [v.name for v in model.free_RVs] + [d.name for d in model.deterministics]
+    idata.posterior = idata.posterior[[n for n in keep if n in idata.posterior]]
+    _add_data_groups(idata, model)
+
+    has_observed = bool(model.observed_RVs)
+    if log_likelihood and has_observed:
+        pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
+    if posterior_predictive and has_observed:
+        pm.sample_posterior_predictive(
+            idata,
+            model=model,
+            var_names=_predictive_var_names(model),
+            random_seed=derived_seed(seed, "posterior_predictive"),
+            extend_inferencedata=True,
+            progressbar=False,
+        )
+
+    idata.attrs.update(_provenance(settings, seed, compiled.compile_seconds, sampling_s, t_start, model))
+    return idata
+
+
+def _predictive_var_names(model) -> list[str]:
+    """Observed variables plus deterministics that depend on them.
+
+    Passed explicitly because PyMC 5.28's ``sample_posterior_predictive``, when
+    left to choose and given an ``idata`` with ``observed_data``, appends to the
+    model's own ``observed_RVs`` list in place (``observed_vars += ...``), which
+    duplicates every observed variable and breaks ``model.logp()`` afterwards.
+    """
+    observed = list(model.observed_RVs)  # a copy, never the model's list
+    names = [v.name for v in observed]
+    try:
+        from pymc.sampling.forward import observed_dependent_deterministics
+
+        names += [d.name for d in observed_dependent_deterministics(model, observed)]
+    except ImportError:  # private helper; the observed variables suffice
+        pass
+    return names
+
+
+def _sample_nutpie(compiled: CompiledModel, settings: SamplerSettings, seed: int, progressbar: bool):
+    import nutpie
+
+    return nutpie.sample(
+        compiled.native,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.cores,
+        seed=seed,
+        target_accept=settings.target_accept,
+        low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+        save_warmup=False,  # warm-up draws would only bloat the cache file
+        progress_bar=progressbar,
+    )
+
+
+def _sample_pymc(model, settings: SamplerSettings, seed: int, progressbar: bool):
+    import pymc as pm
+
+    return pm.sample(
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.cores,
+        random_seed=seed,
+        target_accept=settings.target_accept,
+        progressbar=progressbar,
+        model=model,
+        # The diagnostics gate does this, with clearer messages.
+        compute_convergence_checks=False,
+        # Added afterwards for both backends alike.
+        idata_kwargs={"log_likelihood": False},
+        nuts_sampler="pymc",
+    )
+
+
+def _add_data_groups(idata, model) -> None:
+    """Add ``observed_data`` / ``constant_data`` when the backend did not (nutpie)."""
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        dict_to_dataset,
+        find_constants,
+        find_observations,
+    )
+
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    wanted = {"observed_data": find_observations(model), "constant_data": find_constants(model)}
+    for group, values in wanted.items():
+        if values and group not in idata.groups():
+            import pymc
+
+            ds = dict_to_dataset(values, library=pymc, coords=coords, dims=dims, default_dims=[])
+            idata.add_groups({group: ds})
+
+
+def _provenance(settings, seed, compile_s, sampling_s, t_start, model) -> dict[str, Any]:
+    """netCDF-safe attrs (str/int/float only) describing how the fit was made."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import rhcc_bayes
+
+    def _version(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "backend": settings.backend,
+        "seed": int(seed),
+        "draws": int(settings.draws),
+        "tune": int(settings.tune),
+        "chains": int(settings.chains),
+        "cores": int(settings.cores),
+        "target_accept": float(settings.target_accept),
+        # What was actually used: PyMC's NUTS has no low-rank adaptation.
+        "low_rank_mass_matrix": int(settings.low_rank_mass_matrix and settings.backend == "nutpie"),
+        "wall_time_compile_s": float(compile_s),
+        "wall_time_sampling_s": float(sampling_s),
+        "wall_time_total_s": float(time.perf_counter() - t_start),
+        "deterministics": json.dumps([d.name for d in model.deterministics]),
+        "version_rhcc_bayes": rhcc_bayes.__version__,
+        "version_pymc": _version("pymc"),
+        "version_pytensor": _version("pytensor"),
+        "version_nutpie": _version("nutpie"),
+        "version_arviz": _version("arviz"),
+    }

@@ -1,0 +1,313 @@
+"""Declarative specification of a standard network meta-analysis (NMA) model.
+
+A spec is plain data read from TOML (``models/nma_*.toml``)::
+
+    seed = 1
+    [model]
+    family = "nma"
+    likelihood = "binomial"      # arm-level likelihood: "binomial" (r of n) | "normal" (mean, se)
+    link = "cloglog"             # "logit" | "cloglog" (binomial) ; "identity" (normal)
+    time_offset = true           # cloglog only: add log(follow-up) to the linear predictor
+    time_unit = "years"          # scale of that follow-up in the offset: "months" | "years"
+    baselines = "fixed"          # "fixed": independent study baselines | "random": exchangeable
+    effects = "random"           # "fixed" | "random" treatment effects
+    reference = "diuretic"       # treatment code all relative effects d are expressed against
+    outcome = "event"            # evidence rows used (default: event / continuous by likelihood)
+    [priors]
+    baseline_sd = 10             # mu_s ~ N(0, baseline_sd^2) (random: the mean of the mu_s)
+    baseline_tau_sd = 1          # random baselines only: sd of mu_s ~ half-N(0, baseline_tau_sd^2)
+    effect_sd = 10               # d_k ~ N(0, effect_sd^2)
+    tau_sd = 5                   # random effects: tau ~ half-N(0, tau_sd^2) ...
+    # tau = 0.56                 # ... or tau fixed at a value (exact checks)
+    [prediction]                 # optional absolute predictions (TSD2 style)
+    baseline_treatment = "diuretic"
+    baseline_mean = -4.2         # on the linear-predictor scale (without the time offset)
+    baseline_precision = 1.11    # or baseline_sd
+    time = 3                     # in time_unit; required with time_offset
+    [sampler]                    # passed through to rhcc_bayes.fit.SamplerSettings.from_mapping
+    draws = 1000
+
+Parsing only validates and normalises; nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from rhcc_bayes.core.errors import UserError, did_you_mean
+
+LIKELIHOODS: dict[str, tuple[str, ...]] = {
+    "binomial": ("logit", "cloglog"),
+    "normal": ("identity",),
+}
+LINKS: tuple[str, ...] = ("logit", "cloglog", "identity")
+BASELINES: tuple[str, ...] = ("fixed", "random")
+EFFECTS: tuple[str, ...] = ("fixed", "random")
+TIME_UNITS: dict[str, float] = {"months": 1.0, "years": 12.0}  # months per unit
+DEFAULT_OUTCOME: dict[str, str] = {"binomial": "event", "normal": "continuous"}
+
+_TOP_KEYS = ("name", "description", "seed", "model", "priors", "prediction", "sampler")
+_MODEL_KEYS = (
+    "family", "likelihood", "link", "time_offset", "time_unit", "baselines", "effects",
+    "reference", "outcome",
+)
+_PRIOR_KEYS = ("baseline_sd", "baseline_tau_sd", "effect_sd", "tau_sd", "tau")
+_PREDICTION_KEYS = (
+    "baseline_treatment", "baseline_mean", "baseline_sd", "baseline_precision", "time",
+)
+
+
+@dataclass(frozen=True)
+class NMAPrediction:
+    """Baseline distribution for absolute predictions (TSD2 section on absolute effects).
+
+    The baseline linear predictor ``A ~ N(mean, sd^2)`` belongs to ``treatment``; the
+    prediction for treatment k is ``invlink(A + d_k - d_treatment [+ log time])``.
+    """
+
+    treatment: str
+    mean: float
+    sd: float
+    time: float | None = None
+
+
+@dataclass(frozen=True)
+class NMASpec:
+    """A validated NMA model specification (see the module docstring for the keys)."""
+
+    reference: str
+    likelihood: str = "binomial"
+    link: str = "logit"
+    time_offset: bool = False
+    time_unit: str = "months"
+    baselines: str = "fixed"
+    effects: str = "fixed"
+    outcome: str = "event"
+    baseline_sd: float = 100.0
+    baseline_tau_sd: float | None = None
+    effect_sd: float = 100.0
+    tau_sd: float | None = None
+    tau: float | None = None
+    prediction: NMAPrediction | None = None
+    sampler: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    name: str = ""
+    description: str = ""
+    source: str = "<spec>"
+
+    @property
+    def random_effects(self) -> bool:
+        return self.effects == "random"
+
+    @property
+    def months_per_time_unit(self) -> float:
+        return TIME_UNITS[self.time_unit]
+
+
+class _Collector:
+    """Gathers every problem of a spec so the user fixes them in one go."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.source}: key '{key}': {message}")
+
+    def raise_if_any(self) -> None:
+        if len(self.problems) == 1:
+            raise UserError(self.problems[0])
+        if self.problems:
+            head = f"{len(self.problems)} problems found in NMA spec:"
+            raise UserError("\n".join([head, *("  " + p for p in self.problems)]))
+
+
+def _check_keys(table: Mapping, allowed: tuple[str, ...], prefix: str, out: _Collector) -> None:
+    for key in table:
+        if key not in allowed:
+            out.add(f"{prefix}{key}", "unknown key" + did_you_mean(key, allowed))
+
+
+def _choice(table, key, choices, default, prefix, out):
+    value = table.get(key, default)
+    if value is None or value in choices:
+        return value
+    out.add(prefix + key, "must be one of " + ", ".join(repr(c) for c in choices)
+            + f" (got {value!r})" + (did_you_mean(value, choices) if isinstance(value, str) else ""))
+    return default
+
+
+def _number(table, key, prefix, out, *, positive=True, default=None):
+    value = table.get(key, default)
+    if value is None:
+        return None
+    # bool is an int subclass: "true" is not a standard deviation
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        out.add(prefix + key, f"must be a finite number (got {value!r})")
+        return None
+    if positive and value <= 0:
+        out.add(prefix + key, f"must be > 0 (got {value!r})")
+        return None
+    return float(value)
+
+
+def _table(mapping, key, out) -> dict:
+    value = mapping.get(key, {})
+    if not isinstance(value, Mapping):
+        out.add(key, f"must be a table ([{key}]) (got {value!r})")
+        return {}
+    return dict(value)
+
+
+def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpec:
+    """Validate a parsed TOML mapping and return an :class:`NMASpec`.
+
+    Parameters
+    ----------
+    mapping : Mapping
+        The TOML document as nested dicts.
+    source : str
+        File name (or label) used in error messages.
+
+    Returns
+    -------
+    NMASpec
+
+    Raises
+    ------
+    UserError
+        Listing every unknown key (with a "did you mean" hint) and bad value, each
+        prefixed by ``source`` and the dotted key.
+    """
+    out = _Collector(str(source))
+    if not isinstance(mapping, Mapping):
+        raise UserError(f"{source}: an NMA spec must be a TOML table (got {type(mapping).__name__})")
+    _check_keys(mapping, _TOP_KEYS, "", out)
+    model = _table(mapping, "model", out)
+    priors = _table(mapping, "priors", out)
+    pred = _table(mapping, "prediction", out) if "prediction" in mapping else None
+    sampler = _table(mapping, "sampler", out)
+    _check_keys(model, _MODEL_KEYS, "model.", out)
+    _check_keys(priors, _PRIOR_KEYS, "priors.", out)
+    if pred is not None:
+        _check_keys(pred, _PREDICTION_KEYS, "prediction.", out)
+
+    if "family" not in model:
+        out.add("model.family", "is required and must be 'nma'")
+    elif model["family"] != "nma":
+        out.add("model.family", f"must be 'nma' for a network meta-analysis spec (got {model['family']!r})")
+
+    likelihood = _choice(model, "likelihood", tuple(LIKELIHOODS), None, "model.", out)
+    if "likelihood" not in model:
+        out.add("model.likelihood", "is required: one of 'binomial', 'normal'")
+    link = _choice(model, "link", LINKS, None, "model.", out)
+    if likelihood is not None:
+        if link is None and "link" not in model:
+            link = LIKELIHOODS[likelihood][0]  # the canonical link
+        elif link is not None and link not in LIKELIHOODS[likelihood]:
+            out.add("model.link", f"{link!r} does not go with likelihood {likelihood!r}; use "
+                    + " or ".join(repr(x) for x in LIKELIHOODS[likelihood]))
+    time_offset = model.get("time_offset", False)
+    if not isinstance(time_offset, bool):
+        out.add("model.time_offset", f"must be true or false (got {time_offset!r})")
+        time_offset = False
+    if time_offset and link not in (None, "cloglog"):
+        out.add("model.time_offset", f"a log-time offset needs link = 'cloglog' (got link {link!r})")
+    time_unit = _choice(model, "time_unit", tuple(TIME_UNITS), "months", "model.", out)
+    baselines = _choice(model, "baselines", BASELINES, "fixed", "model.", out)
+    effects = _choice(model, "effects", EFFECTS, "fixed", "model.", out)
+    reference = model.get("reference")
+    if not isinstance(reference, str) or not reference.strip():
+        out.add("model.reference", f"is required: the reference treatment code (got {reference!r})")
+        reference = ""
+    outcome = model.get("outcome", DEFAULT_OUTCOME.get(likelihood or "", "event"))
+    if not isinstance(outcome, str) or not outcome:
+        out.add("model.outcome", f"must be an outcome code such as 'event' (got {outcome!r})")
+
+    baseline_sd = _number(priors, "baseline_sd", "priors.", out, default=100.0)
+    effect_sd = _number(priors, "effect_sd", "priors.", out, default=100.0)
+    baseline_tau_sd = _number(priors, "baseline_tau_sd", "priors.", out)
+    tau_sd = _number(priors, "tau_sd", "priors.", out)
+    tau = _number(priors, "tau", "priors.", out)
+    if effects == "random":
+        if ("tau_sd" in priors) == ("tau" in priors):
+            out.add("priors.tau_sd", "random effects need exactly one of priors.tau_sd "
+                    "(half-normal prior sd) or priors.tau (fixed value)")
+    else:
+        for key in ("tau_sd", "tau"):
+            if key in priors:
+                out.add(f"priors.{key}", "only applies with model.effects = 'random'")
+    if baselines == "random" and "baseline_tau_sd" not in priors:
+        out.add("priors.baseline_tau_sd", "is required with model.baselines = 'random'")
+    if baselines != "random" and "baseline_tau_sd" in priors:
+        out.add("priors.baseline_tau_sd", "only applies with model.baselines = 'random'")
+
+    prediction = None
+    if pred is not None:
+        prediction = _parse_prediction(pred, reference, bool(time_offset), out)
+
+    seed = mapping.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        out.add("seed", f"must be a non-negative integer (got {seed!r})")
+        seed = None
+    name = mapping.get("name", "")
+    description = mapping.get("description", "")
+    for key, value in (("name", name), ("description", description)):
+        if not isinstance(value, str):
+            out.add(key, f"must be a string (got {value!r})")
+    out.raise_if_any()
+    return NMASpec(
+        reference=reference.strip(), likelihood=likelihood, link=link,
+        time_offset=time_offset, time_unit=time_unit, baselines=baselines, effects=effects,
+        outcome=outcome, baseline_sd=baseline_sd, baseline_tau_sd=baseline_tau_sd,
+        effect_sd=effect_sd, tau_sd=tau_sd, tau=tau, prediction=prediction,
+        sampler=dict(sampler), seed=seed, name=str(name), description=str(description),
+        source=str(source),
+    )
+
+
+def _parse_prediction(pred: dict, reference: str, time_offset: bool, out: _Collector):
+    p = "prediction."
+    treatment = pred.get("baseline_treatment", reference)
+    if not isinstance(treatment, str) or not treatment:
+        out.add(p + "baseline_treatment", f"must be a treatment code (got {treatment!r})")
+    mean = _number(pred, "baseline_mean", p, out, positive=False)
+    if "baseline_mean" not in pred:
+        out.add(p + "baseline_mean", "is required")
+    sd = _number(pred, "baseline_sd", p, out)
+    precision = _number(pred, "baseline_precision", p, out)
+    if ("baseline_sd" in pred) == ("baseline_precision" in pred):
+        out.add(p + "baseline_sd", "give exactly one of baseline_sd or baseline_precision")
+    elif precision is not None:
+        sd = 1.0 / math.sqrt(precision)
+    time = _number(pred, "time", p, out)
+    if time_offset and "time" not in pred:
+        out.add(p + "time", "is required with model.time_offset = true")
+    if not time_offset and "time" in pred:
+        out.add(p + "time", "only applies with model.time_offset = true")
+    if mean is None or sd is None or not isinstance(treatment, str):
+        return None
+    return NMAPrediction(treatment=treatment, mean=mean, sd=sd, time=time)
+
+
+def load_nma_spec(path: str | Path) -> NMASpec:
+    """Read and validate an NMA spec TOML file.
+
+    Raises
+    ------
+    UserError
+        When the file is missing, is not valid TOML, or fails validation.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            mapping = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"{path}: NMA spec file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path}: not valid TOML: {err}") from None
+    return parse_nma_spec(mapping, str(path))

@@ -1,0 +1,134 @@
+"""Posterior log hazards for a patient's covariates, and predictions for a new study arm.
+
+Numpy on posterior arrays, wrapped in xarray with dims (``chain``, ``draw``,
+``treatment``, ``segment``). Works from the posterior file alone: the treatment
+structure and cuts are read from ``idata.constant_data`` (see
+:func:`rhcc_bayes.workflow.attach_metadata`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from rhcc_bayes.survival.piecewise import cumulative_hazard
+from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.survival.spec import COVARIATES
+from rhcc_bayes.survival.metadata import cuts_from
+
+POPULATIONS = ("average", "new")
+
+
+def _level_effect(post, name: str, level: str, shape) -> np.ndarray:
+    """Effect of a covariate level; "nr" (not reported) is the zero reference."""
+    if level == "nr" or name not in post:
+        return np.zeros(shape)
+    da = post[name]
+    return da.sel({da.dims[-1]: level}).values
+
+
+def check_covariates(covariates: dict) -> dict:
+    """Fill missing covariates with "nr" and reject unknown names or levels."""
+    out = {}
+    for key in covariates:
+        if key not in COVARIATES:
+            raise UserError(f"unknown covariate {key!r}{did_you_mean(key, COVARIATES)}")
+    for name, levels in COVARIATES.items():
+        level = covariates.get(name, "nr")
+        if level not in levels:
+            raise UserError(f"covariate {name}: unknown level {level!r}{did_you_mean(level, levels)}; allowed {list(levels)}")
+        out[name] = level
+    return out
+
+
+def linear_predictor(idata, covariates: dict, *, population: str = "average", seed: int = 0) -> xr.DataArray:
+    """theta (log-hazard offset) per draw and treatment for the given covariates.
+
+    ``population="average"`` is the average study population (study effect 0);
+    ``"new"`` integrates the between-study (and arm) random effect: one fresh draw of
+    u_new ~ N(0, sigma_study) (+ eps_new ~ N(0, sigma_arm)) per posterior draw.
+    """
+    if population not in POPULATIONS:
+        raise UserError(f"population must be one of {list(POPULATIONS)}{did_you_mean(population, POPULATIONS)}")
+    cov = check_covariates(covariates)
+    post = idata.posterior
+    mu = post["mu"]
+    shape = mu.shape[:2]
+    is_abl = idata.constant_data["is_ablation"].values
+    size = _level_effect(post, "beta_size", cov["size_band"], shape)
+    size_abl = _level_effect(post, "beta_size_ablation", cov["size_band"], shape)
+    x_beta = (
+        size + _level_effect(post, "beta_nodularity", cov["nodularity"], shape)
+        + _level_effect(post, "beta_recurrence", cov["recurrence"], shape)
+        + _level_effect(post, "beta_prior", cov["prior"], shape)
+    )
+    theta = mu.values + x_beta[..., None] + size_abl[..., None] * is_abl[None, None, :]
+    if population == "new":
+        rng = np.random.default_rng(seed)
+        sd = post["sigma_study"].values ** 2 + (post["sigma_arm"].values ** 2 if "sigma_arm" in post else 0.0)
+        theta = theta + rng.standard_normal(shape)[..., None] * np.sqrt(sd)[..., None]
+    return xr.DataArray(theta, dims=("chain", "draw", "treatment"), coords={
+        "chain": post.chain.values, "draw": post.draw.values, "treatment": mu.treatment.values})
+
+
+def profile_log_hazard(idata, covariates: dict, *, population: str = "average", seed: int = 0,
+                       horizon: float = 120.0) -> tuple[xr.DataArray, np.ndarray]:
+    """Log hazard per month on each segment, for every draw and treatment.
+
+    Returns
+    -------
+    log_hazard : xr.DataArray
+        Dims (chain, draw, treatment, segment).
+    cuts : numpy.ndarray
+        Segment boundaries in months, starting at 0 and ending with inf. For a Weibull
+        hazard the curve is represented exactly at whole months by monthly segments
+        up to ``horizon``.
+    """
+    theta = linear_predictor(idata, covariates, population=population, seed=seed)
+    post = idata.posterior
+    if "gamma" in post:
+        cuts = cuts_from(idata)
+        gamma = post["gamma"].values  # (chain, draw, segment)
+        lh = theta.values[..., None] + gamma[:, :, None, :]
+    else:
+        grid = np.arange(0.0, np.ceil(horizon) + 1.0)
+        cuts = np.append(grid, np.inf)
+        alpha = post["weibull_shape"].values[..., None, None]
+        lam = post["log_lambda"].values[..., None, None]
+        h_grid = np.exp(lam + theta.values[..., None]) * grid[None, None, None, :] ** alpha
+        inc = np.diff(h_grid, axis=-1)  # exact H increments per month
+        last = np.log(alpha) + lam + theta.values[..., None] + (alpha - 1) * np.log(grid[-1])  # hazard at horizon
+        lh = np.concatenate([np.log(np.maximum(inc, 1e-300)), last], axis=-1)
+    da = xr.DataArray(lh, dims=("chain", "draw", "treatment", "segment"),
+                      coords={**theta.coords, "segment": np.arange(lh.shape[-1])})
+    return da, cuts
+
+
+def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, seed: int = 0) -> xr.DataArray:
+    """Posterior predictive of the survival a NEW study arm would report.
+
+    Draws a new study effect, then simulates deaths of ``n`` patients across the
+    landmarks ``times`` (no censoring). Use it to judge the model against a cohort
+    it has not seen: the reported survival should fall inside the predictive band.
+
+    Returns
+    -------
+    xr.DataArray
+        Reported survival fractions, dims (chain, draw, time).
+    """
+    treatments = list(idata.posterior["mu"].treatment.values)
+    if treatment not in treatments:
+        raise UserError(f"unknown treatment {treatment!r}{did_you_mean(treatment, treatments)}")
+    if not (isinstance(n, (int, np.integer)) and n > 0):
+        raise UserError(f"n must be a positive integer, got {n!r}")
+    lh, cuts = profile_log_hazard(idata, covariates, population="new", seed=seed, horizon=max(times))
+    surv = np.exp(-cumulative_hazard(lh.sel(treatment=treatment).values, cuts, times))
+    cond = surv / np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
+    rng = np.random.default_rng(seed + 1)
+    alive = np.full(surv.shape[:-1], n)
+    out = np.empty_like(surv)
+    for k in range(surv.shape[-1]):
+        alive = rng.binomial(alive, np.clip(cond[..., k], 0, 1))
+        out[..., k] = alive / n
+    return xr.DataArray(out, dims=("chain", "draw", "time"),
+                        coords={"chain": lh.chain.values, "draw": lh.draw.values, "time": np.asarray(times, float)})

@@ -1,0 +1,255 @@
+"""Declarative model specs: TOML files in ``models/`` parsed into frozen, validated data.
+
+A spec is plain data, never code. ``[model] family`` selects the model family:
+``"survival"`` (the R-HCC arm-level survival synthesis, this module) or ``"nma"``
+(standard network meta-analysis, :mod:`rhcc_bayes.nma`). Unknown tables or keys and
+bad values are rejected with a message naming the file and key (and a
+"did you mean").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+
+COVARIATES: dict[str, tuple[str, ...]] = {
+    # levels of each patient/arm covariate; "nr" = not reported, the population average
+    "size_band": ("le3", "3to5", "gt5", "nr"),
+    "nodularity": ("solitary", "multinodular", "nr"),
+    "recurrence": ("early", "late", "nr"),
+    "prior": ("resection", "transplant", "nr"),
+}
+
+
+@dataclass(frozen=True)
+class EvidenceRules:
+    """Which evidence rows enter the likelihood and how they are read."""
+
+    populations: tuple[str, ...] = ("recurrent",)
+    designs: tuple[str, ...] = ("rct", "prospective", "retrospective")
+    default_use_only: bool = True
+    missing_n: str | int = "exclude"  # "exclude", or an assumed arm size (sensitivity only)
+    hr_policy: str = "arm_level_first"  # "arm_level_first" | "always" | "never"
+    censoring: str = "uniform"  # "none" | "uniform": effective-sample-size rule for landmarks
+    max_followup_months: float = 120.0
+    min_observed_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Weakly informative priors; justified by ``prior_predictive_check``."""
+
+    baseline_log_hazard_mean: float = -3.9  # log(0.02 / month): 5-year survival ~ 30%
+    baseline_log_hazard_sd: float = 0.7
+    segment_step_sd: float = 0.3
+    class_effect_sd: float = 0.5
+    treatment_sd: float = 0.3
+    study_sd: float = 0.3
+    arm_sd: float = 0.2
+    covariate_sd: float = 0.3
+    weibull_shape_log_sd: float = 0.5
+    secondary_intercept_sd: float = 1.5
+    secondary_effect_sd: float = 0.7
+
+
+@dataclass(frozen=True)
+class SurvivalSpec:
+    """The R-HCC arm-level survival synthesis, fully described."""
+
+    name: str
+    description: str = ""
+    outcome: str = "os"
+    hazard: str = "piecewise"  # "piecewise" | "weibull"
+    cuts_months: tuple[float, ...] = (12.0, 36.0, 60.0)
+    combinations: str = "class"  # "class" | "components"
+    arm_heterogeneity: bool = False
+    covariates: tuple[str, ...] = tuple(COVARIATES)
+    secondary_outcomes: tuple[str, ...] = ("complication", "morbidity", "recurrence", "response", "los")
+    evidence: EvidenceRules = field(default_factory=EvidenceRules)
+    priors: Priors = field(default_factory=Priors)
+    sampler: dict = field(default_factory=dict)
+    seed: int = 20261126
+    source: str = "<memory>"
+    family: str = "survival"
+
+    def to_dict(self) -> dict:
+        """Canonical plain-data form (without ``source``), used for hashing."""
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+    @property
+    def hash(self) -> str:
+        import hashlib
+
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# --- validation: one small check per rule ---------------------------------------------
+
+Check = Callable[[Any], str | None]  # returns an error message or None
+
+
+def _one_of(*choices) -> Check:
+    return lambda v: None if v in choices else f"must be one of {list(choices)}{did_you_mean(v, choices)}"
+
+
+def _number(lo=None, hi=None, integer=False) -> Check:
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+            return "must be an integer" if integer else "must be a number"
+        if lo is not None and v < lo:
+            return f"must be >= {lo}"
+        if hi is not None and v > hi:
+            return f"must be <= {hi}"
+        return None
+
+    return check
+
+
+def _positive_sd(v):
+    return _number(lo=1e-9)(v)
+
+
+def _bool(v):
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def _string(v):
+    return None if isinstance(v, str) else "must be a string"
+
+
+def _subset_of(choices) -> Check:
+    def check(v):
+        if not isinstance(v, list):
+            return "must be a list"
+        bad = [x for x in v if x not in choices]
+        return f"unknown value {bad[0]!r}{did_you_mean(bad[0], choices)}; allowed {list(choices)}" if bad else None
+
+    return check
+
+
+def _increasing_positive(v):
+    if not isinstance(v, list) or not v or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+    ):
+        return "must be a non-empty list of numbers (months)"
+    if v[0] <= 0 or any(b <= a for a, b in zip(v, v[1:])):
+        return "must be positive and strictly increasing"
+    return None
+
+
+def _missing_n(v):
+    if v == "exclude":
+        return None
+    return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else (
+        "must be \"exclude\" or a positive integer (an assumed arm size, for sensitivity analyses)"
+    )
+
+
+MODEL_KEYS: dict[str, Check] = {
+    "family": _one_of("survival"),
+    "name": _string,
+    "description": _string,
+    "outcome": _one_of("os", "pfs", "dfs", "rfs", "ttp"),
+    "hazard": _one_of("piecewise", "weibull"),
+    "cuts_months": _increasing_positive,
+    "combinations": _one_of("class", "components"),
+    "arm_heterogeneity": _bool,
+    "covariates": _subset_of(tuple(COVARIATES)),
+    "secondary_outcomes": _subset_of(("complication", "morbidity", "recurrence", "response", "los")),
+    "seed": _number(lo=0, integer=True),
+}
+EVIDENCE_KEYS: dict[str, Check] = {
+    "populations": _subset_of(("recurrent", "primary", "mixed")),
+    "designs": _subset_of(("rct", "prospective", "retrospective", "meta_analysis", "review", "trial")),
+    "default_use_only": _bool,
+    "missing_n": _missing_n,
+    "hr_policy": _one_of("arm_level_first", "always", "never"),
+    "censoring": _one_of("none", "uniform"),
+    "max_followup_months": _number(lo=1),
+    "min_observed_fraction": _number(lo=0.01, hi=1),
+}
+PRIOR_KEYS: dict[str, Check] = {
+    k: (_number() if k == "baseline_log_hazard_mean" else _positive_sd) for k in Priors.__dataclass_fields__
+}
+SECTIONS = {"model": MODEL_KEYS, "evidence": EVIDENCE_KEYS, "priors": PRIOR_KEYS, "sampler": None}
+
+
+def _check_section(source: str, section: str, table: Any, keys: dict[str, Check]) -> list[Problem]:
+    if not isinstance(table, dict):
+        return [Problem(source, "must be a table", column=f"[{section}]")]
+    problems = []
+    for key, value in table.items():
+        name = f"{section}.{key}"
+        if key not in keys:
+            problems.append(Problem(source, f"unknown key{did_you_mean(key, keys)}", column=name))
+            continue
+        message = keys[key](value)
+        if message:
+            problems.append(Problem(source, message, column=name, value=value))
+    return problems
+
+
+def parse_survival_spec(mapping: dict, source: str = "<memory>") -> SurvivalSpec:
+    """Validate a spec mapping (as read from TOML) and return a frozen spec object.
+
+    Parameters
+    ----------
+    mapping : dict
+        Parsed TOML.
+    source : str
+        File name used in error messages.
+
+    Returns
+    -------
+    SurvivalSpec
+
+    Raises
+    ------
+    ValidationError
+        Listing every unknown key and bad value at once.
+    """
+    problems = [
+        Problem(source, f"unknown table{did_you_mean(k, SECTIONS)}", column=f"[{k}]")
+        for k in mapping
+        if k not in SECTIONS
+    ]
+    if "model" not in mapping:
+        problems.append(Problem(source, "missing table [model] (with at least name = \"...\")"))
+    for section, keys in SECTIONS.items():
+        if section in mapping and keys is not None:
+            problems += _check_section(source, section, mapping[section], keys)
+    if "sampler" in mapping and not isinstance(mapping["sampler"], dict):
+        problems.append(Problem(source, "must be a table", column="[sampler]"))
+    if problems:
+        raise ValidationError(problems)
+
+    model = dict(mapping["model"])
+    model.pop("family", None)
+    name = model.pop("name", Path(source).stem)
+    tuples = {k: tuple(model[k]) for k in ("covariates", "secondary_outcomes") if k in model}
+    if "cuts_months" in model:
+        tuples["cuts_months"] = tuple(float(c) for c in model["cuts_months"])
+    ev = dict(mapping.get("evidence", {}))
+    for k in ("populations", "designs"):
+        if k in ev:
+            ev[k] = tuple(ev[k])
+    spec = SurvivalSpec(
+        name=name,
+        **{**model, **tuples},
+        evidence=EvidenceRules(**ev),
+        priors=Priors(**{k: float(v) for k, v in mapping.get("priors", {}).items()}),
+        sampler=dict(mapping.get("sampler", {})),
+        source=source,
+    )
+    if spec.sampler:
+        from rhcc_bayes.inference.sampling import SamplerSettings
+
+        SamplerSettings.from_mapping(spec.sampler, source=f"{source} [sampler]")
+    return spec

@@ -1,0 +1,62 @@
+"""What of the likelihood informs each treatment: arms, studies, patients and covered subgroups.
+
+Computed once from a :class:`~rhcc_bayes.survival.design.SurvivalDesign` and stored in the
+posterior file (``attrs["evidence_support_json"]``) so that decisions from a saved posterior
+keep their honesty flags.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+SUPPORT_COLUMNS = ["studies", "arms", "patients", "size_max_cm", "size_unstated_arms", "size_bands",
+                   "nodularity", "recurrence", "prior"]
+
+
+def evidence_support(design) -> pd.DataFrame:
+    """Per treatment: what of the likelihood informs it.
+
+    Columns: ``studies``, ``arms``, ``patients`` (arms and patients in the likelihood),
+    ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
+    ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
+    levels its arms cover (``size_bands``, ``nodularity``, ``recurrence``, ``prior``;
+    joined with ``;``).
+    """
+    arms = design.arms.copy()
+    table = design.used if len(design.used) else design.arms
+    limits = {}
+    if "size_max_cm" in table:
+        for (s, a), g in table.groupby(["study", "arm"]):
+            limits[(s, a)] = float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan
+    arms["size_max_cm"] = [limits.get((s, a), np.nan) for s, a in zip(arms["study"], arms["arm"])]
+    rows = {}
+    for trt, g in arms.groupby("treatment"):
+        rows[trt] = {
+            "studies": int(g["study"].nunique()),
+            "arms": int(len(g)),
+            "patients": int(g["n"].fillna(0).sum()),
+            "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
+            "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
+            **{c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")},
+        }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
+    df.index.name = "treatment"
+    return df
+
+
+def support_from_idata(idata) -> pd.DataFrame | None:
+    """Support stored in the posterior by :func:`attach_support` (None when absent)."""
+    raw = idata.attrs.get("evidence_support_json")
+    if not raw:
+        return None
+    df = pd.DataFrame(json.loads(raw)).set_index("treatment")
+    return df.reindex(columns=SUPPORT_COLUMNS)
+
+
+def attach_support(idata, design) -> None:
+    """Store :func:`evidence_support` in ``idata.attrs`` so a saved posterior carries it."""
+    idata.attrs["evidence_support_json"] = evidence_support(design).reset_index().to_json(orient="records")
