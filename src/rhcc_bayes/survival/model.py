@@ -23,6 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
+from rhcc_bayes.survival.likelihood import survival_likelihood
+from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
+from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
 
 LN2 = float(np.log(2.0))
@@ -81,44 +84,20 @@ def _covariate_effects(pm, pt, priors, covariates) -> dict:
     return effects
 
 
-def _scale_prior(pm, name: str, mean: float):
-    """Boundary-avoiding Gamma(2, 2/mean) prior for a between-group SD.
-
-    With a handful of studies a half-normal puts mass at 0, where the non-centred
-    funnel's neck makes NUTS diverge; Gamma(2) has mean ``mean``, mode ``mean/2`` and
-    zero density at 0 (Chung et al. 2013), which removed the divergences on the
-    bundled evidence.
-    """
-    return pm.Gamma(name, alpha=2.0, beta=2.0 / mean)
-
-
 def _padded(pt, beta):
     """Append the "nr" level (0) so that level indices from the design can be used directly."""
     return pt.concatenate([beta, pt.zeros(1)])
-
-
-def centred_within_class(pt, z, class_index: np.ndarray):
-    """z minus its class mean: treatment deviations that sum to zero within each class.
-
-    Without this, the mean deviation of a class is informed by the prior alone and trades
-    off against the baseline level, a slow direction for NUTS (R-hat 1.015 on the
-    simulated-recovery fits). Deviations then have SD tau * sqrt(1 - 1/n_class); a class
-    with one treatment (SBRT) is its class effect.
-    """
-    members = (class_index[:, None] == np.arange(class_index.max() + 1)[None, :]).astype(float)
-    means = pt.dot(members.T, z) / members.sum(axis=0)
-    return z - pt.dot(members, means)
 
 
 def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     st = design.structure
     pr = spec.priors
     m_class = pm.ZeroSumNormal("class_effect", sigma=pr.class_effect_sd, dims="modality")
-    tau = _scale_prior(pm, "tau_treatment", pr.treatment_sd)
+    tau = scale_prior(pm, "tau_treatment", pr.treatment_sd)
     z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
     base = m_class[st.class_index] + tau * z
     if spec.combinations == "components" and st.is_combination.any():
-        tau_int = _scale_prior(pm, "tau_interaction", pr.treatment_sd)
+        tau_int = scale_prior(pm, "tau_interaction", pr.treatment_sd)
         combo = st.is_combination
         mu = pt.dot(st.component_matrix, (1 - combo) * base) + combo * tau_int * z
     else:
@@ -161,74 +140,17 @@ def model_median(pt, baseline: dict, theta, cuts):
     return pt.sum(pt.switch(inside, t_cand, 0.0), axis=1)
 
 
-def _data(pm, name: str, values, dim: str):
-    """Observations as a named data container ``<name>_data``, so a compiled model can be
-    refitted to new data without recompiling (simulation-based calibration)."""
-    return pm.Data(f"{name}_data", np.asarray(values), dims=dim)
+class _BoundHazard:
+    """The arm hazard of the spec's family, bound to its baseline parameters (for the likelihood)."""
 
+    def __init__(self, pt, baseline: dict, cuts):
+        self.pt, self.baseline, self.cuts = pt, baseline, cuts
 
-def _survival_likelihood(pm, pt, design: SurvivalDesign, baseline, theta):
-    cuts = design.cuts
-    lm = design.landmarks
-    if len(lm):
-        th = theta[lm["arm_index"].to_numpy()]
-        d_h = cumulative_hazard(pt, baseline, th, lm["t"], cuts) - cumulative_hazard(pt, baseline, th, lm["t_prev"], cuts)
-        p_death = pt.clip(-pt.expm1(-d_h), 1e-12, 1 - 1e-12)
-        pm.Binomial("landmark_deaths", n=lm["at_risk"].to_numpy(), p=p_death,
-                    observed=_data(pm, "landmark_deaths", lm["deaths"], "landmark_obs"), dims="landmark_obs")
-    med = design.medians
-    counted = med[med["se_log"].isna()]
-    if len(counted):
-        th = theta[counted["arm_index"].to_numpy()]
-        surv = pt.exp(-cumulative_hazard(pt, baseline, th, counted["time"], cuts))
-        pm.Binomial("median_alive", n=counted["at_risk"].to_numpy(), p=pt.clip(surv, 1e-12, 1 - 1e-12),
-                    observed=_data(pm, "median_alive", counted["alive"], "median_obs"), dims="median_obs")
-    with_ci = med[med["se_log"].notna()]
-    if len(with_ci):
-        th = theta[with_ci["arm_index"].to_numpy()]
-        pm.Normal("median_log", mu=pt.log(model_median(pt, baseline, th, cuts)), sigma=with_ci["se_log"].to_numpy(),
-                  observed=_data(pm, "median_log", np.log(with_ci["time"]), "median_ci_obs"), dims="median_ci_obs")
-    hr = design.hazard_ratios
-    if len(hr):
-        pm.Normal("log_hr", mu=theta[hr["arm_index"].to_numpy()] - theta[hr["comparator_index"].to_numpy()],
-                  sigma=hr["se"].to_numpy(), observed=_data(pm, "log_hr", hr["log_hr"], "hr_obs"), dims="hr_obs")
+    def cumulative_hazard(self, theta, times):
+        return cumulative_hazard(self.pt, self.baseline, theta, times, self.cuts)
 
-
-def _secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
-    """Logit-binomial sub-model per secondary outcome, treatments pooled by class."""
-    sec = design.secondary
-    st = design.structure
-    pr = spec.priors
-    for outcome, rows in sec.groupby("outcome", sort=False):
-        n_studies = rows["study_index"].nunique()
-        local = {s: i for i, s in enumerate(dict.fromkeys(rows["study_index"]))}
-        alpha = pm.Normal(f"{outcome}_intercept", 0.0, pr.secondary_intercept_sd)
-        cls = pm.ZeroSumNormal(f"{outcome}_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
-        tau = _scale_prior(pm, f"{outcome}_tau_treatment", pr.treatment_sd)
-        z = centred_within_class(pt, pm.Normal(f"{outcome}_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
-        eff = cls[st.class_index] + tau * z
-        pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
-        sigma = _scale_prior(pm, f"{outcome}_sigma_study", pr.study_sd * 2)
-        v = pm.Normal(f"{outcome}_z_study", 0.0, 1.0, shape=n_studies)
-        logit_p = alpha + eff[rows["treatment_index"].to_numpy()] + sigma * v[[local[s] for s in rows["study_index"]]]
-        pm.Binomial(f"{outcome}_events", n=rows["n"].to_numpy(), p=pm.math.invlogit(logit_p),
-                    observed=_data(pm, f"{outcome}_events", rows["events"], f"{outcome}_obs"), dims=f"{outcome}_obs")
-
-
-def _stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
-    """Mean hospital stay (days): log-normal-scale treatment means pooled by class, normal likelihood."""
-    stay = design.stay
-    if not len(stay):
-        return
-    st = design.structure
-    pr = spec.priors
-    alpha = pm.Normal("los_log_intercept", np.log(7.0), 1.0)  # a week, within a factor ~e
-    cls = pm.ZeroSumNormal("los_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
-    tau = _scale_prior(pm, "los_tau_treatment", pr.treatment_sd)
-    z = centred_within_class(pt, pm.Normal("los_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
-    days = pm.Deterministic("los_mean_days", pt.exp(alpha + cls[st.class_index] + tau * z), dims="treatment")
-    pm.Normal("los_mean", mu=days[stay["treatment_index"].to_numpy()], sigma=stay["se_days"].to_numpy(),
-              observed=_data(pm, "los_mean", stay["mean_days"], "los_obs"), dims="los_obs")
+    def median(self, theta):
+        return model_median(self.pt, self.baseline, theta, self.cuts)
 
 
 def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
@@ -261,17 +183,17 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
                     x_beta = x_beta + st.is_ablation[t_idx] * _padded(pt, beta)[idx["size_band"]]
                 else:
                     x_beta = x_beta + _padded(pt, beta)[idx[name]]
-            sigma_study = _scale_prior(pm, "sigma_study", pr.study_sd)
+            sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
             u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
             theta = mu[t_idx] + x_beta + u[design.arms["s_index"].to_numpy()]
             if spec.arm_heterogeneity:
-                sigma_arm = _scale_prior(pm, "sigma_arm", pr.arm_sd)
+                sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
                 theta = theta + sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
-            _survival_likelihood(pm, pt, design, baseline, theta)
+            survival_likelihood(pm, pt, design, _BoundHazard(pt, baseline, design.cuts), theta)
         else:
-            _scale_prior(pm, "sigma_study", pr.study_sd)
+            scale_prior(pm, "sigma_study", pr.study_sd)
             if spec.arm_heterogeneity:
-                _scale_prior(pm, "sigma_arm", pr.arm_sd)
-        _secondary_model(pm, pt, design, spec)
-        _stay_model(pm, pt, design, spec)
+                scale_prior(pm, "sigma_arm", pr.arm_sd)
+        secondary_model(pm, pt, design, spec)
+        stay_model(pm, pt, design, spec)
     return model

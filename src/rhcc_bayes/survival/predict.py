@@ -132,3 +132,19 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
         out[..., k] = alive / n
     return xr.DataArray(out, dims=("chain", "draw", "time"),
                         coords={"chain": lh.chain.values, "draw": lh.draw.values, "time": np.asarray(times, float)})
+
+
+def survival_draws(idata, covariates: dict, times, *, population: str = "average", seed: int = 0) -> xr.DataArray:
+    """S(t) per posterior draw and treatment at ``times`` (months) for the given covariates.
+
+    Returns
+    -------
+    xr.DataArray
+        Dims (chain, draw, treatment, time).
+    """
+    times = np.asarray(times, dtype=float)
+    lh, cuts = profile_log_hazard(idata, covariates, population=population, seed=seed,
+                                  horizon=float(times.max()))
+    surv = np.exp(-cumulative_hazard(lh.values, cuts, times))
+    return xr.DataArray(surv, dims=("chain", "draw", "treatment", "time"),
+                        coords={**{k: v for k, v in lh.coords.items() if "segment" not in v.dims}, "time": times})

@@ -1,0 +1,51 @@
+"""Secondary outcomes: logit-binomial event sub-models and the length-of-stay normal sub-model.
+
+Treatments are pooled by modality class as in the survival model, with study effects of
+their own; the results feed the utility option of the decision layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rhcc_bayes.survival.design import SurvivalDesign
+from rhcc_bayes.survival.likelihood import observed_data
+from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
+from rhcc_bayes.survival.spec import SurvivalSpec
+
+
+def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
+    """Logit-binomial sub-model per secondary outcome, treatments pooled by class."""
+    sec = design.secondary
+    st = design.structure
+    pr = spec.priors
+    for outcome, rows in sec.groupby("outcome", sort=False):
+        n_studies = rows["study_index"].nunique()
+        local = {s: i for i, s in enumerate(dict.fromkeys(rows["study_index"]))}
+        alpha = pm.Normal(f"{outcome}_intercept", 0.0, pr.secondary_intercept_sd)
+        cls = pm.ZeroSumNormal(f"{outcome}_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
+        tau = scale_prior(pm, f"{outcome}_tau_treatment", pr.treatment_sd)
+        z = centred_within_class(pt, pm.Normal(f"{outcome}_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
+        eff = cls[st.class_index] + tau * z
+        pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
+        sigma = scale_prior(pm, f"{outcome}_sigma_study", pr.study_sd * 2)
+        v = pm.Normal(f"{outcome}_z_study", 0.0, 1.0, shape=n_studies)
+        logit_p = alpha + eff[rows["treatment_index"].to_numpy()] + sigma * v[[local[s] for s in rows["study_index"]]]
+        pm.Binomial(f"{outcome}_events", n=rows["n"].to_numpy(), p=pm.math.invlogit(logit_p),
+                    observed=observed_data(pm, f"{outcome}_events", rows["events"], f"{outcome}_obs"), dims=f"{outcome}_obs")
+
+
+def stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
+    """Mean hospital stay (days): log-normal-scale treatment means pooled by class, normal likelihood."""
+    stay = design.stay
+    if not len(stay):
+        return
+    st = design.structure
+    pr = spec.priors
+    alpha = pm.Normal("los_log_intercept", np.log(7.0), 1.0)  # a week, within a factor ~e
+    cls = pm.ZeroSumNormal("los_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
+    tau = scale_prior(pm, "los_tau_treatment", pr.treatment_sd)
+    z = centred_within_class(pt, pm.Normal("los_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
+    days = pm.Deterministic("los_mean_days", pt.exp(alpha + cls[st.class_index] + tau * z), dims="treatment")
+    pm.Normal("los_mean", mu=days[stay["treatment_index"].to_numpy()], sigma=stay["se_days"].to_numpy(),
+              observed=observed_data(pm, "los_mean", stay["mean_days"], "los_obs"), dims="los_obs")
