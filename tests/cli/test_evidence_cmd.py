@@ -17,7 +17,7 @@ from rhcc_bayes.cli.main import main
 from rhcc_bayes.evidence.table import default_evidence_path, load_evidence
 from rhcc_bayes.evidence.taxonomy import default_taxonomy_path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"
 VALID = FIXTURES / "valid.csv"
 OWN = ["--treatments", str(TREATMENTS)]

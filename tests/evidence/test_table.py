@@ -22,7 +22,7 @@ from rhcc_bayes.evidence.table import (
 )
 from rhcc_bayes.evidence.taxonomy import load_taxonomy
 
-FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"
 VALID = FIXTURES / "valid.csv"
 

@@ -28,7 +28,7 @@ from rhcc_bayes.nma.run import run_nma
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "examples" / "reference"
 MODELS = ROOT / "models"
 

@@ -10,7 +10,7 @@ from rhcc_bayes.evidence import schema
 from rhcc_bayes.core.errors import ValidationError
 from rhcc_bayes.evidence.taxonomy import Taxonomy, Treatment, load_taxonomy, read_csv_rows
 
-FIXTURES = Path(__file__).parent / "fixtures" / "evidence"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"
 
 

@@ -21,7 +21,7 @@ from rhcc_bayes.nma.model import build_nma_model, model_info, random_effect_stru
 from rhcc_bayes.nma.data import prepare_nma_data
 from rhcc_bayes.nma.spec import NMASpec, load_nma_spec, parse_nma_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "examples" / "reference"
 MODELS = ROOT / "models"
 
