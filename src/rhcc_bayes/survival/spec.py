@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.survival.hazards import FAMILIES
 
 COVARIATES: dict[str, tuple[str, ...]] = {
     # levels of each patient/arm covariate; "nr" = not reported, the population average
@@ -52,6 +53,9 @@ class Priors:
     arm_sd: float = 0.2
     covariate_sd: float = 0.3
     weibull_shape_log_sd: float = 0.5
+    spline_smooth_sd: float = 0.4  # mean of the Gamma(2) prior on the M-spline random-walk SD
+    cure_logit_mean: float = -1.5  # cure fraction: prior median 0.18 ...
+    cure_logit_sd: float = 1.0  # ... 95% prior interval about [0.03, 0.62]
     secondary_intercept_sd: float = 1.5
     secondary_effect_sd: float = 0.7
 
@@ -63,7 +67,9 @@ class SurvivalSpec:
     name: str
     description: str = ""
     outcome: str = "os"
-    hazard: str = "piecewise"  # "piecewise" | "weibull"
+    hazard: str = "piecewise"  # a key of rhcc_bayes.survival.hazards.FAMILIES
+    cure_base: str = "weibull"  # family of the uncured when hazard = "cure"
+    spline_df: int = 6  # M-spline basis size (cubic: spline_df - 4 interior knots)
     cuts_months: tuple[float, ...] = (12.0, 36.0, 60.0)
     combinations: str = "class"  # "class" | "components"
     arm_heterogeneity: bool = False
@@ -157,7 +163,9 @@ MODEL_KEYS: dict[str, Check] = {
     "name": _string,
     "description": _string,
     "outcome": _one_of("os", "pfs", "dfs", "rfs", "ttp"),
-    "hazard": _one_of("piecewise", "weibull"),
+    "hazard": _one_of(*FAMILIES),
+    "cure_base": _one_of(*(f for f in FAMILIES if f != "cure")),
+    "spline_df": _number(lo=4, hi=20, integer=True),
     "cuts_months": _increasing_positive,
     "combinations": _one_of("class", "components"),
     "arm_heterogeneity": _bool,
@@ -176,7 +184,8 @@ EVIDENCE_KEYS: dict[str, Check] = {
     "min_observed_fraction": _number(lo=0.01, hi=1),
 }
 PRIOR_KEYS: dict[str, Check] = {
-    k: (_number() if k == "baseline_log_hazard_mean" else _positive_sd) for k in Priors.__dataclass_fields__
+    k: (_number() if k in ("baseline_log_hazard_mean", "cure_logit_mean") else _positive_sd)
+    for k in Priors.__dataclass_fields__
 }
 SECTIONS = {"model": MODEL_KEYS, "evidence": EVIDENCE_KEYS, "priors": PRIOR_KEYS, "sampler": None}
 
