@@ -85,3 +85,25 @@ def family_median(idata, covariates: dict, *, horizon: float | None = None, popu
     th = theta.values
     flat = broadcast_params(family.posterior_params(idata.posterior), th.shape)
     return theta.copy(data=family.median(flat, th.reshape(-1), horizon).reshape(th.shape))
+
+
+def extrapolation_note(idata, horizon: float, landmarks: Sequence[float] = ()) -> str:
+    """Which of ``horizon`` and ``landmarks`` lie beyond the last time the evidence observed
+    (``idata.attrs["last_observed_months"]``), and what the hazard family assumes there.
+
+    Empty when nothing lies beyond it, or when the posterior does not record that time.
+    """
+    last = idata.attrs.get("last_observed_months")
+    try:
+        last = float(last)
+    except (TypeError, ValueError):
+        return ""
+    if not np.isfinite(last):
+        return ""
+    beyond = [f"S({t:g})" for t in landmarks if t > last]
+    if horizon > last:
+        beyond.append(f"RMST to {horizon:g} months and the survival curve after {last:g} months")
+    if not beyond:
+        return ""
+    return (f"{', '.join(beyond)} extrapolate beyond the last time the evidence observes survival "
+            f"({last:g} months); there the model assumes {family_from_idata(idata).extrapolation()}")
