@@ -117,26 +117,29 @@ class BoundHazard:
         return self.family.inverse_cumhaz_pt(self.pt, self.params, theta, LN2)
 
 
-def newton_inverse(cumhaz, hazard, target, lo, hi, iters: int = 40) -> np.ndarray:
+def newton_inverse(cumhaz_and_hazard, target, lo, hi, iters: int = 60) -> np.ndarray:
     """Solve H(t) = target for increasing H inside brackets [lo, hi] (numpy, vectorised).
 
-    Safeguarded Newton: a step leaving the bracket is replaced by bisection, and the
-    bracket shrinks each iteration, so it converges for any monotone H; near the root it
-    is quadratic (machine precision in a handful of iterations).
+    ``cumhaz_and_hazard(t)`` returns (H(t), h(t)). Safeguarded Newton: a step leaving the
+    bracket is replaced by bisection and the bracket shrinks each iteration, so it
+    converges for any monotone H; near the root it is quadratic (machine precision in a
+    handful of iterations from a good bracket).
     """
     lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     t = 0.5 * (lo + hi)
     for _ in range(iters):
-        f = cumhaz(t) - target
+        big_h, h = cumhaz_and_hazard(t)
+        f = big_h - target
         lo = np.where(f < 0, t, lo)
-        hi = np.where(f >= 0, t, hi)
+        hi = np.where(f > 0, t, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = t - f / hazard(t)
-        bad = ~np.isfinite(step) | (step <= lo) | (step >= hi)
+            step = t - f / h
+        bad = ~np.isfinite(step) | (step < lo) | (step > hi)
         t_new = np.where(bad, 0.5 * (lo + hi), step)
-        if np.all(np.abs(t_new - t) <= 1e-13 * np.maximum(1.0, np.abs(t))):
-            return t_new
+        done = np.all(np.abs(t_new - t) <= 1e-12 * np.maximum(1.0, np.abs(t)))
         t = t_new
+        if done:
+            break
     return t
 
 

@@ -177,19 +177,33 @@ class MSpline(HazardFamily):
 
     def inverse_cumhaz(self, p, theta, target):
         s = self._scale(p, theta)
-        coef = p["spline_coef"]
-        tgt = np.broadcast_to(np.asarray(target, dtype=float), s.shape)
+        shape = s.shape
+        coef = np.asarray(p["spline_coef"], dtype=float).reshape(-1, self.n_basis)
+        s = s.reshape(-1)
+        tgt = np.broadcast_to(np.asarray(target, dtype=float), shape).reshape(-1)
         h_at_end, hz_end = s * (coef @ self.i_end), s * (coef @ self.m_end)
+        # per-draw polynomial of H / s on each knot interval: one gather per Newton step
+        poly = np.einsum("nk,ikm->nim", coef, self.coef)
+        rows = np.arange(s.size)
+        orders = np.arange(1, DEGREE + 2)
 
-        def cumhaz(t):
-            return s * np.einsum("...k,...k->...", coef, self.basis(t)[0])
+        def cumhaz_and_hazard(t):
+            i = np.clip(np.searchsorted(self.breaks, t, side="right") - 1, 0, len(self.breaks) - 2)
+            c = poly[rows, i]                                                # (n, m)
+            powers = (t - self.breaks[i])[:, None] ** np.arange(DEGREE + 2)
+            return s * np.sum(c * powers, axis=1), s * np.sum(c[:, 1:] * orders * powers[:, :-1], axis=1)
 
-        def hazard(t):
-            return s * np.einsum("...k,...k->...", coef, self.basis(t)[1])
-
-        inside = newton_inverse(cumhaz, hazard, tgt, np.zeros(s.shape), np.full(s.shape, self.boundary))
+        # bracket the root on a grid first (one matmul), so Newton needs only a few steps
+        grid = np.linspace(0.0, self.boundary, 61)
+        h_grid = s[:, None] * (coef @ self.basis(grid)[0].T)
+        j = np.clip(np.sum(h_grid < tgt[:, None], axis=1), 1, grid.size - 1)
+        # roots past the last knot are closed-form (below); keep Newton's targets inside [0, T]
+        past = tgt >= h_at_end
+        inside = newton_inverse(cumhaz_and_hazard, np.minimum(tgt, h_at_end),
+                                np.where(past, self.boundary, grid[j - 1]), grid[j])
         with np.errstate(divide="ignore"):
-            return np.where(tgt > h_at_end, self.boundary + (tgt - h_at_end) / hz_end, inside)
+            out = np.where(tgt > h_at_end, self.boundary + (tgt - h_at_end) / hz_end, inside)
+        return out.reshape(shape)
 
     def extrapolation(self):
         return f"the hazard stays constant at its value at the last knot ({self.boundary:g} months)"
