@@ -9,6 +9,7 @@ import pytest
 from scipy.integrate import quad
 
 from rhcc_bayes.survival.hazards import FAMILIES
+from rhcc_bayes.survival.hazards.base import HazardFamily
 from rhcc_bayes.survival.hazards.cure import Cure
 from rhcc_bayes.survival.hazards.mspline import MSpline, place_knots
 from rhcc_bayes.survival.hazards.piecewise import Piecewise
@@ -162,3 +163,81 @@ def test_every_family_says_what_it_assumes_beyond_the_data():
     for name in NAMES:
         text = make(name).extrapolation()
         assert isinstance(text, str) and len(text) > 20
+
+
+class Exponential(HazardFamily):
+    """A family written only for this test: constant hazard exp(log_rate + theta)."""
+
+    name = "exponential"
+    parameter_names = ("log_rate",)
+
+    @classmethod
+    def from_design(cls, spec, design):
+        return cls()
+
+    @classmethod
+    def from_idata(cls, idata):
+        return cls()
+
+    def add_priors(self, pm, pt, priors):
+        return {"log_rate": pm.Normal("log_rate", priors.baseline_log_hazard_mean, priors.baseline_log_hazard_sd)}
+
+    def cumulative_hazard_pt(self, pt, params, theta, times):
+        return pt.exp(params["log_rate"] + theta) * times
+
+    def inverse_cumhaz_pt(self, pt, params, theta, target):
+        return target / pt.exp(params["log_rate"] + theta)
+
+    def _rate(self, p, theta):
+        return np.exp(p["log_rate"] + np.asarray(theta, dtype=float))
+
+    def hazard(self, p, theta, t):
+        return self._rate(p, theta)[..., None] * np.ones(np.shape(t))
+
+    def cumulative_hazard(self, p, theta, t):
+        return self._rate(p, theta)[..., None] * np.asarray(t, dtype=float)
+
+    def rmst(self, p, theta, tau):
+        rate = self._rate(p, theta)
+        return -np.expm1(-rate * tau) / rate
+
+    def inverse_cumhaz(self, p, theta, target):
+        return np.asarray(target, dtype=float) / self._rate(p, theta)
+
+    def extrapolation(self):
+        return "the hazard is constant at all times"
+
+
+def test_a_new_family_needs_one_class_and_one_table_entry(monkeypatch):
+    """Spec validation, model building, the posterior metadata, the gate's parameter list and
+    the decision summary all pick up a family from the table alone."""
+    import arviz as az
+
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.specs import parse_spec
+    from rhcc_bayes.survival.criticism import prior_survival
+    from rhcc_bayes.survival.design import make_design
+    from rhcc_bayes.survival.hazards import family_from_idata
+    from rhcc_bayes.survival.metadata import attach_metadata
+    from rhcc_bayes.survival.model import build_survival_model
+    from rhcc_bayes.survival.summary import survival_summary
+    from rhcc_bayes.synthesis import gate_var_names
+
+    monkeypatch.setitem(FAMILIES, "exponential", Exponential)
+    evidence = load_evidence()
+    spec = parse_spec({"model": {"name": "exp", "hazard": "exponential"}}, "exp.toml")
+    design = make_design(evidence, spec)
+    model = build_survival_model(design, spec)
+    assert "log_rate" in model.named_vars and "gamma_first" not in model.named_vars
+    prior = prior_survival(evidence, spec, draws=200, seed=1)  # metadata -> family -> summary
+    assert prior["s60"].dims == ("chain", "draw", "treatment")
+    rng = np.random.default_rng(0)
+    post = az.from_dict(posterior={"log_rate": rng.normal(-3.9, 0.1, (1, 50)),
+                                   "mu": rng.normal(0, 0.3, (1, 50, len(design.structure.treatments)))},
+                        dims={"mu": ["treatment"]}, coords={"treatment": list(design.structure.treatments)})
+    post = attach_metadata(post, design, spec, evidence.hash)
+    assert isinstance(family_from_idata(post), Exponential)
+    assert "log_rate" in gate_var_names(post)
+    ds = survival_summary(post, {}, horizon=60)
+    rate = np.exp(post.posterior["log_rate"].values[..., None] + post.posterior["mu"].values)
+    np.testing.assert_allclose(ds["rmst"].values, -np.expm1(-rate * 60) / rate, rtol=1e-10)

@@ -84,9 +84,10 @@ def profile_log_hazard(idata, covariates: dict, *, population: str = "average", 
     Piecewise-exponential posteriors only (the batch fast path of
     :mod:`rhcc_bayes.decision.cohort`); ``horizon`` is unused and kept for callers.
     """
-    if str(idata.attrs.get("hazard", "piecewise")) != "piecewise":
+    hazard = str(getattr(idata, "attrs", {}).get("hazard", "piecewise"))
+    if hazard != "piecewise":
         raise UserError(f"profile_log_hazard needs a piecewise-exponential posterior, this one has a "
-                        f"{idata.attrs.get('hazard')!r} hazard; use rhcc_bayes.survival.summary.survival_summary "
+                        f"{hazard!r} hazard; use rhcc_bayes.survival.summary.survival_summary "
                         "(exact for every family)")
     theta = linear_predictor(idata, covariates, population=population, seed=seed)
     cuts = cuts_from(idata)

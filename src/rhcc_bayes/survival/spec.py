@@ -163,8 +163,9 @@ MODEL_KEYS: dict[str, Check] = {
     "name": _string,
     "description": _string,
     "outcome": _one_of("os", "pfs", "dfs", "rfs", "ttp"),
-    "hazard": _one_of(*FAMILIES),
-    "cure_base": _one_of(*(f for f in FAMILIES if f != "cure")),
+    # looked up at validation time, so a family added to the table is accepted at once
+    "hazard": lambda v: _one_of(*FAMILIES)(v),
+    "cure_base": lambda v: _one_of(*(f for f in FAMILIES if f != "cure"))(v),
     "spline_df": _number(lo=4, hi=20, integer=True),
     "cuts_months": _increasing_positive,
     "combinations": _one_of("class", "components"),

@@ -29,7 +29,7 @@ def family_for(spec, design) -> HazardFamily:
 
 def family_from_idata(idata) -> HazardFamily:
     """The configured family of a survival posterior, from what it stores (attrs ``hazard``)."""
-    name = str(idata.attrs.get("hazard", "piecewise"))
+    name = str(getattr(idata, "attrs", {}).get("hazard", "piecewise"))
     if name not in FAMILIES:
         raise ValueError(f"posterior has unknown hazard family {name!r}; known: {sorted(FAMILIES)}")
     return FAMILIES[name].from_idata(idata)
