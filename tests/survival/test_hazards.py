@@ -241,3 +241,51 @@ def test_a_new_family_needs_one_class_and_one_table_entry(monkeypatch):
     ds = survival_summary(post, {}, horizon=60)
     rate = np.exp(post.posterior["log_rate"].values[..., None] + post.posterior["mu"].values)
     np.testing.assert_allclose(ds["rmst"].values, -np.expm1(-rate * 60) / rate, rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", [{"hazard": "piecewise"}, {"hazard": "weibull"}, {"hazard": "mspline"},
+                                   {"hazard": "cure", "cure_base": "mspline"},
+                                   {"hazard": "cure", "cure_base": "piecewise"}])
+def test_decision_summary_is_exact_for_every_family(model):
+    """From a stored posterior (prior draws + metadata) to the decision summary: S(t),
+    RMST and median per draw equal the integrals of the family's hazard."""
+    import arviz as az
+    import pymc as pm
+
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.specs import parse_spec
+    from rhcc_bayes.survival.design import make_design
+    from rhcc_bayes.survival.hazards import family_from_idata
+    from rhcc_bayes.survival.metadata import attach_metadata
+    from rhcc_bayes.survival.model import build_survival_model
+    from rhcc_bayes.survival.predict import survival_draws
+    from rhcc_bayes.survival.summary import survival_summary
+
+    evidence = load_evidence()
+    spec = parse_spec({"model": {"name": "x", **model}}, "x.toml")
+    design = make_design(evidence, spec)
+    prior = pm.sample_prior_predictive(draws=20, model=build_survival_model(design, spec), random_seed=3)
+    idata = attach_metadata(az.InferenceData(posterior=prior.prior), design, spec, evidence.hash)
+    assert idata.attrs["last_observed_months"] == 60.0
+    cov = {"size_band": "le3", "nodularity": "solitary"}
+    ds = survival_summary(idata, cov, horizon=90, landmarks=(12, 60), treatments=["TACE", "SALVAGE-LT"])
+    assert set(ds.data_vars) == {"rmst", "median", "s12", "s60", "survival"}
+    assert ds["survival"].dims == ("chain", "draw", "treatment", "time") and ds["survival"].dtype == np.float32
+    assert ds["rmst"].dims == ("chain", "draw", "treatment")
+    draws = survival_draws(idata, cov, [12.0, 60.0]).sel(treatment=["TACE", "SALVAGE-LT"])
+    np.testing.assert_allclose(ds["s60"].values, draws.sel(time=60.0).values, rtol=1e-12)
+    fam = family_from_idata(idata)
+    from rhcc_bayes.survival.predict import linear_predictor
+
+    theta = linear_predictor(idata, cov).sel(treatment="TACE").values[0]
+    params = fam.posterior_params(idata.posterior)
+    for d in range(0, 20, 7):
+        pd_ = {k: v[0, d:d + 1] for k, v in params.items()}
+        th = theta[d:d + 1]
+        ref = integral(lambda s: fam.survival(pd_, th, [s])[0, 0], 0.0, 90.0)
+        assert float(ds["rmst"].sel(treatment="TACE").values[0, d]) == pytest.approx(ref, rel=1e-6)
+        med = float(ds["median"].sel(treatment="TACE").values[0, d])
+        if np.isfinite(med):
+            assert med <= 90 and fam.survival(pd_, th, [med])[0, 0] == pytest.approx(0.5, rel=1e-8)
+        else:
+            assert fam.survival(pd_, th, [90.0])[0, 0] >= 0.5

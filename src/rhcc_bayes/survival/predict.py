@@ -1,7 +1,9 @@
-"""Posterior log hazards for a patient's covariates, and predictions for a new study arm.
+"""Linear predictors and S(t) draws for a patient's covariates, and predictions for a new study arm.
 
 Numpy on posterior arrays, wrapped in xarray with dims (``chain``, ``draw``,
-``treatment``, ``segment``). Works from the posterior file alone: the treatment
+``treatment``[, ``time``]); S(t) is exact for every hazard family
+(:mod:`rhcc_bayes.survival.hazards`); the piecewise-only log hazards
+(``segment`` dim) feed the batch fast path. Works from the posterior file alone: the treatment
 structure and cuts are read from ``idata.constant_data`` (see
 :func:`rhcc_bayes.workflow.attach_metadata`).
 """
@@ -12,6 +14,8 @@ import numpy as np
 import xarray as xr
 
 from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.survival.hazards import family_from_idata
+from rhcc_bayes.survival.hazards.base import broadcast_params
 from rhcc_bayes.survival.spec import COVARIATES
 from rhcc_bayes.survival.metadata import cuts_from
 
@@ -139,6 +143,10 @@ def survival_draws(idata, covariates: dict, times, *, population: str = "average
     xr.DataArray
         Dims (chain, draw, treatment, time).
     """
-    from rhcc_bayes.survival.summary import family_survival
-
-    return family_survival(idata, covariates, times, population=population, seed=seed)
+    times = np.asarray(times, dtype=float)
+    family = family_from_idata(idata)
+    theta = linear_predictor(idata, covariates, population=population, seed=seed)
+    th = theta.values
+    flat = broadcast_params(family.posterior_params(idata.posterior), th.shape)
+    surv = family.survival(flat, th.reshape(-1), times).reshape(*th.shape, times.size)
+    return xr.DataArray(surv, dims=(*theta.dims, "time"), coords={**theta.coords, "time": times})

@@ -65,18 +65,6 @@ def survival_summary(idata, covariates: dict, *, horizon: float = 60.0,
     return family.summary(params, theta, float(horizon), tuple(landmarks), step=step, curves=curves)
 
 
-def family_survival(idata, covariates: dict, times, *, population: str = "average", seed: int = 0,
-                    treatments: Sequence[str] | None = None) -> xr.DataArray:
-    """S(t) per draw and treatment at ``times``: dims (chain, draw, treatment, time)."""
-    times = np.asarray(times, dtype=float)
-    family = family_from_idata(idata)
-    theta = _theta(idata, covariates, population, seed, treatments)
-    th = theta.values
-    flat = broadcast_params(family.posterior_params(idata.posterior), th.shape)
-    surv = family.survival(flat, th.reshape(-1), times).reshape(*th.shape, times.size)
-    return xr.DataArray(surv, dims=(*theta.dims, "time"), coords={**theta.coords, "time": times})
-
-
 def family_median(idata, covariates: dict, *, horizon: float | None = None, population: str = "average",
                   seed: int = 0, treatments: Sequence[str] | None = None) -> xr.DataArray:
     """Median survival per draw and treatment (inf beyond ``horizon``): dims (chain, draw, treatment)."""
