@@ -99,12 +99,21 @@ def test_invalid_toml_is_a_user_error(tmp_path):
 
 
 def test_hazard_family_options_are_checked():
-    assert _problems({"model": {"name": "x", "hazard": "cure", "cure_base": "cure", "spline_df": 3},
+    assert _problems({"model": {"name": "x", "hazard": "cure", "cure_base": "cure"},
                       "priors": {"cure_logit_sd": 0}}) == [
         "s.toml: column 'model.cure_base': must be one of ['piecewise', 'weibull', 'mspline'] (got 'cure')",
-        "s.toml: column 'model.spline_df': must be >= 4 (got 3)",
         "s.toml: column 'priors.cure_logit_sd': must be >= 1e-09 (got 0)",
     ]
+    assert _problems({"model": {"name": "x", "hazard": "mspline", "spline_df": 3}}) == [
+        "s.toml: column 'model.spline_df': must be >= 4 (got 3)"]
     spec = parse_spec({"model": {"name": "x", "hazard": "cure", "cure_base": "mspline"},
                        "priors": {"cure_logit_mean": -2.0}}, "s.toml")
     assert spec.cure_base == "mspline" and spec.priors.cure_logit_mean == -2.0
+
+
+def test_family_options_for_another_family_are_rejected():
+    assert _problems({"model": {"name": "x", "hazard": "weibull", "cure_base": "weibull", "spline_df": 6}}) == [
+        "s.toml: column 'model.cure_base': only used with hazard = \"cure\" (hazard is 'weibull') (got 'weibull')",
+        "s.toml: column 'model.spline_df': only used by the \"mspline\" hazard (directly or as cure_base) (got 6)",
+    ]
+    parse_spec({"model": {"name": "x", "hazard": "cure", "cure_base": "mspline", "spline_df": 8}}, "s.toml")

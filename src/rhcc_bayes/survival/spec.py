@@ -206,6 +206,22 @@ def _check_section(source: str, section: str, table: Any, keys: dict[str, Check]
     return problems
 
 
+def _family_options(source: str, model: Any) -> list[Problem]:
+    """Hazard-family options given for a family that does not use them (a likely mistake)."""
+    if not isinstance(model, dict):
+        return []
+    hazard = model.get("hazard", "piecewise")
+    families = {hazard, model.get("cure_base", SurvivalSpec.cure_base) if hazard == "cure" else hazard}
+    problems = []
+    if "cure_base" in model and hazard != "cure":
+        problems.append(Problem(source, f"only used with hazard = \"cure\" (hazard is {hazard!r})",
+                                column="model.cure_base", value=model["cure_base"]))
+    if "spline_df" in model and "mspline" not in families:
+        problems.append(Problem(source, "only used by the \"mspline\" hazard (directly or as cure_base)",
+                                column="model.spline_df", value=model["spline_df"]))
+    return problems
+
+
 def parse_survival_spec(mapping: dict, source: str = "<memory>") -> SurvivalSpec:
     """Validate a spec mapping (as read from TOML) and return a frozen spec object.
 
@@ -237,6 +253,7 @@ def parse_survival_spec(mapping: dict, source: str = "<memory>") -> SurvivalSpec
             problems += _check_section(source, section, mapping[section], keys)
     if "sampler" in mapping and not isinstance(mapping["sampler"], dict):
         problems.append(Problem(source, "must be a table", column="[sampler]"))
+    problems += _family_options(source, mapping.get("model"))
     if problems:
         raise ValidationError(problems)
 
