@@ -152,13 +152,13 @@ class MSpline(HazardFamily):
 
     def hazard(self, p, theta, t):
         _, m_t = self.basis(t)
-        return self._scale(p, theta)[..., None] * np.einsum("...k,tk->...t", p["spline_coef"], m_t)
+        return self._scale(p, theta)[..., None] * (p["spline_coef"] @ m_t.T)
 
     def cumulative_hazard(self, p, theta, t):
         t = np.asarray(t, dtype=float)
         i_t, _ = self.basis(t)
         s = self._scale(p, theta)[..., None]
-        inside = s * np.einsum("...k,tk->...t", p["spline_coef"], i_t)
+        inside = s * (p["spline_coef"] @ i_t.T)
         h_end = s * (p["spline_coef"] @ self.m_end)[..., None]
         return inside + h_end * np.maximum(t - self.boundary, 0.0)
 
