@@ -95,6 +95,21 @@ RULES = {
         "not_positive_measure.csv:2: column 'estimate': median estimate must be > 0 (got '0')"],
     "survival_without_time.csv": [
         "survival_without_time.csv:2: column 'time_months': survival row needs time_months"],
+    "includes_unknown.csv": [
+        "includes_unknown.csv:3: column 'includes': includes unknown study 'kim_51' (did you "
+        "mean 'kim_15'?) (got 'kim_15;kim_51')"],
+    "includes_self.csv": [
+        "includes_self.csv:3: column 'includes': a row cannot include its own study 'meta_1' "
+        "(got 'meta_1;kim_15')"],
+    "includes_not_pooled.csv": [
+        "includes_not_pooled.csv:3: column 'includes': includes is only for pooled rows (design "
+        "meta_analysis or review), not design 'retrospective' (got 'kim_15')"],
+    "includes_malformed.csv": [
+        "includes_malformed.csv:3: column 'includes': empty study label in includes "
+        "(got 'kim_15;;kim_15')",
+        "includes_malformed.csv:3: column 'includes': study 'kim_15' listed twice in includes "
+        "(got 'kim_15;;kim_15')",
+    ],
 }
 
 
@@ -193,3 +208,35 @@ def test_duplicates_across_files_name_the_other_file(tmp_path):
     assert msgs[0] == f"{copy}:2: duplicate of {VALID}:2"
 
 
+
+
+# --- includes: the studies a pooled row includes -------------------------------------------
+INCLUDES_HEADER = ("study,ref,arm,treatment,outcome,measure,estimate,unit,population,design,"
+                   "includes,source\n")
+
+
+def test_includes_may_name_a_study_of_another_file(tmp_path, taxonomy):
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text(INCLUDES_HEADER + "kim_15,15,TACE,TACE,os,median,20,months,recurrent,"
+                                        "retrospective,,q\n")
+    pooled = tmp_path / "pooled.csv"
+    pooled.write_text(INCLUDES_HEADER + "meta_1,,TACE,TACE,os,median,22,months,recurrent,"
+                                        "meta_analysis, kim_15 ,q\n")
+    ev = load_evidence([cohort, pooled], taxonomy=taxonomy)
+    assert ev.table["includes"].tolist() == ["", "kim_15"]
+    # the same pooled file alone: the included study is unknown, named by file, line and column
+    with pytest.raises(ValidationError) as info:
+        load_evidence(pooled, taxonomy=taxonomy)
+    assert [str(p) for p in info.value.problems] == [
+        f"{pooled}:2: column 'includes': includes unknown study 'kim_15' (got 'kim_15')"]
+
+
+def test_includes_of_the_bundled_data_are_valid_studies():
+    ev = load_evidence()
+    studies = set(ev.studies)
+    table = ev.table
+    pooled = table[table["includes"] != ""]
+    assert len(pooled) > 0
+    for study, cell in zip(pooled["study"], pooled["includes"]):
+        labels = cell.split(";")
+        assert set(labels) <= studies and study not in labels
