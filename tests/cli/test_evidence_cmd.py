@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rhcc_bayes.evidence import schema
 from rhcc_bayes.cli.main import main
+from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.table import default_evidence_path, load_evidence
 from rhcc_bayes.evidence.taxonomy import default_taxonomy_path
 

@@ -300,8 +300,8 @@ def test_comparator_arms_exist(raw):
 
 
 def test_comparator_only_arms_declared(raw):
-    comp = raw[raw.comparator_arm != ""]
-    for study, comp in set(zip(comp.study, comp.comparator_arm)):
+    rows = raw[raw.comparator_arm != ""]
+    for study, comp in set(zip(rows.study, rows.comparator_arm)):
         decl = raw[(raw.study == study) & (raw.arm == comp) & (raw.outcome == "enrolment")]
         assert len(decl) >= 1, (study, comp)
         # one enrolment row counts; a review copy of a primary-source count is default_use=no

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.evidence import schema
-from rhcc_bayes.core.errors import UserError, ValidationError
 from rhcc_bayes.core.atomic import write_text_atomic
+from rhcc_bayes.core.errors import UserError, ValidationError
+from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.table import OPEN_WORLD, Evidence, load_evidence
 from rhcc_bayes.evidence.taxonomy import load_taxonomy
 

@@ -8,6 +8,7 @@ from rhcc_bayes.core.errors import Problem, did_you_mean
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.rows import Rows
 
+
 def check_survival_not_increasing(rows: Rows) -> list[Problem]:
     """Within an arm and outcome, default-use landmark survival never rises with time."""
     raw, num = rows.raw, rows.num

@@ -25,7 +25,11 @@ from rhcc_bayes.core.atomic import write_text_atomic
 from rhcc_bayes.core.errors import UserError, ValidationError, did_you_mean
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.reading import (
-    PROVENANCE, format_number, parse_numeric, raw_frame, read_evidence_file,
+    PROVENANCE,
+    format_number,
+    parse_numeric,
+    raw_frame,
+    read_evidence_file,
 )
 from rhcc_bayes.evidence.rows import Rows
 from rhcc_bayes.evidence.taxonomy import Taxonomy, load_taxonomy
