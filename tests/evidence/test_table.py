@@ -277,3 +277,18 @@ def test_summary_patients_unknown_when_no_arm_states_n(evidence):
     summary = evidence.select(study="review_3").summary()
     assert summary["patients"].isna().tolist() == [True]
     assert summary["arms_without_n"].tolist() == [1]
+
+
+def test_included_studies(tmp_path, taxonomy):
+    path = tmp_path / "pooled.csv"
+    path.write_text("study,ref,arm,treatment,outcome,measure,estimate,unit,population,design,"
+                    "includes,source\n"
+                    "kim_15,15,TACE,TACE,os,median,20,months,recurrent,retrospective,,q\n"
+                    "lee_12,12,TACE,TACE,os,median,18,months,recurrent,retrospective,,q\n"
+                    "meta_1,,TACE,TACE,os,median,22,months,recurrent,meta_analysis,kim_15;lee_12,q\n"
+                    "meta_1,,TACE,TACE,pfs,median,9,months,recurrent,meta_analysis,lee_12,q\n")
+    ev = load_evidence(path, taxonomy=taxonomy)
+    assert ev.included_studies() == {"meta_1": ("kim_15", "lee_12")}
+    assert ev.select(study=["meta_1", "lee_12"]).included_studies() == {"meta_1": ("lee_12",)}
+    assert ev.select(study="kim_15").included_studies() == {}
+    assert load_evidence().included_studies() == {"ref_46_52": ("ref_52",)}

@@ -24,6 +24,7 @@ from rhcc_bayes.core import paths
 from rhcc_bayes.core.atomic import write_text_atomic
 from rhcc_bayes.core.errors import UserError, ValidationError, did_you_mean
 from rhcc_bayes.evidence import schema
+from rhcc_bayes.evidence.consistency import includes_labels
 from rhcc_bayes.evidence.reading import (
     PROVENANCE,
     format_number,
@@ -224,6 +225,21 @@ class Evidence:
         for c in text:
             arms[c] = arms[c].fillna("").astype(str)
         return arms[list(ARM_COLUMNS)]
+
+    def included_studies(self) -> dict[str, tuple[str, ...]]:
+        """Pooled study -> the studies of this evidence its rows include (``includes``).
+
+        The overlap rule (``schema.OVERLAP_RULE``): a pooled result and the studies it
+        includes are never both in a likelihood. Studies dropped by a selection are left
+        out of the values, so the map always refers to studies present here.
+        """
+        present = set(self.studies)
+        out: dict[str, dict[str, None]] = {}
+        for study, cell in zip(self._table["study"], self._table["includes"]):
+            for label in includes_labels(cell):
+                if label in present:
+                    out.setdefault(study, {})[label] = None
+        return {study: tuple(labels) for study, labels in out.items()}
 
     def summary(self) -> pd.DataFrame:
         """Per treatment and outcome: studies, arms, patients (sum of known arm n).
