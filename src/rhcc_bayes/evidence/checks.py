@@ -24,6 +24,7 @@ CATEGORICAL: dict[str, tuple[str, ...]] = {
     "default_use": schema.DEFAULT_USE,
 }
 
+
 def check_identifiers_present(rows: Rows) -> list[Problem]:
     """study, arm and treatment must not be empty."""
     return [
