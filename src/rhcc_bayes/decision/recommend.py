@@ -116,6 +116,9 @@ class DecisionResult:
     evpi : dict
         ``mean`` (EVPI, months), ``lo``/``hi`` (95% interval of the per-draw opportunity
         loss of the chosen treatment, whose mean EVPI is) and ``mcse``.
+    extrapolation : str
+        Empty, or which of the horizon and landmarks lie beyond the last time the
+        evidence observed and what the hazard family assumes there.
     """
 
     profile: object
@@ -131,6 +134,7 @@ class DecisionResult:
     utility_description: str
     gate_warning: str
     provenance: dict
+    extrapolation: str = ""  # times beyond the evidence's last observed time and what the family assumes there
 
     @property
     def best(self) -> str | None:
@@ -170,6 +174,7 @@ class DecisionResult:
             "honesty": records(self.honesty),
             "excluded": records(self.excluded),
             "gate_warning": self.gate_warning,
+            "extrapolation_beyond_evidence": self.extrapolation,
             "provenance": {k: clean(v) for k, v in self.provenance.items()},
             "notes": "median_med = inf (null in JSON) means S(t) stays above 0.5 to the horizon",
         }
@@ -183,6 +188,8 @@ class DecisionResult:
         lines.append(f"Profile {p.id}: model covariates {self.profile.model_covariates()}; "
                      f"{self.population} study population; horizon {self.horizon:g} months")
         lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
+        if self.extrapolation:
+            lines.append(f"Beyond the evidence: {self.extrapolation}")
         lines.append("")
         lines.append(format_table(self.table, self.horizon).to_string(index=False))
         lines.append("")
@@ -291,9 +298,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     """
     from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.decision.stats import decision_table
-    from rhcc_bayes.survival.piecewise import survival_summary
     from rhcc_bayes.decision.eligibility import assess_eligibility
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.survival.summary import extrapolation_note, survival_summary
 
     if "mu" not in idata.posterior or "treatment_modality" not in getattr(idata, "constant_data", {}):
         raise UserError("this posterior is not a survival synthesis (no mu / treatment structure); "
@@ -308,8 +314,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     elig = assess_eligibility(profile, treatments)
     candidates = elig.allowed()
     cov = profile.model_covariates()
-    lh, cuts = profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)
-    surv = survival_summary(lh.sel(treatment=candidates), cuts, horizon, landmarks)
+    surv = survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population, seed=seed,
+                            treatments=candidates)
     criterion = "RMST"
     util_da = None
     if utility is not None and candidates:
@@ -360,6 +366,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         evpi=evpi, horizon=horizon, population=population, criterion=criterion,
         utility_description=utility.describe() if utility is not None else "",
         gate_warning=gate_banner(idata), provenance=_provenance(idata),
+        extrapolation=extrapolation_note(idata, horizon, landmarks),
     )
 
 
@@ -376,19 +383,19 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     """
     from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.decision.cohort import decide_cohort
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.survival.summary import survival_summary
 
     horizon = float(horizon)
     landmarks = tuple(t for t in LANDMARKS if t <= horizon)
     cohort = list(cohort)
     if not cohort:
         raise UserError("the cohort has no patients")
-    _, cuts = profile_log_hazard(idata, {}, population=population, seed=seed, horizon=horizon)
 
-    def log_hazard_for(cov):
-        return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
+    def summary_for(cov):  # exact for every hazard family
+        return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
+                                seed=seed, curves=False)
 
-    df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
+    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci)
     support = evidence_support(design) if design is not None else support_from_idata(idata)
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
