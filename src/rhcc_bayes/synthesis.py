@@ -420,14 +420,15 @@ class SynthesisPosterior:
                               seed=seed, design=self.design)
 
     def report(self, profile, out_dir, *, horizon: float = 60.0, population: str = "average", utility=None,
-               seed: int = 0, force: bool = False) -> Path:
+               seed: int = 0) -> Path:
         """Write the report folder (``report.html``, ``report.md``, PNGs, ``decision.csv/json``,
-        ``posterior.nc``). ``out_dir`` must be new or a previous report (``force`` replaces one)."""
+        ``posterior.nc``). ``out_dir`` must be new, empty or a previous report: a folder holding
+        anything else is refused, never deleted."""
         self._need("survival", "report")
         from rhcc_bayes.report.document import build_report
 
         return build_report(self, self.evidence, profile, out_dir, horizon=horizon, population=population,
-                            utility=utility, seed=seed, force=force)
+                            utility=utility, seed=seed)
 
 
 #: Former name of :class:`SynthesisPosterior`.
