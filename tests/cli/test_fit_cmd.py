@@ -5,7 +5,6 @@ import io
 import pandas as pd
 import pytest
 
-from rhcc_bayes.inference.cache import as_inference_data
 from rhcc_bayes.cli.main import main
 from rhcc_bayes.survival.criticism import PPC_COLUMNS, compare_models
 from rhcc_bayes.core.errors import UserError
@@ -62,7 +61,7 @@ def test_compare_models_requires_the_same_observations(small_fit):
     table = compare_models({"a": idata, "b": idata})
     assert list(table.index) == ["a", "b"] or set(table.index) == {"a", "b"}
     assert table["elpd_diff"].min() == pytest.approx(0.0)
-    other = as_inference_data(idata).copy()
+    other = idata.copy()
     other.observed_data["landmark_deaths"] = other.observed_data["landmark_deaths"] + 1
     with pytest.raises(UserError, match="use different observations"):
         compare_models({"a": idata, "b": other})
