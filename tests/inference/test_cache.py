@@ -261,3 +261,20 @@ def test_fit_failure_caches_nothing(tmp_path):
 def test_unsafe_keys_rejected(tmp_path, key):
     with pytest.raises(ValueError, match="safe file name"):
         cached_fit(tmp_path, key, Fitter())
+
+
+def test_stale_temporaries_of_an_interrupted_write_are_cleaned(tmp_path):
+    import os
+    import time
+
+    key = _key()
+    stale = tmp_path / f".{key}.nc.abc123.tmp"
+    fresh = tmp_path / f".{key}.nc.def456.tmp"  # maybe a write in progress in another process
+    mine = tmp_path / "notes.tmp"
+    for p in (stale, fresh, mine):
+        p.write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(mine, (old, old))
+    cached_fit(tmp_path, key, Fitter())
+    assert not stale.exists() and fresh.exists() and mine.exists()

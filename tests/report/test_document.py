@@ -217,3 +217,24 @@ def test_empty_folder_is_accepted(small_fit, tmp_path, monkeypatch):
     out.mkdir()
     build_report(result, evidence, PatientProfile(id="x"), out, sections=(sections.Header(), sections.ProfileSection()))
     assert {"report.md", "report.html", MARKER} <= {p.name for p in out.iterdir()}
+
+
+def test_stale_temporaries_of_an_interrupted_report_are_cleaned(small_fit, tmp_path):
+    import os
+    import time
+
+    from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import sections
+    from rhcc_bayes.report.document import build_report
+
+    evidence, result = small_fit
+    stale = tmp_path / ".rep.k2j4h1.tmp"
+    stale.mkdir()
+    (stale / "report.md").write_text("half")
+    other = tmp_path / ".other.k2j4h1.tmp"  # another report's leftovers are not ours to judge
+    other.mkdir()
+    old = time.time() - 2 * 3600
+    for p in (stale, other):
+        os.utime(p, (old, old))
+    build_report(result, evidence, PatientProfile(id="x"), tmp_path / "rep", sections=(sections.Header(),))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1.tmp", "rep"]

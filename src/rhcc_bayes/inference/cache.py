@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 #: Bumped when the cache file layout changes, so old files stop matching.
 CACHE_FORMAT = "rhcc_bayes-posterior-v3"  # v2: gate verdict in attrs; v3: content digest, model-version key
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+#: Temporary files older than this are leftovers of an interrupted run (a live write is minutes at most).
+STALE_SECONDS = 3600
 
 
 class CacheWarning(UserWarning):
@@ -243,6 +245,34 @@ def content_digest(idata) -> str:
     return h.hexdigest()
 
 
+def remove_stale_temporaries(folder: str | os.PathLike, pattern: str, max_age: float = STALE_SECONDS) -> list[Path]:
+    """Delete ``.<pattern>`` leftovers of interrupted atomic writes (hidden, older than ``max_age`` s).
+
+    Only hidden names matching ``pattern`` (the temporaries :func:`save_idata` and the report
+    writer create) are touched; recent ones may belong to a write in progress and are kept.
+    """
+    import shutil
+    import time
+
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for p in folder.glob("." + pattern):
+        try:
+            if now - p.lstat().st_mtime < max_age:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+        except OSError:  # another process cleaned it, or no permission: not our problem here
+            continue
+    return removed
+
+
 def cached_fit(
     cache_dir: str | os.PathLike,
     key: str,
@@ -278,6 +308,7 @@ def cached_fit(
     if not _KEY_RE.match(key):
         raise ValueError(f"cache key {key!r} is not a safe file name")
     path = Path(cache_dir) / f"{key}.nc"
+    remove_stale_temporaries(cache_dir, "*.nc.*.tmp")
     if path.exists():
         problem = None
         try:

@@ -14,6 +14,7 @@ module renders them and writes the folder safely:
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -128,10 +129,14 @@ def build_report(posterior, evidence, profile, out_dir, *, horizon: float = 60, 
     from rhcc_bayes.decision.recommend import decide_profile
     from rhcc_bayes.inference.cache import save_idata
 
+    from rhcc_bayes.inference.cache import remove_stale_temporaries
+
     out_dir = check_report_target(out_dir)
     parent = out_dir.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("tmp", "old"):  # leftovers of an interrupted earlier run into the same folder
+            remove_stale_temporaries(parent, f"{glob.escape(out_dir.name)}.*.{suffix}")
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
     except OSError as err:
         raise UserError(f"cannot write the report to {out_dir}: {err.strerror or err}") from None
