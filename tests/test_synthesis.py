@@ -10,13 +10,17 @@ import arviz as az
 import numpy as np
 import pytest
 
-from rhcc_bayes.survival.criticism import ppc_coverage, ppc_table
-from rhcc_bayes.evidence.table import load_evidence
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.core.paths import data_dir
-from rhcc_bayes.survival.predict import linear_predictor, predict_new_arm, profile_log_hazard
+from rhcc_bayes.evidence.table import load_evidence
 from rhcc_bayes.specs import load_spec
+from rhcc_bayes.survival.criticism import ppc_coverage, ppc_table
 from rhcc_bayes.survival.metadata import cuts_from
+from rhcc_bayes.survival.predict import (
+    linear_predictor,
+    predict_new_arm,
+    profile_log_hazard,
+)
 from rhcc_bayes.synthesis import Synthesis, SynthesisPosterior, fit_synthesis
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -119,7 +123,7 @@ def test_cache_key_comes_from_content_not_file_names(tmp_path, small_spec_path):
 @pytest.mark.slow
 def test_model_version_bump_invalidates_the_cache(fitted, small_spec_path, tmp_path, monkeypatch):
     """A declared MODEL_VERSION change never reuses a posterior; an unchanged one hits."""
-    import rhcc_bayes.survival.version as version
+    from rhcc_bayes.survival import version
 
     evidence, first, _ = fitted
     shutil.copy(first.cache_path, tmp_path / first.cache_path.name)

@@ -111,8 +111,8 @@ def _previous_report(folder, files=("report.md",)):
 
 
 def test_failure_leaves_nothing(small_fit, tmp_path, monkeypatch):
-    from rhcc_bayes.report import figures as plots
     from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import figures as plots
     from rhcc_bayes.report.document import build_report
 
     evidence, result = small_fit
@@ -208,8 +208,8 @@ def test_report_refuses_a_file_and_the_working_folder(where, fit_args, examples_
 
 
 def test_empty_folder_is_accepted(small_fit, tmp_path, monkeypatch):
-    from rhcc_bayes.report import sections
     from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import sections
     from rhcc_bayes.report.document import MARKER, build_report
 
     evidence, result = small_fit

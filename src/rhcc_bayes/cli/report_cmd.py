@@ -32,9 +32,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from rhcc_bayes.cli.decide_cmd import _has_profile_options
-    from rhcc_bayes.decision.utility import load_utility
     from rhcc_bayes.core.errors import UserError
     from rhcc_bayes.decision.profile import from_cli_args
+    from rhcc_bayes.decision.utility import load_utility
     from rhcc_bayes.report.document import check_report_target
 
     if not _has_profile_options(args):

@@ -17,6 +17,7 @@ exception mid-write leaves either the old file or none, never half a file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -205,7 +206,7 @@ def _digest_value(value: Any) -> Any:
         value = value.tolist()
     if isinstance(value, (list, tuple)):
         return [_digest_value(v) for v in value]
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return "nan"
     return value
 

@@ -24,7 +24,12 @@ import time
 from pathlib import Path
 
 from rhcc_bayes.core.errors import UserError
-from rhcc_bayes.report.sections import LIMITATIONS, SECTIONS, ReportContext, render_sections  # noqa: F401
+from rhcc_bayes.report.sections import (  # noqa: F401
+    LIMITATIONS,
+    SECTIONS,
+    ReportContext,
+    render_sections,
+)
 from rhcc_bayes.report.writers import Figure, Panel, to_html, to_markdown
 
 MARKER = ".rhcc-bayes-report"
@@ -127,9 +132,7 @@ def build_report(posterior, evidence, profile, out_dir, *, horizon: float = 60, 
     report is kept untouched) and the temporary folder is removed.
     """
     from rhcc_bayes.decision.recommend import decide_profile
-    from rhcc_bayes.inference.cache import save_idata
-
-    from rhcc_bayes.inference.cache import remove_stale_temporaries
+    from rhcc_bayes.inference.cache import remove_stale_temporaries, save_idata
 
     out_dir = check_report_target(out_dir)
     parent = out_dir.resolve().parent
