@@ -238,3 +238,22 @@ def test_stale_temporaries_of_an_interrupted_report_are_cleaned(small_fit, tmp_p
         os.utime(p, (old, old))
     build_report(result, evidence, PatientProfile(id="x"), tmp_path / "rep", sections=(sections.Header(),))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1.tmp", "rep"]
+
+
+def test_report_of_an_earlier_version_is_recognised_but_not_a_lookalike(tmp_path):
+    from rhcc_bayes.core.errors import UserError
+    from rhcc_bayes.report.document import check_report_target
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name in ("report.html", "report.md", "decision.json", "decision.csv", "posterior.nc", "forest.png"):
+        (legacy / name).write_text("x")
+    assert check_report_target(legacy) == legacy
+    (legacy / "draft.docx").write_text("mine")
+    with pytest.raises(UserError, match="not a previous report"):
+        check_report_target(legacy)
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "report.html").write_text("someone else's page")
+    with pytest.raises(UserError, match="not a previous report"):
+        check_report_target(partial)

@@ -3,7 +3,9 @@
     rhcc-bayes report --profile p.toml --out DIR [--horizon 60] [--population average|new] [--utility u.toml]
 
 Writes DIR/report.html (self-contained), DIR/report.md (+ PNGs), DIR/decision.csv,
-DIR/decision.json and DIR/posterior.nc, atomically (all or nothing).
+DIR/decision.json and DIR/posterior.nc, atomically (all or nothing). DIR must be new, empty
+or a previous report (marker file ``.rhcc-bayes-report``); any other folder, or a file, is
+refused before fitting (exit 2) and never deleted or renamed.
 """
 
 from __future__ import annotations

@@ -40,11 +40,22 @@ def _log(msg: str) -> None:
 
 
 # --- the target folder ---------------------------------------------------------------------
+#: What reports written before the marker existed hold (all of the first four, nothing else).
+_LEGACY_REQUIRED = {"report.html", "report.md", "decision.json", "posterior.nc"}
+_LEGACY_FILES = _LEGACY_REQUIRED | {"decision.csv", "survival_curves.png", "rmst_densities.png", "evidence_map.png",
+                                    "forest.png", "ppc.png", "trace_rank.png"}
+
+
 def _marker_files(folder: Path) -> set[str] | None:
-    """Files listed by the marker of a previous report, or None when ``folder`` is not one."""
+    """Files of a previous report in ``folder`` (from its marker), or None when it is not one."""
     try:
         data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-        return set(data["files"]) | {MARKER}
+        return {str(f) for f in data["files"]} | {MARKER}
+    except FileNotFoundError:
+        entries = {p.name for p in folder.iterdir()}
+        if _LEGACY_REQUIRED <= entries <= _LEGACY_FILES:  # a report of an earlier version, without marker
+            return entries
+        return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
