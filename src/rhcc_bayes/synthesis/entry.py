@@ -36,7 +36,8 @@ class Synthesis:
         survival spec they are merged with the bundled evidence, for an NMA spec used alone
         with their own treatment list.
     settings : SamplerSettings or Mapping, optional
-        Overrides the spec's ``[sampler]`` table.
+        A complete ``SamplerSettings``, or a mapping whose keys override those of the spec's
+        ``[sampler]`` table (e.g. ``{"draws": 2000}``).
     """
 
     def __init__(self, spec: Any = "default", evidence: Any = None, *, settings: Any = None):
@@ -45,8 +46,8 @@ class Synthesis:
         self.spec = as_spec(spec)
         self.evidence = as_evidence(evidence, self.spec)
         if settings is None or isinstance(settings, Mapping):
-            mapping = self.spec.sampler if settings is None else settings
-            settings = SamplerSettings.from_mapping(dict(mapping), source=f"{self.spec.source} [sampler]")
+            mapping = {**self.spec.sampler, **(settings or {})}
+            settings = SamplerSettings.from_mapping(mapping, source=f"{self.spec.source} [sampler]")
         self.settings = settings
 
     def __repr__(self) -> str:
