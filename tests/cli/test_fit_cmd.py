@@ -5,7 +5,6 @@ import io
 import pandas as pd
 import pytest
 
-from rhcc_bayes.inference.cache import as_inference_data
 from rhcc_bayes.cli.main import main
 from rhcc_bayes.survival.criticism import PPC_COLUMNS, compare_models
 from rhcc_bayes.core.errors import UserError
@@ -13,11 +12,14 @@ from rhcc_bayes.core.errors import UserError
 pytestmark = pytest.mark.slow
 
 
-def test_fit_prints_gate_and_treatment_table(fit_args, capsys):
+def test_fit_prints_gate_and_treatment_table(fit_args, small_fit, capsys):
     assert main(["fit", *fit_args]) == 0
     out = capsys.readouterr().out
     assert "diagnostics gate passed" in out
-    assert "13 rows in the likelihood from 9 arms of 5 studies" in out
+    design = small_fit[1].design
+    assert len(design.used) >= 13
+    assert (f"{len(design.used)} rows in the likelihood from {len(design.arms)} arms of "
+            f"{len(design.studies)} studies") in out
     row = next(line for line in out.splitlines() if line.strip().startswith("SALVAGE-LT"))
     assert "[" in row and "]" in row  # every number with its interval
 
@@ -28,11 +30,12 @@ def test_diagnose_reports_divergences_and_worst_parameters(fit_args, capsys):
     assert "divergences: 0" in out and "ess_bulk" in out and "r_hat" in out
 
 
-def test_ppc_csv_has_one_row_per_observation(fit_args, capsys):
+def test_ppc_csv_has_one_row_per_observation(fit_args, small_fit, capsys):
     assert main(["ppc", *fit_args, "--format", "csv"]) == 0
     table = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(table.columns) == PPC_COLUMNS
-    assert len(table) == 13
+    observed = small_fit[1].idata.observed_data
+    assert len(table) == sum(observed[v].size for v in observed.data_vars) >= 13
     assert table["study"].notna().all()
 
 
@@ -46,14 +49,27 @@ def test_nma_spec_without_evidence_is_a_clean_error(capsys):
     assert "give its data with --evidence FILE" in capsys.readouterr().err
 
 
-def test_nma_reference_analysis_runs_from_the_command_line(examples_dir, capsys):
-    code = main(["fit", "--spec", "nma_bcg_fixed_tau", "--evidence", str(examples_dir / "reference" / "bcg.csv")])
-    assert code == 0
-    out = capsys.readouterr().out
+def test_nma_reference_analysis_runs_from_the_command_line(examples_dir, capsys, tmp_path):
+    """NMA specs take the same fit path as survival specs, posterior cache included."""
+    argv = ["fit", "--spec", "nma_bcg_fixed_tau", "--evidence", str(examples_dir / "reference" / "bcg.csv"),
+            "--cache-dir", str(tmp_path)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    out = captured.out
     line = next(l for l in out.splitlines() if l.strip().startswith("bcg"))
     mean, sd = float(line.split()[1]), float(line.split()[2])
     assert mean == pytest.approx(-0.7145, abs=0.02) and sd == pytest.approx(0.1798, abs=0.01)
-    assert "DIC" in out
+    assert "DIC" in out and "posterior sampled" in captured.err
+    assert main(argv) == 0
+    again = capsys.readouterr()
+    assert "loading cached posterior" in again.err and "posterior loaded from cache" in again.err
+    assert line in again.out  # the same numbers from the cached posterior
+    assert len(list(tmp_path.glob("*.nc"))) == 1
+
+
+def test_fit_out_directory_is_refused_before_fitting(fit_args, tmp_path, capsys):
+    assert main(["fit", *fit_args, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
 
 
 def test_compare_models_requires_the_same_observations(small_fit):
@@ -62,7 +78,7 @@ def test_compare_models_requires_the_same_observations(small_fit):
     table = compare_models({"a": idata, "b": idata})
     assert list(table.index) == ["a", "b"] or set(table.index) == {"a", "b"}
     assert table["elpd_diff"].min() == pytest.approx(0.0)
-    other = as_inference_data(idata).copy()
+    other = idata.copy()
     other.observed_data["landmark_deaths"] = other.observed_data["landmark_deaths"] + 1
     with pytest.raises(UserError, match="use different observations"):
         compare_models({"a": idata, "b": other})
