@@ -146,3 +146,16 @@ def test_profile_reads_as_a_clinician_writes_it():
     assert bl.patient_line(p).startswith("p1: 2.5 cm solitary recurrent HCC, late recurrence (30 months) after "
                                          "resection; Child-Pugh A")
     assert bl.covariates_text(p.model_covariates()) == "tumour <= 3 cm, solitary, late recurrence, after resection"
+
+
+def test_bottom_line_says_when_the_horizon_is_beyond_the_evidence():
+    from rhcc_bayes.report.sections import BottomLine
+
+    res = _decision({"A": 45.0, "B": 35.0})
+    res.honesty = pd.DataFrame({"treatment": ["A", "B"], "status": ["eligible", "eligible"], "flags": ["", ""]})
+    p = PatientProfile(id="p1", tumour_size_cm=2.5, nodules=1)
+    ctx = SimpleNamespace(decision=res, profile=p)
+    res.extrapolation = ""
+    assert "Beyond the evidence" not in to_markdown(BottomLine().blocks(ctx))
+    res.extrapolation = "RMST to 120 months ... extrapolate beyond the last time the evidence observes survival"
+    assert "Beyond the evidence: RMST to 120 months" in to_markdown(BottomLine().blocks(ctx))

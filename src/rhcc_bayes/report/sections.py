@@ -145,6 +145,8 @@ class BottomLine(Section):
         flags = bl.flag_summary(res.honesty)
         if len(flags):
             inner.append(Bullets(tuple(f"{r.flag} - {r.which}" for r in flags.itertuples())))
+        if getattr(res, "extrapolation", ""):  # horizon/landmarks past the evidence's last observed time
+            inner.append(Paragraph("Beyond the evidence: " + res.extrapolation, "note"))
         inner.append(Paragraph("Research use only: a Bayesian synthesis of published, mostly retrospective "
                                "evidence. Not a clinical decision on its own.", "note"))
         return [Panel(tuple(inner))]
