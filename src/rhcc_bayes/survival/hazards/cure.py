@@ -18,6 +18,8 @@ import numpy as np
 
 from rhcc_bayes.survival.hazards.base import HazardFamily
 
+SHARPNESS = 1000.0  # of the smooth floor in the PyTensor inverse (see Cure.inverse_cumhaz_pt)
+
 
 class Cure(HazardFamily):
     name = "cure"
@@ -61,7 +63,11 @@ class Cure(HazardFamily):
 
     def inverse_cumhaz_pt(self, pt, params, theta, target):
         p = params["cure_fraction"]
-        q = pt.clip((pt.exp(-target) - p) / (1.0 - p), 1e-12, 1.0)  # S_u there; tiny = "beyond any time"
+        x = (pt.exp(-target) - p) / (1.0 - p)  # S_u where S reaches exp(-target); <= 0: never reached
+        # Smooth floor instead of a clip: softplus(k x)/k equals x to 1e-10 relative for x >= 0.02, and for
+        # x <= 0 (e.g. p >= 1/2 for a median) it gives a finite, very late time whose gradient leads
+        # the sampler back, where a clip would give a flat cliff and divergences (35 on the bundled data).
+        q = pt.softplus(SHARPNESS * x) / SHARPNESS
         return self.base.inverse_cumhaz_pt(pt, params, theta, -pt.log(q))
 
     def _p(self, p, theta):
