@@ -66,7 +66,7 @@ def test_honesty_flags(small_fit):
     assert no_arm and h.loc[no_arm, "class_prior_only"].all()
     assert (h.loc[no_arm, "arms"] == 0).all()
     # TACE arms state size limits <= 5 cm: a 6.5 cm tumour is an extrapolation
-    assert h.loc["TACE", "extrapolation"] and "exceeds every stated size limit" in h.loc["TACE", "flags"]
+    assert h.loc["TACE", "extrapolation"] and "tumour 6.5 cm is outside every arm's limits" in h.loc["TACE", "flags"]
     assert h.loc["TACE", "arms"] >= 1 and h.loc["TACE", "patients"] > 0
 
 

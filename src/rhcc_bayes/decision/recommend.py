@@ -35,60 +35,51 @@ import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
-from rhcc_bayes.survival.support import SUPPORT_COLUMNS, attach_support, evidence_support, support_from_idata  # noqa: F401
+from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps  # noqa: F401
+from rhcc_bayes.survival.support import (SUPPORT_COLUMNS, arm_support, arm_support_from_idata,  # noqa: F401
+                                         attach_support, evidence_support, support_from_idata)
+
+SIZE_BAND_LABEL = dict(SIZE_BAND.level_labels)
 
 LANDMARKS = (12, 36, 60)
 CI = 0.95
-SIZE_BAND_LABEL = {"le3": "<= 3 cm", "3to5": "3-5 cm", "gt5": "> 5 cm", "nr": "not reported"}
-COVARIATE_LABEL = {"size_band": "tumour size", "nodularity": "nodularity", "recurrence": "recurrence timing",
-                   "prior": "prior treatment"}
 
 
-def _flags(profile, cov: dict, trt: str, is_ablation: bool, support: pd.DataFrame | None,
-           all_levels: dict) -> tuple[bool, bool, list[str]]:
-    """(class_prior_only, extrapolation, messages) for one treatment."""
-    if support is None:
+def _support_tables(idata, design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(per-treatment support, per-arm inclusion limits) from the design or the posterior file."""
+    if design is not None:
+        return evidence_support(design), arm_support(design)
+    return support_from_idata(idata), arm_support_from_idata(idata)
+
+
+def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
+           arms: pd.DataFrame | None) -> tuple[bool, bool, list[str]]:
+    """(class_prior_only, extrapolation, messages) for one treatment.
+
+    Extrapolation means the profile lies outside what the evidence covers: no arm of the
+    treatment includes the patient within its stated inclusion limits (size, number of
+    nodules, recurrence timing, prior treatment; an arm stating no limit, e.g. an
+    all-comer cohort, includes every patient). For a class-prior-only treatment the
+    arms of every treatment are checked, since its covariate effects come from them.
+    """
+    if support is None or arms is None:
         return False, False, ["evidence counts unavailable (posterior without design)"]
-    msgs: list[str] = []
-    if trt not in support.index or int(support.loc[trt, "arms"]) == 0:
-        msgs.append("class prior only: no arm of this treatment is in the likelihood; its estimate is its "
-                    "modality class's mean plus prior spread")
-        extrap = False
-        # subgroup effects then come from other treatments' arms or from the prior alone
-        unseen = [f"{COVARIATE_LABEL[c]} {SIZE_BAND_LABEL.get(level, level) if c == 'size_band' else level}"
-                  for c, level in cov.items()
-                  if level != "nr" and level not in all_levels.get(c, set())]
-        if unseen:
-            msgs.append("extrapolation: subgroup in no arm of any treatment (" + ", ".join(unseen)
-                        + "): prior-only effects")
-            extrap = True
-        return True, extrap, msgs
-    row = support.loc[trt]
-    extrap = False
-    size = profile.tumour_size_cm
-    if isinstance(size, (int, float)) and not isinstance(size, bool):
-        limit = row["size_max_cm"]
-        if not pd.isna(limit) and size > float(limit):
-            unstated = int(row["size_unstated_arms"])
-            extra = f"; {unstated} arm(s) state no limit" if unstated else ""
-            msgs.append(f"extrapolation: tumour {size:g} cm exceeds every stated size limit of its arms "
-                        f"(largest {float(limit):g} cm){extra}")
-            extrap = True
-    missing = []
-    for c, level in cov.items():
-        if level == "nr":
-            continue
-        levels = set(str(row[c if c != "size_band" else "size_bands"]).split(";"))
-        if level not in levels:
-            label = SIZE_BAND_LABEL.get(level, level) if c == "size_band" else level
-            missing.append(f"{COVARIATE_LABEL[c]} {label}")
-            if c == "size_band" and is_ablation:
-                missing[-1] += " (ablation x size interaction prior-driven)"
-    if missing:
-        msgs.append("extrapolation: subgroup not studied in its arms (" + ", ".join(missing)
-                    + "); effects from the covariate model, mostly prior-driven")
-        extrap = True
-    return False, extrap, msgs
+    own = arms[arms["treatment"] == trt]
+    if trt not in support.index or int(support.loc[trt, "arms"]) == 0 or own.empty:
+        msgs = ["class prior only: no arm of this treatment is in the likelihood; its estimate is its "
+                "modality class's mean plus prior spread"]
+        gaps = coverage_gaps(profile, arms.to_dict(orient="records")) if len(arms) else []
+        if gaps:
+            msgs.append("extrapolation: outside every arm of every treatment (" + "; ".join(gaps)
+                        + "): covariate effects prior-only")
+        return True, bool(gaps), msgs
+    gaps = coverage_gaps(profile, own.to_dict(orient="records"))
+    if not gaps:
+        return False, False, []
+    if is_ablation and any(g.startswith("tumour") for g in gaps):
+        gaps = [g + " (ablation x size interaction prior-driven)" if g.startswith("tumour") else g for g in gaps]
+    return False, True, ["extrapolation: profile outside the inclusion limits of its arms (" + "; ".join(gaps)
+                         + "); effects from the covariate model, mostly prior-driven"]
 
 
 # --- result ---------------------------------------------------------------------------
@@ -316,18 +307,13 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         util_da = utility_draws(idata, surv["rmst"], utility)
         surv["utility"] = util_da
         criterion = "QA-RMST"
-    support = evidence_support(design) if design is not None else support_from_idata(idata)
+    support, arm_table = _support_tables(idata, design)
     modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
-    all_levels = {}
-    if support is not None:
-        col = {"size_band": "size_bands"}
-        for c in cov:
-            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
 
     honesty_rows = []
     for v in elig:
-        cp, ex, msgs = _flags(profile, cov, v.treatment, is_abl[v.treatment], support, all_levels)
+        cp, ex, msgs = _flags(profile, v.treatment, is_abl[v.treatment], support, arm_table)
         srow = support.loc[v.treatment] if support is not None and v.treatment in support.index else None
         honesty_rows.append({
             "treatment": v.treatment, "modality": modality[v.treatment], "status": v.status,
@@ -389,19 +375,13 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
         return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
 
     df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
-    support = evidence_support(design) if design is not None else support_from_idata(idata)
+    support, arm_table = _support_tables(idata, design)
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
-    all_levels = {}
-    if support is not None:
-        col = {"size_band": "size_bands"}
-        for c in ("size_band", "nodularity", "recurrence", "prior"):
-            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
     flag_rows = []
     for p in cohort:
-        cov = p.model_covariates()
         for t in treatments:
-            cp, ex, msgs = _flags(p, cov, t, is_abl[t], support, all_levels)
+            cp, ex, msgs = _flags(p, t, is_abl[t], support, arm_table)
             flag_rows.append((p.id, t, cp, ex, "; ".join(msgs)))
     flags = pd.DataFrame(flag_rows, columns=["profile", "treatment", "class_prior_only", "extrapolation", "flags"])
     flags = flags.drop_duplicates(["profile", "treatment"])

@@ -135,7 +135,7 @@ def forest_data(idata, design, *, seed: int = 0) -> pd.DataFrame:
 
     rows = []
     cache = {}
-    cov_names = ("size_band", "nodularity", "recurrence", "prior")
+    from rhcc_bayes.survival.covariates import COVARIATE_NAMES as cov_names
 
     def lh_for(arm):
         cov = {c: arm[c] for c in cov_names}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.likelihood import survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
@@ -46,10 +47,7 @@ def coords_of(design: SurvivalDesign) -> dict:
         "study": list(design.studies) or ["none"],
         "arm": [f"{s} | {a}" for s, a in zip(design.arms["study"], design.arms["arm"])],
         "segment": [segment_label(a, b) for a, b in zip(design.cuts[:-1], design.cuts[1:])],
-        "size_band_level": ["le3", "3to5", "gt5"],
-        "nodularity_level": ["solitary", "multinodular"],
-        "recurrence_level": ["early", "late"],
-        "prior_level": ["resection", "transplant"],
+        **model_coords(),
     }
 
 

@@ -1,8 +1,10 @@
-"""What of the likelihood informs each treatment: arms, studies, patients and covered subgroups.
+"""What of the likelihood informs each treatment: arms, studies, patients, and what they cover.
 
 Computed once from a :class:`~rhcc_bayes.survival.design.SurvivalDesign` and stored in the
-posterior file (``attrs["evidence_support_json"]``) so that decisions from a saved posterior
-keep their honesty flags.
+posterior file (``attrs["evidence_support_json"]`` per treatment, ``attrs["evidence_arms_json"]``
+per arm with its inclusion limits) so that decisions from a saved posterior keep their
+honesty flags. Coverage of a patient by an arm is decided by
+:func:`rhcc_bayes.survival.covariates.coverage_gaps`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,32 @@ import json
 import numpy as np
 import pandas as pd
 
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, COVARIATE_NAMES
+
 SUPPORT_COLUMNS = ["studies", "arms", "patients", "size_max_cm", "size_unstated_arms", "size_bands",
                    "nodularity", "recurrence", "prior"]
+ARM_SUPPORT_COLUMNS = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
+
+
+def arm_support(design) -> pd.DataFrame:
+    """One row per arm in the likelihood: study, arm, treatment, n and its inclusion limits.
+
+    The limits (:data:`~rhcc_bayes.survival.covariates.ARM_DESCRIPTORS`) are the first
+    stated value among the arm's rows used by the model (NaN / "" when none states one).
+    """
+    arms = design.arms[["study", "arm", "treatment", "n"]].copy()
+    table = design.used if len(design.used) else None
+    for col in ARM_DESCRIPTORS:
+        numeric = col.endswith("_cm") or col == "nodules_max"
+        values = {}
+        if table is not None and col in table:
+            for (s, a), g in table.groupby(["study", "arm"]):
+                v = g[col]
+                v = v[v.notna() & (v.astype(str) != "")]
+                values[(s, a)] = v.iloc[0] if len(v) else (np.nan if numeric else "")
+        arms[col] = [values.get((s, a), np.nan if numeric else "") for s, a in zip(arms["study"], arms["arm"])]
+        arms[col] = arms[col].astype(float) if numeric else arms[col].astype(str)
+    return arms.reset_index(drop=True)[ARM_SUPPORT_COLUMNS]
 
 
 def evidence_support(design) -> pd.DataFrame:
@@ -22,16 +48,11 @@ def evidence_support(design) -> pd.DataFrame:
     Columns: ``studies``, ``arms``, ``patients`` (arms and patients in the likelihood),
     ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
     ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
-    levels its arms cover (``size_bands``, ``nodularity``, ``recurrence``, ``prior``;
-    joined with ``;``).
+    levels its arms are coded with (``size_bands``, ``nodularity``, ``recurrence``,
+    ``prior``; joined with ``;``).
     """
     arms = design.arms.copy()
-    table = design.used if len(design.used) else design.arms
-    limits = {}
-    if "size_max_cm" in table:
-        for (s, a), g in table.groupby(["study", "arm"]):
-            limits[(s, a)] = float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan
-    arms["size_max_cm"] = [limits.get((s, a), np.nan) for s, a in zip(arms["study"], arms["arm"])]
+    arms["size_max_cm"] = arm_support(design)["size_max_cm"].to_numpy() if len(arms) else []
     rows = {}
     for trt, g in arms.groupby("treatment"):
         rows[trt] = {
@@ -40,7 +61,7 @@ def evidence_support(design) -> pd.DataFrame:
             "patients": int(g["n"].fillna(0).sum()),
             "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
             "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
-            **{c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")},
+            **{c: ";".join(sorted(set(g[c]))) for c in COVARIATE_NAMES},
         }
     df = pd.DataFrame.from_dict(rows, orient="index")
     df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
@@ -49,7 +70,7 @@ def evidence_support(design) -> pd.DataFrame:
 
 
 def support_from_idata(idata) -> pd.DataFrame | None:
-    """Support stored in the posterior by :func:`attach_support` (None when absent)."""
+    """Per-treatment support stored in the posterior by :func:`attach_support` (None when absent)."""
     raw = idata.attrs.get("evidence_support_json")
     if not raw:
         return None
@@ -57,6 +78,19 @@ def support_from_idata(idata) -> pd.DataFrame | None:
     return df.reindex(columns=SUPPORT_COLUMNS)
 
 
+def arm_support_from_idata(idata) -> pd.DataFrame | None:
+    """Per-arm support stored in the posterior by :func:`attach_support` (None when absent)."""
+    raw = idata.attrs.get("evidence_arms_json")
+    if not raw:
+        return None
+    df = pd.DataFrame(json.loads(raw)).reindex(columns=ARM_SUPPORT_COLUMNS)
+    for col in ARM_DESCRIPTORS:
+        numeric = col.endswith("_cm") or col == "nodules_max"
+        df[col] = df[col].astype(float) if numeric else df[col].fillna("").astype(str)
+    return df
+
+
 def attach_support(idata, design) -> None:
-    """Store :func:`evidence_support` in ``idata.attrs`` so a saved posterior carries it."""
+    """Store :func:`evidence_support` and :func:`arm_support` in ``idata.attrs``."""
     idata.attrs["evidence_support_json"] = evidence_support(design).reset_index().to_json(orient="records")
+    idata.attrs["evidence_arms_json"] = arm_support(design).to_json(orient="records")
