@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ppc",
     "compare-models",
     "decide",
+    "predict",
     "report",
 )
 
