@@ -93,3 +93,12 @@ def test_without_studies_removes_every_row(tmp_path):
     assert study not in loso.without_studies(ev, [study]).studies
     assert len(loso.without_studies(ev, [study])) == len(ev) - int((ev.table["study"] == study).sum())
     assert "os" not in set(loso.without_outcome(ev, "os").table["outcome"])
+
+
+def test_medians_with_n_become_half_survival_landmarks():
+    t = pd.concat([EVIDENCE, table([{"study": "m", "arm": "TACE", "treatment": "TACE", "n": 60, "measure": "median",
+                                     "estimate": 20.0}])], ignore_index=True)
+    assert "m" not in loso.folds(loso.validation_targets(t))
+    targets = loso.validation_targets(t, include_medians=True)
+    m = targets[targets["study"] == "m"].iloc[0]
+    assert (m["kind"], m["time"], m["observed"], m["k_obs"]) == ("median", 20.0, 0.5, 30)

@@ -32,7 +32,11 @@ Baselines, scored identically on the same landmarks:
 Usage::
 
     python validation/loso.py [--spec default] [--quick] [--cache-dir validation/.loso_cache]
-                              [--out validation/loso_results]
+                              [--out validation/loso_results] [--include-medians]
+                              [--evidence CSV... [--taxonomy CSV]]
+
+``--include-medians`` also scores each reported median m with n as a landmark S(m) = 0.5
+(more folds on sparse evidence; the average baseline then interpolates at t = m).
 
 ``--quick`` uses 2 chains x 300 draws (tune 300) for development; the default keeps the
 spec's sampler settings. Unconverged fits are used (and counted in the output), not
@@ -71,13 +75,32 @@ def landmark_rows(table: pd.DataFrame, outcome: str = "os", *, need_n: bool = Tr
     return t[mask]
 
 
-def validation_targets(table: pd.DataFrame, outcome: str = "os") -> pd.DataFrame:
-    """One row per landmark to predict: study, arm, treatment, n, time, observed, k_obs, covariates."""
+def median_rows(table: pd.DataFrame, outcome: str = "os") -> pd.DataFrame:
+    """Recurrent-HCC median survival rows with a point estimate and n."""
+    t = table
+    mask = (t["population"] == "recurrent") & (t["measure"] == "median") & (t["outcome"] == outcome)
+    return t[mask & t["estimate"].notna() & t["n"].notna() & (t["interval"] != "range")]
+
+
+def validation_targets(table: pd.DataFrame, outcome: str = "os", *, include_medians: bool = False) -> pd.DataFrame:
+    """One row per landmark to predict: study, arm, treatment, n, time, observed, k_obs, kind, covariates.
+
+    With ``include_medians`` a reported median m with n is one more landmark: S(m) = 0.5
+    observed at t = m (``kind = "median"``).
+    """
     rows = landmark_rows(table, outcome)
+    kind = ["landmark"] * len(rows)
+    observed = rows["estimate"].to_numpy(float)
+    times = rows["time_months"].to_numpy(float)
+    if include_medians:
+        med = median_rows(table, outcome)
+        rows = pd.concat([rows, med])
+        kind += ["median"] * len(med)
+        observed = np.concatenate([observed, np.full(len(med), 0.5)])
+        times = np.concatenate([times, med["estimate"].to_numpy(float)])
     out = pd.DataFrame({
         "study": rows["study"].to_numpy(), "arm": rows["arm"].to_numpy(), "treatment": rows["treatment"].to_numpy(),
-        "n": rows["n"].to_numpy(int), "time": rows["time_months"].to_numpy(float),
-        "observed": rows["estimate"].to_numpy(float),
+        "n": rows["n"].to_numpy(int), "time": times, "observed": observed, "kind": kind,
     })
     out["k_obs"] = np.round(out["n"] * out["observed"]).astype(int)
     cov = [arm_covariates({c: r[c] for c in ARM_DESCRIPTORS if c in r}) for _, r in rows.iterrows()]
@@ -193,7 +216,8 @@ def _predictive(idata, targets: pd.DataFrame, seed: int) -> list[np.ndarray]:
 
 
 def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validation/.loso_cache",
-        out_dir="validation/loso_results", seed: int = 1) -> pd.DataFrame:
+        out_dir="validation/loso_results", seed: int = 1, include_medians: bool = False,
+        evidence_files=None, taxonomy=None) -> pd.DataFrame:
     """Run every fold and the baselines; write the CSVs; return the summary table."""
     from rhcc_bayes.core.atomic import write_text_atomic
     from rhcc_bayes.evidence.table import load_evidence
@@ -201,13 +225,15 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
     from rhcc_bayes.specs import load_spec
     from rhcc_bayes.synthesis import fit_synthesis
 
-    evidence, spec = load_evidence(), load_spec(spec_name)
+    spec = load_spec(spec_name)
+    evidence = (load_evidence(evidence_files, taxonomy=taxonomy, include_bundled=False) if evidence_files
+                else load_evidence())
     sampler = dict(spec.sampler)
     if quick:
         sampler.update(chains=2, draws=300, tune=300)
     settings = SamplerSettings.from_mapping(sampler, source="loso sampler")
     table = evidence.table
-    targets = validation_targets(table, spec.outcome)
+    targets = validation_targets(table, spec.outcome, include_medians=include_medians)
     if targets.empty:
         raise SystemExit("no recurrent-HCC landmark with n in the evidence: nothing to validate")
 
@@ -225,7 +251,7 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
         res = fit(without_studies(evidence, [study]))
         model_draws = _predictive(res.idata, held, seed)
         for (i, r), s in zip(held.iterrows(), model_draws):
-            base = {k: r[k] for k in ("study", "arm", "treatment", "n", "time", "observed")}
+            base = {k: r[k] for k in ("study", "arm", "treatment", "n", "kind", "time", "observed")}
             records.append({**base, "method": "model", "gate_passed": bool(res.gate.passed),
                             **score(s, int(r["n"]), r["observed"], rng)})
             records.append({**base, "method": "prior", "gate_passed": bool(prior_fit.gate.passed),
@@ -240,7 +266,8 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
     per_study = summarise(per, ["study", "method"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = f"# spec={spec.name} quick={quick} evidence={evidence.hash[:12]} draws={settings.chains}x{settings.draws}\n"
+    header = (f"# spec={spec.name} quick={quick} medians={include_medians} evidence={evidence.hash[:12]} "
+              f"draws={settings.chains}x{settings.draws}\n")
     write_text_atomic(out / "summary.csv", header + summary.to_csv(index=False, float_format="%.4f"))
     write_text_atomic(out / "per_study.csv", header + per_study.to_csv(index=False, float_format="%.4f"))
     write_text_atomic(out / "per_landmark.csv", header + per.to_csv(index=False, float_format="%.4f"))
@@ -254,8 +281,13 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default="validation/.loso_cache")
     ap.add_argument("--out", default="validation/loso_results")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--include-medians", action="store_true",
+                    help="also score reported medians with n as landmarks S(median) = 0.5")
+    ap.add_argument("--evidence", nargs="+", metavar="CSV", help="evidence files instead of the bundled ones")
+    ap.add_argument("--taxonomy", metavar="CSV", help="treatment taxonomy for --evidence [default: bundled]")
     args = ap.parse_args(argv)
-    summary = run(args.spec, quick=args.quick, cache_dir=args.cache_dir, out_dir=args.out, seed=args.seed)
+    summary = run(args.spec, quick=args.quick, cache_dir=args.cache_dir, out_dir=args.out, seed=args.seed,
+                  include_medians=args.include_medians, evidence_files=args.evidence, taxonomy=args.taxonomy)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 

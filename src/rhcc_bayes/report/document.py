@@ -29,7 +29,9 @@ LIMITATIONS = [
     "Treatments with no arm in the likelihood are estimated from their modality class and the prior "
     "(flagged 'class prior only').",
     "Subgroup effects (tumour size, nodularity, recurrence timing, prior treatment) are mostly prior-driven "
-    "with this evidence; profiles outside the studied subgroups are flagged as extrapolation.",
+    "with this evidence. A treatment is flagged 'extrapolation' when the profile lies outside the inclusion "
+    "limits (size, nodules, recurrence timing, prior treatment) of every one of its arms; an all-comer cohort "
+    "that states no limit includes the profile.",
     "Eligibility rules encode one review's algorithm; they are not a guideline and may not fit local practice.",
     "Research use only: this is not a clinical decision on its own. Decisions belong to a multidisciplinary "
     "team with the full clinical picture.",
