@@ -166,3 +166,12 @@ def test_class_prior_only_treatment_is_flagged_as_such_not_as_extrapolation(prof
 def test_without_support_flags_say_unavailable(profiles):
     assert _flags(profiles["small_solitary_late"], "RFA", True, None, None)[2][0].startswith(
         "evidence counts unavailable")
+
+
+def test_population_level_evidence_is_not_called_class_prior_only(profiles):
+    support, table = _support(TYPICAL)
+    support.loc["MWA"] = {"studies": 0, "arms": 0, "patients": 0}
+    support["population_summaries"] = 0
+    support.loc["MWA", "population_summaries"] = 2
+    cp, ex, msgs = _flags(profiles["small_solitary_late"], "MWA", True, support, table)
+    assert not cp and not ex and "2 population-level summary(ies)" in msgs[0]

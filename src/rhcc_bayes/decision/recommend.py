@@ -66,13 +66,18 @@ def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
         return False, False, ["evidence counts unavailable (posterior without design)"]
     own = arms[arms["treatment"] == trt]
     if trt not in support.index or int(support.loc[trt, "arms"]) == 0 or own.empty:
-        msgs = ["class prior only: no arm of this treatment is in the likelihood; its estimate is its "
-                "modality class's mean plus prior spread"]
+        summaries = support.loc[trt].get("population_summaries", 0) if trt in support.index else 0
+        if not pd.isna(summaries) and int(summaries) > 0:  # ranges / pooled results, no study arm
+            msgs = [f"no study arm: informed by {int(summaries)} population-level summary(ies) (ranges or pooled "
+                    "results) and its modality class"]
+        else:
+            msgs = ["class prior only: no arm of this treatment is in the likelihood; its estimate is its "
+                    "modality class's mean plus prior spread"]
         gaps = coverage_gaps(profile, arms.to_dict(orient="records")) if len(arms) else []
         if gaps:
             msgs.append("extrapolation: outside every arm of every treatment (" + "; ".join(gaps)
                         + "): covariate effects prior-only")
-        return True, bool(gaps), msgs
+        return msgs[0].startswith("class prior only"), bool(gaps), msgs
     gaps = coverage_gaps(profile, own.to_dict(orient="records"))
     if not gaps:
         return False, False, []

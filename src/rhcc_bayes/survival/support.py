@@ -1,4 +1,4 @@
-"""What of the likelihood informs each treatment: arms, studies, patients, and what they cover.
+"""What of the likelihood informs each treatment: arms, studies, patients and covered subgroups.
 
 Computed once from a :class:`~rhcc_bayes.survival.design.SurvivalDesign` and stored in the
 posterior file (``attrs["evidence_support_json"]`` per treatment, ``attrs["evidence_arms_json"]``
@@ -14,11 +14,53 @@ import json
 import numpy as np
 import pandas as pd
 
-from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, COVARIATE_NAMES
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS
 
 SUPPORT_COLUMNS = ["studies", "arms", "patients", "size_max_cm", "size_unstated_arms", "size_bands",
                    "nodularity", "recurrence", "prior"]
+
 ARM_SUPPORT_COLUMNS = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
+
+
+def evidence_support(design) -> pd.DataFrame:
+    """Per treatment: what of the likelihood informs it.
+
+    Columns: ``studies``, ``arms``, ``patients`` (arms and patients in the likelihood),
+    ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
+    ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
+    levels its arms cover (``size_bands``, ``nodularity``, ``recurrence``, ``prior``;
+    joined with ``;``).
+    """
+    arms = design.arms.copy()
+    table = design.used if len(design.used) else design.arms
+    limits = {}
+    if "size_max_cm" in table:
+        for (s, a), g in table.groupby(["study", "arm"]):
+            limits[(s, a)] = float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan
+    arms["size_max_cm"] = [limits.get((s, a), np.nan) for s, a in zip(arms["study"], arms["arm"])]
+    rows = {}
+    for trt, g in arms.groupby("treatment"):
+        rows[trt] = {
+            "studies": int(g["study"].nunique()),
+            "arms": int(len(g)),
+            "patients": int(g["n"].fillna(0).sum()),
+            "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
+            "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
+            **{c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")},
+        }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
+    df.index.name = "treatment"
+    return df
+
+
+def support_from_idata(idata) -> pd.DataFrame | None:
+    """Support stored in the posterior by :func:`attach_support` (None when absent)."""
+    raw = idata.attrs.get("evidence_support_json")
+    if not raw:
+        return None
+    df = pd.DataFrame(json.loads(raw)).set_index("treatment")
+    return df.reindex(columns=SUPPORT_COLUMNS)
 
 
 def arm_support(design) -> pd.DataFrame:
@@ -27,7 +69,10 @@ def arm_support(design) -> pd.DataFrame:
     The limits (:data:`~rhcc_bayes.survival.covariates.ARM_DESCRIPTORS`) are the first
     stated value among the arm's rows used by the model (NaN / "" when none states one).
     """
-    arms = design.arms[["study", "arm", "treatment", "n"]].copy()
+    arms = design.arms
+    if "level" in arms:  # population-level pseudo-arms (ranges, pooled results) are not study arms
+        arms = arms[arms["level"] != "population"]
+    arms = arms[["study", "arm", "treatment", "n"]].copy()
     table = design.used if len(design.used) else None
     for col in ARM_DESCRIPTORS:
         numeric = col.endswith("_cm") or col == "nodules_max"
@@ -40,42 +85,6 @@ def arm_support(design) -> pd.DataFrame:
         arms[col] = [values.get((s, a), np.nan if numeric else "") for s, a in zip(arms["study"], arms["arm"])]
         arms[col] = arms[col].astype(float) if numeric else arms[col].astype(str)
     return arms.reset_index(drop=True)[ARM_SUPPORT_COLUMNS]
-
-
-def evidence_support(design) -> pd.DataFrame:
-    """Per treatment: what of the likelihood informs it.
-
-    Columns: ``studies``, ``arms``, ``patients`` (arms and patients in the likelihood),
-    ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
-    ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
-    levels its arms are coded with (``size_bands``, ``nodularity``, ``recurrence``,
-    ``prior``; joined with ``;``).
-    """
-    arms = design.arms.copy()
-    arms["size_max_cm"] = arm_support(design)["size_max_cm"].to_numpy() if len(arms) else []
-    rows = {}
-    for trt, g in arms.groupby("treatment"):
-        rows[trt] = {
-            "studies": int(g["study"].nunique()),
-            "arms": int(len(g)),
-            "patients": int(g["n"].fillna(0).sum()),
-            "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
-            "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
-            **{c: ";".join(sorted(set(g[c]))) for c in COVARIATE_NAMES},
-        }
-    df = pd.DataFrame.from_dict(rows, orient="index")
-    df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
-    df.index.name = "treatment"
-    return df
-
-
-def support_from_idata(idata) -> pd.DataFrame | None:
-    """Per-treatment support stored in the posterior by :func:`attach_support` (None when absent)."""
-    raw = idata.attrs.get("evidence_support_json")
-    if not raw:
-        return None
-    df = pd.DataFrame(json.loads(raw)).set_index("treatment")
-    return df.reindex(columns=SUPPORT_COLUMNS)
 
 
 def arm_support_from_idata(idata) -> pd.DataFrame | None:
@@ -91,6 +100,6 @@ def arm_support_from_idata(idata) -> pd.DataFrame | None:
 
 
 def attach_support(idata, design) -> None:
-    """Store :func:`evidence_support` and :func:`arm_support` in ``idata.attrs``."""
+    """Store :func:`evidence_support` and :func:`arm_support` in ``idata.attrs`` (a saved posterior carries them)."""
     idata.attrs["evidence_support_json"] = evidence_support(design).reset_index().to_json(orient="records")
     idata.attrs["evidence_arms_json"] = arm_support(design).to_json(orient="records")
