@@ -8,7 +8,8 @@ estimate, a time and n). For each such study:
    the normal path :func:`rhcc_bayes.synthesis.fit_synthesis`, cached);
 2. for each of its landmarks (arm, time t, n, observed fraction y): the new-study
    posterior predictive of the arm's treatment and covariates (arm coded by its inclusion
-   limits, :func:`rhcc_bayes.survival.covariates.arm_covariates`), a fresh study effect per
+   limits, :func:`rhcc_bayes.survival.covariates.arm_covariates`; a level that no arm of the
+   training evidence reports is predicted at "nr", as ``rhcc-bayes predict`` does), a fresh study effect per
    draw (``population="new"``), then the reported count with the binomial noise of n
    (:func:`rhcc_bayes.survival.population.binomial_survivors`, landmarks of one arm are the
    same patients);
@@ -203,13 +204,15 @@ def summarise(per: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 # --- driver --------------------------------------------------------------------------------
-def _predictive(idata, targets: pd.DataFrame, seed: int) -> list[np.ndarray]:
-    """New-study S(t) draws for each target row."""
+def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "reported") -> list[np.ndarray]:
+    """New-study S(t) draws for each target row (levels mapped as in ``rhcc-bayes predict``)."""
+    from rhcc_bayes.survival.population import prediction_levels
     from rhcc_bayes.survival.predict import survival_draws
 
     out = []
     for i, r in targets.iterrows():
         cov = {c: r[c] for c in ("size_band", "nodularity", "recurrence", "prior") if c in r}
+        cov = prediction_levels(idata, cov, levels)[0]
         s = survival_draws(idata, cov, [r["time"]], population="new", seed=seed + int(i))
         out.append(s.sel(treatment=r["treatment"]).values.ravel())
     return out
@@ -217,7 +220,7 @@ def _predictive(idata, targets: pd.DataFrame, seed: int) -> list[np.ndarray]:
 
 def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validation/.loso_cache",
         out_dir="validation/loso_results", seed: int = 1, include_medians: bool = False,
-        evidence_files=None, taxonomy=None) -> pd.DataFrame:
+        evidence_files=None, taxonomy=None, levels: str = "reported") -> pd.DataFrame:
     """Run every fold and the baselines; write the CSVs; return the summary table."""
     from rhcc_bayes.core.atomic import write_text_atomic
     from rhcc_bayes.evidence.table import load_evidence
@@ -243,13 +246,13 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
 
     rng = np.random.default_rng(seed)
     prior_fit = fit(without_outcome(evidence, spec.outcome))
-    prior_draws = _predictive(prior_fit.idata, targets, seed)
+    prior_draws = _predictive(prior_fit.idata, targets, seed, levels)
     records = []
     for study in folds(targets):
         held = targets[targets["study"] == study]
         print(f"fold {study}: {len(held)} landmarks ...", file=sys.stderr, flush=True)
         res = fit(without_studies(evidence, [study]))
-        model_draws = _predictive(res.idata, held, seed)
+        model_draws = _predictive(res.idata, held, seed, levels)
         for (i, r), s in zip(held.iterrows(), model_draws):
             base = {k: r[k] for k in ("study", "arm", "treatment", "n", "kind", "time", "observed")}
             records.append({**base, "method": "model", "gate_passed": bool(res.gate.passed),
@@ -266,7 +269,7 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
     per_study = summarise(per, ["study", "method"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = (f"# spec={spec.name} quick={quick} medians={include_medians} evidence={evidence.hash[:12]} "
+    header = (f"# spec={spec.name} quick={quick} medians={include_medians} levels={levels} evidence={evidence.hash[:12]} "
               f"draws={settings.chains}x{settings.draws}\n")
     write_text_atomic(out / "summary.csv", header + summary.to_csv(index=False, float_format="%.4f"))
     write_text_atomic(out / "per_study.csv", header + per_study.to_csv(index=False, float_format="%.4f"))
@@ -285,9 +288,12 @@ def main(argv=None) -> int:
                     help="also score reported medians with n as landmarks S(median) = 0.5")
     ap.add_argument("--evidence", nargs="+", metavar="CSV", help="evidence files instead of the bundled ones")
     ap.add_argument("--taxonomy", metavar="CSV", help="treatment taxonomy for --evidence [default: bundled]")
+    ap.add_argument("--levels", choices=("reported", "profile"), default="reported",
+                    help="covariate levels no arm reports -> nr (reported, as predict does) or kept (profile)")
     args = ap.parse_args(argv)
     summary = run(args.spec, quick=args.quick, cache_dir=args.cache_dir, out_dir=args.out, seed=args.seed,
-                  include_medians=args.include_medians, evidence_files=args.evidence, taxonomy=args.taxonomy)
+                  include_medians=args.include_medians, evidence_files=args.evidence, taxonomy=args.taxonomy,
+                  levels=args.levels)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 

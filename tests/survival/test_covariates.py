@@ -175,3 +175,17 @@ def test_population_level_evidence_is_not_called_class_prior_only(profiles):
     support.loc["MWA", "population_summaries"] = 2
     cp, ex, msgs = _flags(profiles["small_solitary_late"], "MWA", True, support, table)
     assert not cp and not ex and "2 population-level summary(ies)" in msgs[0]
+
+
+def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
+    p = profiles["multifocal_early_mvi"]  # 3.8 cm, 3 nodules, early, after resection
+    cov = p.model_covariates()
+    assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "resection"}
+    levels, notes = cv.reported_levels(cov, TYPICAL)
+    # arms report 3to5 (<= 5 cm) and resection, but no multinodular or early-recurrence cohort
+    assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "resection"}
+    assert len(notes) == 2 and notes[0].startswith("nodularity multinodular: no arm reports this level")
+    assert cv.reported_levels(cov, TYPICAL, "profile") == (cov, [])
+    assert cv.reported_levels(cov, None) == (cov, [])
+    with pytest.raises(ValueError):
+        cv.reported_levels(cov, TYPICAL, "bogus")

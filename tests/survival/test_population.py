@@ -153,3 +153,15 @@ def test_draws_written_atomically(idata, tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
     with pytest.raises(UserError, match="cannot write"):
         write_netcdf_atomic(ds, tmp_path / "no_such_dir" / "d.nc")
+
+
+def test_levels_no_arm_reports_become_nr_when_the_posterior_knows_its_arms():
+    import json
+
+    idata = fake_idata(draws=200)
+    idata.attrs["evidence_arms_json"] = json.dumps([{"study": "s", "arm": "A", "treatment": "TACE", "n": 50,
+                                                     "size_max_cm": 5.0}])
+    ds = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12])
+    assert ds.attrs["level_size_band"] == "nr" and "no arm reports this level" in ds.attrs["level_notes"]
+    kept = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12], levels="profile")
+    assert kept.attrs["level_size_band"] == "le3" and kept.attrs["level_notes"] == ""

@@ -76,14 +76,20 @@ def run(args) -> int:
     if args.format == "json":
         payload = {"population": population.id, "treatment": args.treatment, "n": n,
                    "covariates": population.covariates(), "gate_warning": banner,
+                   "levels_used": {k[len("level_"):]: v for k, v in ds.attrs.items()
+                                   if k.startswith("level_") and k != "level_notes"},
+                   "level_notes": ds.attrs.get("level_notes", ""),
                    "predictive": table.to_dict(orient="records"),
                    "note": "reported landmark survival of a new study incl. binomial sampling noise"}
         text = json.dumps(payload, indent=2, default=float) + "\n"
     elif args.format == "csv":
         text = table.assign(population=population.id).to_csv(index=False)
     else:
-        head = (f"New study of population {population.id!r} ({population.covariates()}), {args.treatment}, "
+        levels = {k[len("level_"):]: v for k, v in ds.attrs.items() if k.startswith("level_") and k != "level_notes"}
+        head = (f"New study of population {population.id!r} (model levels {levels}), {args.treatment}, "
                 f"n = {n}: reported survival (binomial sampling noise included)")
+        if ds.attrs.get("level_notes"):
+            head += "\nnote: " + ds.attrs["level_notes"]
         shown = table.drop(columns=["treatment", "n"]).copy()
         shown["time"] = shown["time"].map(lambda t: f"{t:g}")
         text = "\n".join(x for x in (banner, head, shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")) if x) + "\n"

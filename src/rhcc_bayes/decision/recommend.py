@@ -35,7 +35,7 @@ import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
-from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps  # noqa: F401
+from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps, reported_levels  # noqa: F401
 from rhcc_bayes.survival.support import (SUPPORT_COLUMNS, arm_support, arm_support_from_idata,  # noqa: F401
                                          attach_support, evidence_support, support_from_idata)
 
@@ -50,6 +50,10 @@ def _support_tables(idata, design) -> tuple[pd.DataFrame | None, pd.DataFrame | 
     if design is not None:
         return evidence_support(design), arm_support(design)
     return support_from_idata(idata), arm_support_from_idata(idata)
+
+
+def _records(arm_table: pd.DataFrame | None) -> list[dict] | None:
+    return None if arm_table is None else arm_table.to_dict(orient="records")
 
 
 def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
@@ -176,8 +180,10 @@ class DecisionResult:
         if self.gate_warning:
             lines += ["!" * 78, self.gate_warning, "!" * 78, ""]
         p = self.profile
-        lines.append(f"Profile {p.id}: model covariates {self.profile.model_covariates()}; "
+        levels = self.provenance.get("covariate_levels", self.profile.model_covariates())
+        lines.append(f"Profile {p.id}: model covariates {levels}; "
                      f"{self.population} study population; horizon {self.horizon:g} months")
+        lines += [f"  note: {n}" for n in self.provenance.get("covariate_notes", [])]
         lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
         lines.append("")
         lines.append(format_table(self.table, self.horizon).to_string(index=False))
@@ -259,7 +265,7 @@ def _provenance(idata) -> dict:
 
 def decide_profile(idata, profile, *, horizon: float = 60, population: str = "average",
                    utility: Utility | str | Path | None = None, seed: int = 0, design=None,
-                   ci: float = CI) -> DecisionResult:
+                   ci: float = CI, levels: str = "reported") -> DecisionResult:
     """Eligibility, posterior expected survival and decision summaries for one profile.
 
     Parameters
@@ -280,6 +286,11 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     design : SurvivalDesign, optional
         For the evidence counts and flags (default: read from ``idata.attrs`` when
         stored by :func:`attach_support`).
+    levels : {"reported", "profile"}
+        "reported" (default) predicts a covariate level that no arm reports at the
+        reference level "nr" (the all-comer cohorts that include the patient; see
+        :func:`rhcc_bayes.survival.covariates.reported_levels`); "profile" keeps the
+        profile's levels and their prior-driven effects.
 
     Returns
     -------
@@ -303,7 +314,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     treatments = idata.posterior["mu"].treatment.values.tolist()
     elig = assess_eligibility(profile, treatments)
     candidates = elig.allowed()
-    cov = profile.model_covariates()
+    support, arm_table = _support_tables(idata, design)
+    cov, level_notes = reported_levels(profile.model_covariates(), _records(arm_table), levels)
     lh, cuts = profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)
     surv = survival_summary(lh.sel(treatment=candidates), cuts, horizon, landmarks)
     criterion = "RMST"
@@ -312,7 +324,6 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         util_da = utility_draws(idata, surv["rmst"], utility)
         surv["utility"] = util_da
         criterion = "QA-RMST"
-    support, arm_table = _support_tables(idata, design)
     modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
 
@@ -350,12 +361,13 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         profile=profile, eligibility=elig, survival=surv, table=table, honesty=honesty, excluded=excluded,
         evpi=evpi, horizon=horizon, population=population, criterion=criterion,
         utility_description=utility.describe() if utility is not None else "",
-        gate_warning=gate_banner(idata), provenance=_provenance(idata),
+        gate_warning=gate_banner(idata),
+        provenance={**_provenance(idata), "covariate_levels": cov, "covariate_notes": level_notes},
     )
 
 
 def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str = "average", seed: int = 0,
-                        design=None, ci: float = CI) -> pd.DataFrame:
+                        design=None, ci: float = CI, levels: str = "reported") -> pd.DataFrame:
     """Tidy decision table for every profile of a cohort (RMST criterion).
 
     Profiles sharing model covariates and candidate set are computed once
@@ -376,11 +388,14 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
         raise UserError("the cohort has no patients")
     _, cuts = profile_log_hazard(idata, {}, population=population, seed=seed, horizon=horizon)
 
+    support, arm_table = _support_tables(idata, design)
+    arm_records = _records(arm_table)
+
     def log_hazard_for(cov):
+        cov = reported_levels(cov, arm_records, levels)[0]
         return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
 
     df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
-    support, arm_table = _support_tables(idata, design)
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
     flag_rows = []

@@ -334,3 +334,41 @@ def coverage_gaps(profile, arms: Iterable[Mapping]) -> list[str]:
                     + ", ".join(c.profile_text(profile) for c in COVARIATES.values()
                                 if _value(profile, c.profile_field) not in (UNKNOWN, None)))
     return gaps
+
+
+LEVEL_MODES = ("reported", "profile")
+
+
+def reported_levels(covariates: Mapping[str, str], arms: Iterable[Mapping] | None,
+                    mode: str = "reported") -> tuple[dict[str, str], list[str]]:
+    """Map covariate levels onto the levels that study arms actually report.
+
+    With ``mode="reported"`` a level that no arm is coded with (e.g. "multinodular" when
+    cohorts only state "<= 3 nodules", which is coded as mixed) becomes the reference
+    "nr": the patient is predicted like the all-comer cohorts that include him, not
+    through an effect only the prior informs. ``mode="profile"`` keeps the levels (the
+    covariate model's prior-driven effects apply). Without arm information (``arms`` is
+    None) the levels are kept.
+
+    Returns
+    -------
+    (levels, notes)
+        The levels to predict with, and one note per level mapped to "nr".
+    """
+    if mode not in LEVEL_MODES:
+        raise ValueError(f"mode must be one of {LEVEL_MODES}, got {mode!r}")
+    levels = {name: covariates.get(name, REFERENCE) for name in COVARIATES}
+    if mode == "profile" or arms is None:
+        return levels, []
+    seen: dict[str, set] = {name: set() for name in COVARIATES}
+    for a in arms:
+        for name, level in arm_covariates(a).items():
+            seen[name].add(level)
+    notes = []
+    for name, level in levels.items():
+        if level != REFERENCE and level not in seen[name]:
+            c = COVARIATES[name]
+            notes.append(f"{c.label} {c.level_label(level)}: no arm reports this level; predicted like the "
+                         "all-comer cohorts that include it (level nr)")
+            levels[name] = REFERENCE
+    return levels, notes

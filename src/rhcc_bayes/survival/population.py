@@ -27,7 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
-from rhcc_bayes.survival.covariates import arm_covariates
+from rhcc_bayes.survival.covariates import arm_covariates, reported_levels
 
 MILAN_SIZE_MAX_CM = 5.0
 MILAN_NODULES_MAX = 3
@@ -191,7 +191,17 @@ def binomial_survivors(surv: np.ndarray, n, rng: np.random.Generator) -> np.ndar
     return out
 
 
-def predict_population(idata, population, treatment: str, n: int, times, *, seed: int = 0) -> xr.Dataset:
+def prediction_levels(idata, covariates: dict, levels: str = "reported") -> tuple[dict, list[str]]:
+    """Covariate levels to predict with: levels no arm of the posterior's evidence reports
+    become "nr" (``levels="reported"``; see :func:`~rhcc_bayes.survival.covariates.reported_levels`)."""
+    from rhcc_bayes.survival.support import arm_support_from_idata
+
+    arms = arm_support_from_idata(idata)
+    return reported_levels(covariates, None if arms is None else arms.to_dict(orient="records"), levels)
+
+
+def predict_population(idata, population, treatment: str, n: int, times, *, seed: int = 0,
+                       levels: str = "reported") -> xr.Dataset:
     """Posterior predictive of the landmark survival a new study of ``population`` would report.
 
     Parameters
@@ -208,6 +218,10 @@ def predict_population(idata, population, treatment: str, n: int, times, *, seed
         Landmark times in months (any positive values).
     seed : int
         Seed of the new study effect and of the binomial sampling.
+    levels : {"reported", "profile"}
+        "reported" (default): a covariate level no arm of the evidence reports is
+        predicted at "nr" (noted in ``attrs["level_notes"]``); "profile": the
+        population's levels as coded.
 
     Returns
     -------
@@ -229,7 +243,7 @@ def predict_population(idata, population, treatment: str, n: int, times, *, seed
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise UserError(f"n must be a positive whole number of patients, got {n!r}")
     t = check_times(times)
-    cov = population.covariates()
+    cov, notes = prediction_levels(idata, population.covariates(), levels)
     s = survival_draws(idata, cov, t, population="new", seed=seed).sel(treatment=treatment)
     s = s.transpose("chain", "draw", "time")
     alive = binomial_survivors(s.values, int(n), np.random.default_rng([seed, 1]))
@@ -245,7 +259,7 @@ def predict_population(idata, population, treatment: str, n: int, times, *, seed
     ds.attrs.update({"treatment": treatment, "n": int(n), "population": population.id, "seed": int(seed),
                      **{f"population_{k}": ("" if isinstance(v, float) and math.isnan(v) else v)
                         for k, v in population.descriptors().items()},
-                     **{f"level_{k}": v for k, v in cov.items()}})
+                     **{f"level_{k}": v for k, v in cov.items()}, "level_notes": "; ".join(notes)})
     return ds
 
 
