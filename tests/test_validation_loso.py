@@ -80,7 +80,7 @@ def test_summarise_counts_and_rates():
                         "lo90": [0.1, 0.2, 0.3], "hi90": [0.5, 0.4, 0.9], "abs_err": [0.1, 0.2, 0.3],
                         "lpd": [-1.0, -2.0, -3.0], "gate_passed": [True, True, False]})
     s = loso.summarise(per, ["method"]).iloc[0]
-    assert (s["landmarks"], s["studies"], s["unconverged_fits"]) == (3, 2, 1)
+    assert (s["landmarks"], s["studies"], s["landmarks_unconverged_fit"]) == (3, 2, 1)
     assert s["coverage90"] == pytest.approx(2 / 3) and s["mae"] == pytest.approx(0.2)
     assert s["width90"] == pytest.approx(0.4) and s["lpd_sum"] == -6.0
 

@@ -8,8 +8,8 @@ estimate, a time and n). For each such study:
    the normal path :func:`rhcc_bayes.synthesis.fit_synthesis`, cached);
 2. for each of its landmarks (arm, time t, n, observed fraction y): the new-study
    posterior predictive of the arm's treatment and covariates (arm coded by its inclusion
-   limits, :func:`rhcc_bayes.survival.covariates.arm_covariates`; a level that no arm of the
-   training evidence reports is predicted at "nr", as ``rhcc-bayes predict`` does), a fresh study effect per
+   limits, :func:`rhcc_bayes.survival.covariates.arm_covariates`; ``--levels reported`` maps a
+   level no arm of the training evidence reports to "nr"), a fresh study effect per
    draw (``population="new"``), then the reported count with the binomial noise of n
    (:func:`rhcc_bayes.survival.population.binomial_survivors`, landmarks of one arm are the
    same patients);
@@ -199,12 +199,12 @@ def summarise(per: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         rows.append({**dict(zip(by, key)), "landmarks": len(g), "studies": g["study"].nunique(),
                      "coverage90": g["covered90"].mean(), "width90": (g["hi90"] - g["lo90"]).mean(),
                      "mae": g["abs_err"].mean(), "lpd_sum": g["lpd"].sum(), "lpd_mean": g["lpd"].mean(),
-                     "unconverged_fits": int((~g["gate_passed"].astype(bool)).sum())})
+                     "landmarks_unconverged_fit": int((~g["gate_passed"].astype(bool)).sum())})
     return pd.DataFrame(rows)
 
 
 # --- driver --------------------------------------------------------------------------------
-def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "reported") -> list[np.ndarray]:
+def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "profile") -> list[np.ndarray]:
     """New-study S(t) draws for each target row (levels mapped as in ``rhcc-bayes predict``)."""
     from rhcc_bayes.survival.population import prediction_levels
     from rhcc_bayes.survival.predict import survival_draws
@@ -220,7 +220,7 @@ def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "reported
 
 def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validation/.loso_cache",
         out_dir="validation/loso_results", seed: int = 1, include_medians: bool = False,
-        evidence_files=None, taxonomy=None, levels: str = "reported") -> pd.DataFrame:
+        evidence_files=None, taxonomy=None, levels: str = "profile") -> pd.DataFrame:
     """Run every fold and the baselines; write the CSVs; return the summary table."""
     from rhcc_bayes.core.atomic import write_text_atomic
     from rhcc_bayes.evidence.table import load_evidence
@@ -288,8 +288,9 @@ def main(argv=None) -> int:
                     help="also score reported medians with n as landmarks S(median) = 0.5")
     ap.add_argument("--evidence", nargs="+", metavar="CSV", help="evidence files instead of the bundled ones")
     ap.add_argument("--taxonomy", metavar="CSV", help="treatment taxonomy for --evidence [default: bundled]")
-    ap.add_argument("--levels", choices=("reported", "profile"), default="reported",
-                    help="covariate levels no arm reports -> nr (reported, as predict does) or kept (profile)")
+    ap.add_argument("--levels", choices=("profile", "reported"), default="profile",
+                    help="covariate levels no arm reports: kept with their prior effect (profile, the package "
+                         "default) or mapped to nr (reported)")
     args = ap.parse_args(argv)
     summary = run(args.spec, quick=args.quick, cache_dir=args.cache_dir, out_dir=args.out, seed=args.seed,
                   include_medians=args.include_medians, evidence_files=args.evidence, taxonomy=args.taxonomy,

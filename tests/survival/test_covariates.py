@@ -181,11 +181,13 @@ def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
     p = profiles["multifocal_early_mvi"]  # 3.8 cm, 3 nodules, early, after resection
     cov = p.model_covariates()
     assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "resection"}
-    levels, notes = cv.reported_levels(cov, TYPICAL)
+    levels, notes = cv.reported_levels(cov, TYPICAL, "reported")
     # arms report 3to5 (<= 5 cm) and resection, but no multinodular or early-recurrence cohort
     assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "resection"}
     assert len(notes) == 2 and notes[0].startswith("nodularity multinodular: no arm reports this level")
-    assert cv.reported_levels(cov, TYPICAL, "profile") == (cov, [])
+    kept, notes = cv.reported_levels(cov, TYPICAL)  # default: keep, with the same two notes
+    assert cv.DEFAULT_LEVEL_MODE == "profile" and kept == cov
+    assert len(notes) == 2 and "effect comes from the covariate prior" in notes[1]
     assert cv.reported_levels(cov, None) == (cov, [])
     with pytest.raises(ValueError):
         cv.reported_levels(cov, TYPICAL, "bogus")

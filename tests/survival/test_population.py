@@ -161,7 +161,7 @@ def test_levels_no_arm_reports_become_nr_when_the_posterior_knows_its_arms():
     idata = fake_idata(draws=200)
     idata.attrs["evidence_arms_json"] = json.dumps([{"study": "s", "arm": "A", "treatment": "TACE", "n": 50,
                                                      "size_max_cm": 5.0}])
-    ds = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12])
+    ds = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12], levels="reported")
     assert ds.attrs["level_size_band"] == "nr" and "no arm reports this level" in ds.attrs["level_notes"]
-    kept = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12], levels="profile")
-    assert kept.attrs["level_size_band"] == "le3" and kept.attrs["level_notes"] == ""
+    kept = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12])
+    assert kept.attrs["level_size_band"] == "le3" and "covariate prior" in kept.attrs["level_notes"]

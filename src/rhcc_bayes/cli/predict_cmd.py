@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--out", metavar="FILE", help="write the summary here (atomic) instead of stdout")
     p.add_argument("--draws", metavar="FILE.nc", help="also write the predictive draws (netCDF, atomic)")
+    p.add_argument("--levels", choices=("profile", "reported"), default="profile",
+                   help="covariate levels no arm reports: keep with their prior-driven effect (profile) or "
+                        "predict at the all-comer level nr (reported) [default: profile]")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-study effect and sampling [default: 0]")
     p.set_defaults(func=run)
 
@@ -71,7 +74,8 @@ def run(args) -> int:
     banner = gate_banner(result.idata)
     if banner:
         print(banner, file=sys.stderr)
-    ds = predict_population(result.idata, population, args.treatment, n, times, seed=args.draw_seed)
+    ds = predict_population(result.idata, population, args.treatment, n, times, seed=args.draw_seed,
+                            levels=args.levels)
     table = prediction_table(ds)
     if args.format == "json":
         payload = {"population": population.id, "treatment": args.treatment, "n": n,

@@ -35,7 +35,7 @@ import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
-from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps, reported_levels  # noqa: F401
+from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps, reported_levels, DEFAULT_LEVEL_MODE  # noqa: F401
 from rhcc_bayes.survival.support import (SUPPORT_COLUMNS, arm_support, arm_support_from_idata,  # noqa: F401
                                          attach_support, evidence_support, support_from_idata)
 
@@ -265,7 +265,7 @@ def _provenance(idata) -> dict:
 
 def decide_profile(idata, profile, *, horizon: float = 60, population: str = "average",
                    utility: Utility | str | Path | None = None, seed: int = 0, design=None,
-                   ci: float = CI, levels: str = "reported") -> DecisionResult:
+                   ci: float = CI, levels: str = DEFAULT_LEVEL_MODE) -> DecisionResult:
     """Eligibility, posterior expected survival and decision summaries for one profile.
 
     Parameters
@@ -286,11 +286,11 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     design : SurvivalDesign, optional
         For the evidence counts and flags (default: read from ``idata.attrs`` when
         stored by :func:`attach_support`).
-    levels : {"reported", "profile"}
-        "reported" (default) predicts a covariate level that no arm reports at the
-        reference level "nr" (the all-comer cohorts that include the patient; see
-        :func:`rhcc_bayes.survival.covariates.reported_levels`); "profile" keeps the
-        profile's levels and their prior-driven effects.
+    levels : {"profile", "reported"}
+        "profile" (default) keeps the profile's covariate levels; a level no arm reports
+        gets its prior-driven effect and a note. "reported" predicts such a level at the
+        reference "nr" (the all-comer cohorts that include the patient); see
+        :func:`rhcc_bayes.survival.covariates.reported_levels`.
 
     Returns
     -------
@@ -367,7 +367,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
 
 
 def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str = "average", seed: int = 0,
-                        design=None, ci: float = CI, levels: str = "reported") -> pd.DataFrame:
+                        design=None, ci: float = CI, levels: str = DEFAULT_LEVEL_MODE) -> pd.DataFrame:
     """Tidy decision table for every profile of a cohort (RMST criterion).
 
     Profiles sharing model covariates and candidate set are computed once

@@ -27,7 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
-from rhcc_bayes.survival.covariates import arm_covariates, reported_levels
+from rhcc_bayes.survival.covariates import DEFAULT_LEVEL_MODE, arm_covariates, reported_levels
 
 MILAN_SIZE_MAX_CM = 5.0
 MILAN_NODULES_MAX = 3
@@ -191,9 +191,10 @@ def binomial_survivors(surv: np.ndarray, n, rng: np.random.Generator) -> np.ndar
     return out
 
 
-def prediction_levels(idata, covariates: dict, levels: str = "reported") -> tuple[dict, list[str]]:
-    """Covariate levels to predict with: levels no arm of the posterior's evidence reports
-    become "nr" (``levels="reported"``; see :func:`~rhcc_bayes.survival.covariates.reported_levels`)."""
+def prediction_levels(idata, covariates: dict, levels: str = DEFAULT_LEVEL_MODE) -> tuple[dict, list[str]]:
+    """Covariate levels to predict with, and notes on levels no arm of the posterior's evidence
+    reports (``levels="reported"`` maps them to "nr"; see
+    :func:`~rhcc_bayes.survival.covariates.reported_levels`)."""
     from rhcc_bayes.survival.support import arm_support_from_idata
 
     arms = arm_support_from_idata(idata)
@@ -201,7 +202,7 @@ def prediction_levels(idata, covariates: dict, levels: str = "reported") -> tupl
 
 
 def predict_population(idata, population, treatment: str, n: int, times, *, seed: int = 0,
-                       levels: str = "reported") -> xr.Dataset:
+                       levels: str = DEFAULT_LEVEL_MODE) -> xr.Dataset:
     """Posterior predictive of the landmark survival a new study of ``population`` would report.
 
     Parameters
@@ -218,10 +219,10 @@ def predict_population(idata, population, treatment: str, n: int, times, *, seed
         Landmark times in months (any positive values).
     seed : int
         Seed of the new study effect and of the binomial sampling.
-    levels : {"reported", "profile"}
-        "reported" (default): a covariate level no arm of the evidence reports is
-        predicted at "nr" (noted in ``attrs["level_notes"]``); "profile": the
-        population's levels as coded.
+    levels : {"profile", "reported"}
+        "profile" (default): the population's levels as coded; "reported": a level no
+        arm of the evidence reports is predicted at "nr". Either way such levels are
+        named in ``attrs["level_notes"]``.
 
     Returns
     -------
