@@ -25,7 +25,14 @@ def test_model_has_named_dims_for_every_parameter(evidence):
     assert model.named_vars_to_dims["class_effect"] == ("modality",)
     assert model.named_vars_to_dims["z_study"] == ("study",)
     observed = {v.name for v in model.observed_RVs}
-    assert observed == {"landmark_deaths", "median_alive"}
+    # every block of the design with rows has its observed variable, and nothing else is observed
+    med = design.medians
+    expected = {name for name, rows in [
+        ("landmark_deaths", design.landmarks), ("median_alive", med[med["se_log"].isna()]),
+        ("median_log", med[med["se_log"].notna()]), ("log_hr", design.hazard_ratios), ("los_mean", design.stay),
+    ] if len(rows)} | {f"{o}_events" for o in design.secondary["outcome"].unique()}
+    assert {"landmark_deaths", "median_alive"} <= observed
+    assert observed == expected
     assert len(model.coords["landmark_obs"]) == len(design.landmarks)
 
 
