@@ -102,3 +102,18 @@ def test_medians_with_n_become_half_survival_landmarks():
     targets = loso.validation_targets(t, include_medians=True)
     m = targets[targets["study"] == "m"].iloc[0]
     assert (m["kind"], m["time"], m["observed"], m["k_obs"]) == ("median", 20.0, 0.5, 30)
+
+
+def test_pooled_results_are_not_targets_and_leave_with_their_constituents():
+    t = pd.concat([EVIDENCE, table([{"study": "meta", "arm": "RFA", "treatment": "RFA", "n": 400,
+                                     "time_months": 60, "estimate": 0.5, "design": "meta_analysis"}])],
+                  ignore_index=True)
+    t["design"] = t["design"].fillna("retrospective")
+    assert "meta" not in loso.folds(loso.validation_targets(t))
+
+    class FakeEvidence:
+        def included_studies(self):
+            return {"meta": ("a", "b"), "other": ("c",)}
+
+    assert loso.fold_studies(FakeEvidence(), "a") == {"a", "meta"}
+    assert loso.fold_studies(FakeEvidence(), "z") == {"z"}

@@ -1,11 +1,13 @@
 """Leave-one-study-out (LOSO) predictive validation of the survival synthesis (issue 10 item 9).
 
-Folds: every study with at least one landmark survival of a recurrent-HCC arm whose n is
-reported (``population = recurrent``, ``measure = survival``, the spec's outcome, a point
-estimate, a time and n). For each such study:
+Folds: every cohort study (not a pooled meta-analysis or review statement) with at least
+one landmark survival of a recurrent-HCC arm whose n is reported (``population =
+recurrent``, ``measure = survival``, the spec's outcome, a point estimate, a time and n).
+For each such study:
 
-1. refit the spec on the evidence **without that study** (all its rows removed, through
-   the normal path :func:`rhcc_bayes.synthesis.fit_synthesis`, cached);
+1. refit the spec on the evidence **without that study** (all its rows removed, and every
+   pooled result that ``includes`` it, so it cannot leak back), through the normal path
+   :func:`rhcc_bayes.synthesis.fit_synthesis` (cached);
 2. for each of its landmarks (arm, time t, n, observed fraction y): the new-study
    posterior predictive of the arm's treatment and covariates (arm coded by its inclusion
    limits, :func:`rhcc_bayes.survival.covariates.arm_covariates`; ``--levels reported`` maps a
@@ -63,6 +65,7 @@ from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, arm_covariates  # no
 
 LEVEL = 0.9
 METHODS = ("model", "prior", "average")
+NOT_A_COHORT = ("meta_analysis", "review")  # pooled results and review statements are not validation targets
 
 
 # --- folds ---------------------------------------------------------------------------------
@@ -86,9 +89,12 @@ def median_rows(table: pd.DataFrame, outcome: str = "os") -> pd.DataFrame:
 def validation_targets(table: pd.DataFrame, outcome: str = "os", *, include_medians: bool = False) -> pd.DataFrame:
     """One row per landmark to predict: study, arm, treatment, n, time, observed, k_obs, kind, covariates.
 
-    With ``include_medians`` a reported median m with n is one more landmark: S(m) = 0.5
-    observed at t = m (``kind = "median"``).
+    Only cohorts: rows of pooled meta-analyses and review statements (:data:`NOT_A_COHORT`)
+    are not targets (their n is a sum over studies). With ``include_medians`` a reported
+    median m with n is one more landmark: S(m) = 0.5 observed at t = m (``kind = "median"``).
     """
+    if "design" in table:
+        table = table[~table["design"].isin(NOT_A_COHORT)]
     rows = landmark_rows(table, outcome)
     kind = ["landmark"] * len(rows)
     observed = rows["estimate"].to_numpy(float)
@@ -113,6 +119,13 @@ def validation_targets(table: pd.DataFrame, outcome: str = "os", *, include_medi
 def folds(targets: pd.DataFrame) -> list[str]:
     """Held-out studies, in order of first appearance."""
     return list(dict.fromkeys(targets["study"]))
+
+
+def fold_studies(evidence, study: str) -> set[str]:
+    """The held-out study plus every pooled result that includes it (no leakage through
+    a meta-analysis of which it is a constituent; ``Evidence.included_studies``)."""
+    included = evidence.included_studies() if hasattr(evidence, "included_studies") else {}
+    return {study} | {pooled for pooled, members in included.items() if study in members}
 
 
 def without_studies(evidence, studies):
@@ -251,7 +264,8 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
     for study in folds(targets):
         held = targets[targets["study"] == study]
         print(f"fold {study}: {len(held)} landmarks ...", file=sys.stderr, flush=True)
-        res = fit(without_studies(evidence, [study]))
+        dropped = fold_studies(evidence, study)
+        res = fit(without_studies(evidence, dropped))
         model_draws = _predictive(res.idata, held, seed, levels)
         for (i, r), s in zip(held.iterrows(), model_draws):
             base = {k: r[k] for k in ("study", "arm", "treatment", "n", "kind", "time", "observed")}
@@ -259,7 +273,7 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
                             **score(s, int(r["n"]), r["observed"], rng)})
             records.append({**base, "method": "prior", "gate_passed": bool(prior_fit.gate.passed),
                             **score(prior_draws[i], int(r["n"]), r["observed"], rng)})
-            p_bar = average_baseline(table, study, r["time"], spec.outcome)
+            p_bar = average_baseline(table[~table["study"].isin(dropped - {study})], study, r["time"], spec.outcome)
             records.append({**base, "method": "average", "gate_passed": True,
                             **score(np.array([p_bar]), int(r["n"]), r["observed"], rng)})
     per = pd.DataFrame(records)
