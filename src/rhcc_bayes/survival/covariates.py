@@ -337,9 +337,9 @@ def coverage_gaps(profile, arms: Iterable[Mapping]) -> list[str]:
 
 
 LEVEL_MODES = ("profile", "reported")
-#: Default: keep the profile's levels. Leave-one-study-out on the bundled evidence (15
+#: Default: keep the profile's levels. Leave-one-study-out on the bundled evidence (20
 #: landmarks/medians of 5 studies, validation/LOSO_NOTES.md) scored "profile" better than
-#: "reported" (MAE 0.173 vs 0.190, coverage90 0.73 vs 0.60, LPD -66.9 vs -69.1): the
+#: "reported" (coverage90 0.75 vs 0.65, LPD -88.7 vs -90.5, MAE 0.184 both): the
 #: sign-constrained prior effects (larger, multinodular, early = worse) carry real
 #: prognostic knowledge. Either way the unreported levels are named in the notes.
 DEFAULT_LEVEL_MODE = "profile"
