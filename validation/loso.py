@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, arm_covariates  # noqa: E402
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, arm_covariates
 
 LEVEL = 0.9
 METHODS = ("model", "prior", "average")

@@ -16,7 +16,7 @@ from rhcc_bayes.survival.design import SurvivalDesign, make_design
 from rhcc_bayes.survival.metadata import attach_metadata, cuts_from  # noqa: F401
 from rhcc_bayes.specs import is_nma
 
-GATED_DETERMINISTICS = ("mu", "gamma", "weibull_shape")
+GATED_DETERMINISTICS = ("mu",)  # plus the parameters of the posterior's hazard family
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,12 @@ def gate_var_names(idata) -> list[str]:
 
     det = set(deterministic_names(idata))
     names = [str(v) for v in idata.posterior.data_vars if str(v) not in det]
-    return names + [v for v in GATED_DETERMINISTICS if v in idata.posterior]
+    gated = list(GATED_DETERMINISTICS)
+    if idata.attrs.get("family") == "survival":
+        from rhcc_bayes.survival.hazards import family_from_idata
+
+        gated += family_from_idata(idata).parameter_names  # what decisions read: gamma, spline_coef, ...
+    return names + [v for v in dict.fromkeys(gated) if v in idata.posterior and v not in names]
 
 
 def fit_synthesis(

@@ -150,3 +150,16 @@ def test_cohort_table(small_fit, examples_dir):
     batch = df[(df["profile"] == p1.id) & df["candidate"]].set_index("treatment")
     assert np.allclose(batch.loc[single.index, "rmst_mean"], single["rmst_mean"])
     assert np.allclose(batch.loc[single.index, "p_best"], single["p_best"])
+
+
+def test_horizons_beyond_the_evidence_are_flagged_with_the_family_assumption(small_fit, small):
+    _, result = small_fit
+    _, prof, res = small
+    last = float(result.idata.attrs["last_observed_months"])
+    assert last == 60.0  # the bundled evidence's latest landmark
+    assert res.extrapolation == "" and "Beyond the evidence" not in res.to_text()
+    long = decide_profile(result.idata, prof, horizon=120, design=result.design)
+    assert "RMST to 120 months" in long.extrapolation and "60 months" in long.extrapolation
+    assert "hazard stays constant" in long.extrapolation  # what the piecewise family assumes there
+    assert "Beyond the evidence" in long.to_text()
+    assert json.loads(json.dumps(long.to_dict()))["extrapolation_beyond_evidence"] == long.extrapolation

@@ -11,7 +11,12 @@ import pytest
 from rhcc_bayes.decision.profile import PatientProfile, load_profile
 from rhcc_bayes.decision.recommend import _flags
 from rhcc_bayes.survival import covariates as cv
-from rhcc_bayes.survival.covariates import COVARIATES, arm_covariates, coverage_gaps, profile_covariates
+from rhcc_bayes.survival.covariates import (
+    COVARIATES,
+    arm_covariates,
+    coverage_gaps,
+    profile_covariates,
+)
 from rhcc_bayes.survival.support import ARM_SUPPORT_COLUMNS
 
 NAN = math.nan
@@ -31,7 +36,7 @@ def profiles(examples_dir):
 
 # --- one owner for levels and labels -------------------------------------------------------
 def test_one_object_per_covariate_owns_levels_and_labels():
-    from rhcc_bayes.survival.model import coords_of  # noqa: F401  (imports from covariates)
+    from rhcc_bayes.survival.model import coords_of
     from rhcc_bayes.survival.spec import COVARIATES as SPEC_LEVELS
 
     assert list(COVARIATES) == ["size_band", "nodularity", "recurrence", "prior"]

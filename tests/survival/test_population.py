@@ -10,8 +10,15 @@ import pytest
 import xarray as xr
 
 from rhcc_bayes.core.errors import UserError, ValidationError
-from rhcc_bayes.survival.population import (Population, binomial_survivors, check_times, load_population,
-                                            predict_population, prediction_table, write_netcdf_atomic)
+from rhcc_bayes.survival.population import (
+    Population,
+    binomial_survivors,
+    check_times,
+    load_population,
+    predict_population,
+    prediction_table,
+    write_netcdf_atomic,
+)
 
 HAZARD = 0.02  # per month, constant
 

@@ -65,8 +65,12 @@ def parse_n(text: str) -> int:
 def run(args) -> int:
     import json
 
-    from rhcc_bayes.survival.population import (load_population, predict_population, prediction_table,
-                                                write_netcdf_atomic)
+    from rhcc_bayes.survival.population import (
+        load_population,
+        predict_population,
+        prediction_table,
+        write_netcdf_atomic,
+    )
 
     population = load_population(args.population)  # validate inputs before any (slow) fit
     times, n = parse_times(args.times), parse_n(args.n)

@@ -75,7 +75,9 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     log_hazard_for : callable
         ``covariates dict -> DataArray (chain, draw, treatment, segment)`` or
         ``-> (DataArray, cuts)`` as ``predict.profile_log_hazard`` returns, e.g.
-        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)``.
+        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)`` (piecewise only); or
+        ``-> xr.Dataset``, a survival summary without curves as
+        :func:`rhcc_bayes.survival.summary.survival_summary` returns (any hazard family).
     cuts : sequence of float, optional
         Segment boundaries; needed only when ``log_hazard_for`` returns no cuts.
     treatments : sequence of str, optional
@@ -100,14 +102,17 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     codes: list[str] = []
     for cov_key, members in groups.items():
         lh = log_hazard_for(dict(cov_key))
-        if isinstance(lh, tuple):
-            lh, cuts = lh
-        if cuts is None:
-            raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
-        if treatments is not None:
-            lh = lh.sel(treatment=list(treatments))
-        codes = lh["treatment"].values.tolist()
-        summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
+        if isinstance(lh, xr.Dataset):  # already a survival summary (any hazard family)
+            summary = lh if treatments is None else lh.sel(treatment=list(treatments))
+        else:
+            if isinstance(lh, tuple):
+                lh, cuts = lh
+            if cuts is None:
+                raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
+            if treatments is not None:
+                lh = lh.sel(treatment=list(treatments))
+            summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
+        codes = summary["treatment"].values.tolist()
         by_cands: dict[tuple, int] = {}
         for i in members:
             table = assess_eligibility(cohort[i], codes)

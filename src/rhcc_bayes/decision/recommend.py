@@ -34,10 +34,22 @@ import pandas as pd
 import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
-from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
-from rhcc_bayes.survival.covariates import COVARIATE_LABEL, SIZE_BAND, coverage_gaps, reported_levels, DEFAULT_LEVEL_MODE  # noqa: F401
-from rhcc_bayes.survival.support import (SUPPORT_COLUMNS, arm_support, arm_support_from_idata,  # noqa: F401
-                                         attach_support, evidence_support, support_from_idata)
+from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws
+from rhcc_bayes.survival.covariates import (
+    COVARIATE_LABEL,
+    DEFAULT_LEVEL_MODE,
+    SIZE_BAND,
+    coverage_gaps,
+    reported_levels,
+)
+from rhcc_bayes.survival.support import (
+    SUPPORT_COLUMNS,
+    arm_support,
+    arm_support_from_idata,
+    attach_support,
+    evidence_support,
+    support_from_idata,
+)
 
 SIZE_BAND_LABEL = dict(SIZE_BAND.level_labels)
 
@@ -116,6 +128,9 @@ class DecisionResult:
     evpi : dict
         ``mean`` (EVPI, months), ``lo``/``hi`` (95% interval of the per-draw opportunity
         loss of the chosen treatment, whose mean EVPI is) and ``mcse``.
+    extrapolation : str
+        Empty, or which of the horizon and landmarks lie beyond the last time the
+        evidence observed and what the hazard family assumes there.
     """
 
     profile: object
@@ -131,6 +146,7 @@ class DecisionResult:
     utility_description: str
     gate_warning: str
     provenance: dict
+    extrapolation: str = ""  # times beyond the evidence's last observed time and what the family assumes there
 
     @property
     def best(self) -> str | None:
@@ -170,6 +186,7 @@ class DecisionResult:
             "honesty": records(self.honesty),
             "excluded": records(self.excluded),
             "gate_warning": self.gate_warning,
+            "extrapolation_beyond_evidence": self.extrapolation,
             "provenance": {k: clean(v) for k, v in self.provenance.items()},
             "notes": "median_med = inf (null in JSON) means S(t) stays above 0.5 to the horizon",
         }
@@ -185,6 +202,8 @@ class DecisionResult:
                      f"{self.population} study population; horizon {self.horizon:g} months")
         lines += [f"  note: {n}" for n in self.provenance.get("covariate_notes", [])]
         lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
+        if self.extrapolation:
+            lines.append(f"Beyond the evidence: {self.extrapolation}")
         lines.append("")
         lines.append(format_table(self.table, self.horizon).to_string(index=False))
         lines.append("")
@@ -296,11 +315,10 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     -------
     DecisionResult
     """
-    from rhcc_bayes.inference.diagnostics import gate_banner
-    from rhcc_bayes.decision.stats import decision_table
-    from rhcc_bayes.survival.piecewise import survival_summary
     from rhcc_bayes.decision.eligibility import assess_eligibility
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.decision.stats import decision_table
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.survival.summary import extrapolation_note, survival_summary
 
     if "mu" not in idata.posterior or "treatment_modality" not in getattr(idata, "constant_data", {}):
         raise UserError("this posterior is not a survival synthesis (no mu / treatment structure); "
@@ -316,8 +334,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     candidates = elig.allowed()
     support, arm_table = _support_tables(idata, design)
     cov, level_notes = reported_levels(profile.model_covariates(), _records(arm_table), levels)
-    lh, cuts = profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)
-    surv = survival_summary(lh.sel(treatment=candidates), cuts, horizon, landmarks)
+    surv = survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population, seed=seed,
+                            treatments=candidates)
     criterion = "RMST"
     util_da = None
     if utility is not None and candidates:
@@ -363,6 +381,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         utility_description=utility.describe() if utility is not None else "",
         gate_warning=gate_banner(idata),
         provenance={**_provenance(idata), "covariate_levels": cov, "covariate_notes": level_notes},
+        extrapolation=extrapolation_note(idata, horizon, landmarks),
     )
 
 
@@ -377,25 +396,25 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     ``evpi``, ``candidate``, evidence counts, ``class_prior_only``, ``extrapolation``,
     ``flags`` and ``gate_warning``.
     """
-    from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.decision.cohort import decide_cohort
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.survival.summary import survival_summary
 
     horizon = float(horizon)
     landmarks = tuple(t for t in LANDMARKS if t <= horizon)
     cohort = list(cohort)
     if not cohort:
         raise UserError("the cohort has no patients")
-    _, cuts = profile_log_hazard(idata, {}, population=population, seed=seed, horizon=horizon)
 
     support, arm_table = _support_tables(idata, design)
     arm_records = _records(arm_table)
 
-    def log_hazard_for(cov):
+    def summary_for(cov):  # exact for every hazard family
         cov = reported_levels(cov, arm_records, levels)[0]
-        return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
+        return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
+                                seed=seed, curves=False)
 
-    df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
+    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci)
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
     flag_rows = []

@@ -130,33 +130,32 @@ def evidence_map(design, *, figsize=(13, 5.5)):
 def forest_data(idata, design, *, seed: int = 0) -> pd.DataFrame:
     """Each arm's reported landmark survival / median vs the posterior predictive for a NEW
     study of that arm's treatment and covariates (population="new", 95% interval)."""
-    from rhcc_bayes.survival.piecewise import median_survival, survival_at
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.survival.summary import survival_summary
 
     rows = []
     cache = {}
     from rhcc_bayes.survival.covariates import COVARIATE_NAMES as cov_names
+    times = tuple(sorted(set(design.landmarks["t"].astype(float))))
 
-    def lh_for(arm):
+    def summary_for(arm):
+        # exact S(t) at the design's landmarks and median (capped at 240 months), any hazard family
         cov = {c: arm[c] for c in cov_names}
         key = tuple(cov.values())
         if key not in cache:
-            cache[key] = profile_log_hazard(idata, cov, population="new", seed=seed, horizon=120)
-        lh, cuts = cache[key]
-        return lh.sel(treatment=arm["treatment"]).values.reshape(-1, lh.sizes["segment"]), cuts
+            cache[key] = survival_summary(idata, cov, horizon=240, landmarks=times, population="new",
+                                          seed=seed, curves=False)
+        return cache[key].sel(treatment=arm["treatment"])
 
     for r in design.landmarks.itertuples():
         arm = design.arms.iloc[int(r.arm_index)]
-        lh, cuts = lh_for(arm)
-        s = survival_at(lh, cuts, [r.t])[:, 0]
+        s = summary_for(arm)[f"s{r.t:g}"].values.ravel()
         lo, hi = np.quantile(s, _Q)
         rows.append({"label": f"{arm['study']} | {arm['arm']} | S({r.t:g})", "treatment": arm["treatment"],
                      "kind": "survival", "observed": float(r.estimate), "pred_mean": float(s.mean()),
                      "pred_lo": float(lo), "pred_hi": float(hi), "n": arm["n"]})
     for r in design.medians.itertuples():
         arm = design.arms.iloc[int(r.arm_index)]
-        lh, cuts = lh_for(arm)
-        m = median_survival(lh, cuts, horizon=240)
+        m = summary_for(arm)["median"].values.ravel()
         lo, mid, hi = np.quantile(m, [_Q[0], 0.5, _Q[1]], method="inverted_cdf")
         rows.append({"label": f"{arm['study']} | {arm['arm']} | median", "treatment": arm["treatment"],
                      "kind": "median", "observed": float(r.time), "pred_mean": float(mid),
@@ -211,7 +210,8 @@ def ppc_plot(ppc: pd.DataFrame, *, figsize=(9, 5)):
     return fig
 
 
-KEY_PARAMETERS = ("gamma_first", "sigma_study", "tau_treatment", "log_lambda", "log_shape")
+KEY_PARAMETERS = ("gamma_first", "log_lambda", "log_hazard_level", "cure_logit", "log_shape", "spline_smooth_sd",
+                  "sigma_study", "tau_treatment")
 
 
 def trace_rank_plot(idata, var_names=None):

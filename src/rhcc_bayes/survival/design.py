@@ -251,7 +251,7 @@ def make_design(evidence, spec: SurvivalSpec) -> SurvivalDesign:
     leftover = rows[~rows["row_key"].isin(used_keys) & ~rows.index.isin(excluded_df.index)]
     if len(leftover):
         excluded_df = pd.concat([excluded_df, leftover.assign(reason="no usable count after rounding")])
-    cuts = np.array([0.0, *spec.cuts_months, np.inf]) if spec.hazard == "piecewise" else np.array([0.0, np.inf])
+    cuts = np.array([0.0, *spec.cuts_months, np.inf])  # read by the piecewise hazard family only
     return SurvivalDesign(
         structure=structure, cuts=cuts, arms=arms, studies=studies, landmarks=landmarks, medians=medians,
         hazard_ratios=hazard_ratios, secondary=secondary, stay=stay,

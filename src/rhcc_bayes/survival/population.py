@@ -27,7 +27,11 @@ import pandas as pd
 import xarray as xr
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
-from rhcc_bayes.survival.covariates import DEFAULT_LEVEL_MODE, arm_covariates, reported_levels
+from rhcc_bayes.survival.covariates import (
+    DEFAULT_LEVEL_MODE,
+    arm_covariates,
+    reported_levels,
+)
 
 MILAN_SIZE_MAX_CM = 5.0
 MILAN_NODULES_MAX = 3
