@@ -22,29 +22,32 @@
 import os
 import warnings
 
-from rhcc_bayes.decision.recommend import decide_profile
-from rhcc_bayes.evidence.table import load_evidence
+import arviz as az
+
 from rhcc_bayes.core.paths import default_cache_dir, project_root
 from rhcc_bayes.decision.profile import load_profile
-from rhcc_bayes.specs import load_spec
-from rhcc_bayes.synthesis import fit_synthesis
 from rhcc_bayes.report import figures as plots
+from rhcc_bayes.synthesis import Synthesis
 
 SPEC = os.environ.get("RHCC_NB_SPEC", "default")
-evidence = load_evidence()
-spec = load_spec(SPEC)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    fit = fit_synthesis(evidence, spec, cache_dir=default_cache_dir(), allow_unconverged=True)
+    fit = Synthesis(SPEC).fit(cache_dir=default_cache_dir(), allow_unconverged=True)  # bundled evidence
 print(fit.gate)
 print("cache hit:", fit.cache_hit)
+
+# %% [markdown]
+# `fit.idata` is an `arviz.InferenceData` (fresh fit or cache hit): the usual ArviZ tools apply.
+
+# %%
+az.summary(fit.idata, var_names=["mu", "sigma_study"]).head(8)
 
 # %% [markdown]
 # ## A patient profile and the decision
 
 # %%
 profile = load_profile(project_root() / "examples" / "profiles" / "small_solitary_late.toml")
-result = decide_profile(fit.idata, profile, horizon=60, design=fit.design)
+result = fit.decide(profile, horizon=60)
 print(result.to_text())
 
 # %% [markdown]

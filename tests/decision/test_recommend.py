@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.inference.cache import as_inference_data
 from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
 from rhcc_bayes.survival.support import evidence_support
 from rhcc_bayes.decision.utility import load_utility
@@ -82,7 +81,7 @@ def test_posterior_file_carries_the_evidence_support(small_fit):
 
 def test_no_support_anywhere_is_flagged(small_fit):
     _, result = small_fit
-    idata = as_inference_data(result.idata).copy()
+    idata = result.idata.copy()
     del idata.attrs["evidence_support_json"]
     res = decide_profile(idata, PatientProfile(id="x"))
     assert res.honesty["flags"].str.contains("unavailable").all()

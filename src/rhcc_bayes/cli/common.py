@@ -22,7 +22,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
 
 
 def load_inputs(args, spec_name: str | None = None):
-    """(evidence, spec) from the parsed arguments."""
+    """(evidence, spec) from the parsed arguments (read and validated once)."""
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
     from rhcc_bayes.specs import is_nma, load_spec
 
@@ -38,20 +38,31 @@ def load_inputs(args, spec_name: str | None = None):
     return evidence, spec
 
 
+def synthesis_from_args(args, spec_name: str | None = None, inputs=None):
+    """The :class:`~rhcc_bayes.synthesis.Synthesis` the arguments describe."""
+    from rhcc_bayes.synthesis import Synthesis
+
+    evidence, spec = inputs or load_inputs(args, spec_name)
+    return Synthesis(spec, evidence)
+
+
 def fit_from_args(args, spec_name: str | None = None, inputs=None):
-    """Fit (or load from cache) the synthesis the arguments describe; returns (evidence, FitResult).
+    """Fit (or load from cache) the synthesis the arguments describe: ``(evidence, SynthesisPosterior)``.
 
     ``inputs`` is an ``(evidence, spec)`` pair already read by :func:`load_inputs`.
     """
     from rhcc_bayes.core.paths import default_cache_dir
-    from rhcc_bayes.synthesis import fit_synthesis
 
-    evidence, spec = inputs or load_inputs(args, spec_name)
+    synthesis = synthesis_from_args(args, spec_name, inputs)
+    spec, evidence = synthesis.spec, synthesis.evidence
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    print(f"fitting spec {spec.name!r} on {len(evidence)} evidence rows (cache: {cache_dir or 'off'}) ...", file=sys.stderr)
-    result = fit_synthesis(evidence, spec, seed=args.seed, cache_dir=cache_dir,
-                           allow_unconverged=args.allow_unconverged,
-                           recheck_gate=getattr(args, "recheck_gate", False))
-    origin = "loaded from cache" if result.cache_hit else "sampled"
-    print(f"posterior {origin}: {result.cache_path or '(not cached)'}", file=sys.stderr)
-    return evidence, result
+    if cache_dir is not None and synthesis.cache_path(cache_dir, args.seed).exists():
+        print(f"loading cached posterior of spec {spec.name!r} from {cache_dir} ...", file=sys.stderr)
+    else:
+        print(f"fitting spec {spec.name!r} on {len(evidence)} evidence rows (compiling and sampling; "
+              f"cache: {cache_dir or 'off'}) ...", file=sys.stderr)
+    posterior = synthesis.fit(cache_dir=cache_dir, seed=args.seed, allow_unconverged=args.allow_unconverged,
+                              recheck_gate=getattr(args, "recheck_gate", False))
+    origin = "loaded from cache" if posterior.cache_hit else "sampled"
+    print(f"posterior {origin}: {posterior.cache_path or '(not cached)'}", file=sys.stderr)
+    return evidence, posterior

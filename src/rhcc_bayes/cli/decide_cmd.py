@@ -58,7 +58,7 @@ def _validate(args):
 def run(args) -> int:
     import json
 
-    from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
+    from rhcc_bayes.decision.recommend import decide_cohort_table
 
     from rhcc_bayes.decision.utility import load_utility
 
@@ -75,8 +75,8 @@ def run(args) -> int:
         write_text_atomic(args.out, table.to_csv(index=False))
         print(f"wrote {len(table)} rows ({len(cohort)} patients) to {args.out}", file=sys.stderr)
         return 0
-    res = decide_profile(result.idata, profile, horizon=args.horizon, population=args.population,
-                         utility=utility, seed=args.draw_seed, design=result.design)
+    res = result.decide(profile, horizon=args.horizon, population=args.population, utility=utility,
+                        seed=args.draw_seed)
     if args.format == "json":
         text = json.dumps(res.to_dict(), indent=2, default=str) + "\n"
     elif args.format == "csv":

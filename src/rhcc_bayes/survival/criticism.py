@@ -100,9 +100,6 @@ def with_joint_log_likelihood(idata):
     """
     import xarray as xr
 
-    from rhcc_bayes.inference.cache import as_inference_data
-
-    idata = as_inference_data(idata)
     ll = idata.log_likelihood
     parts = []
     for var in ll.data_vars:
