@@ -172,3 +172,13 @@ def test_levels_no_arm_reports_become_nr_when_the_posterior_knows_its_arms():
     assert ds.attrs["level_size_band"] == "nr" and "no arm reports this level" in ds.attrs["level_notes"]
     kept = predict_population(idata, {"size_max_cm": 3}, "TACE", 50, [12])
     assert kept.attrs["level_size_band"] == "le3" and "covariate prior" in kept.attrs["level_notes"]
+
+
+@pytest.mark.slow
+def test_synthesis_posterior_predicts_a_population(small_fit, examples_dir):
+    _, result = small_fit
+    pop = examples_dir / "populations" / "small_solitary_post_resection.toml"
+    ds = result.predict_population(pop, "RFA", 120, [6, 12, 24])
+    assert ds["reported"].dims == ("chain", "draw", "time") and ds.attrs["population"] == pop.stem
+    table = prediction_table(ds)
+    assert table["time"].tolist() == [6.0, 12.0, 24.0] and (table["lo90"] <= table["hi90"]).all()

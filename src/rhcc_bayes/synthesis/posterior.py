@@ -139,6 +139,19 @@ class SynthesisPosterior:
         return survival_draws(self.idata, _covariates(profile_or_covariates), np.asarray(times, float),
                               population=population, seed=seed)
 
+    def predict_population(self, population, treatment: str, n: int, times, *, seed: int = 0,
+                           levels: str | None = None):
+        """What a NEW study of ``population`` (a :class:`~rhcc_bayes.survival.population.Population`,
+        a mapping of inclusion limits or a TOML path) with ``n`` patients would report at ``times``:
+        xarray Dataset (chain, draw, time) with ``survival``, ``alive`` and ``reported`` (binomial
+        noise of n included); summarise with :func:`rhcc_bayes.survival.population.prediction_table`.
+        """
+        self._need("survival", "predict_population")
+        from rhcc_bayes.survival.population import predict_population
+
+        kwargs = {} if levels is None else {"levels": levels}
+        return predict_population(self.idata, population, treatment, n, times, seed=seed, **kwargs)
+
     def decide(self, profile, *, horizon: float = 60.0, population: str = "average", utility=None,
                seed: int = 0):
         """Eligibility, expected survival and decision summaries for ``profile`` (a DecisionResult)."""
