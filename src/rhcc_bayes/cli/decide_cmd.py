@@ -17,7 +17,7 @@ from rhcc_bayes.decision.profile import add_profile_arguments
 
 def add_parser(sub) -> None:
     p = sub.add_parser("decide", help="treatment decision for a patient profile (or a cohort CSV)",
-                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95%% CrI), "
+                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95% CrI), "
                                    "P(best), expected loss, SUCRA and EVPI, with honesty flags.")
     add_fit_arguments(p)
     p.add_argument("--horizon", type=float, default=60.0, help="RMST horizon in months [default: 60]")
