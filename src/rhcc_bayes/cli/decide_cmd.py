@@ -17,7 +17,7 @@ from rhcc_bayes.decision.profile import add_profile_arguments
 
 def add_parser(sub) -> None:
     p = sub.add_parser("decide", help="treatment decision for a patient profile (or a cohort CSV)",
-                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95%% CrI), "
+                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95% CrI), "
                                    "P(best), expected loss, SUCRA and EVPI, with honesty flags.")
     add_fit_arguments(p)
     p.add_argument("--horizon", type=float, default=60.0, help="RMST horizon in months [default: 60]")
@@ -65,12 +65,12 @@ def run(args) -> int:
     profile, cohort = _validate(args)  # validate inputs before any (slow) fit
     utility = load_utility(args.utility) if args.utility else None
     _, result = fit_from_args(args)
-    banner = gate_banner(result.idata)
+    banner = gate_banner(result.draws)
     if banner:
         print(banner, file=sys.stderr)
     if cohort is not None:
         print(f"deciding for {len(cohort)} patients ...", file=sys.stderr)
-        table = decide_cohort_table(result.idata, cohort, horizon=args.horizon, population=args.population,
+        table = decide_cohort_table(result.draws, cohort, horizon=args.horizon, population=args.population,
                                     seed=args.draw_seed, design=result.design)
         write_text_atomic(args.out, table.to_csv(index=False))
         print(f"wrote {len(table)} rows ({len(cohort)} patients) to {args.out}", file=sys.stderr)

@@ -31,7 +31,7 @@ def run(args) -> int:
     if args.out and Path(args.out).is_dir():  # check before a long fit, not after
         raise UserError(f"--out {args.out}: is a directory; give a file name such as posterior.nc")
     _, posterior = fit_from_args(args)
-    banner = gate_banner(posterior.idata)
+    banner = gate_banner(posterior.draws)
     if banner:
         print(banner, file=sys.stderr)
     print(posterior.summary_text())
