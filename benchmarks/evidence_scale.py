@@ -1,0 +1,91 @@
+"""``rhcc-bayes evidence validate`` at scale: rows, seconds, peak RSS.
+
+Run: ``PYTHONPATH=src .venv/bin/python benchmarks/evidence_scale.py [--rows 10000 100000 1000000]``
+
+Big files are made by repeating the bundled ``data/evidence.csv`` rows with fresh study
+labels (``<study>__k<copy>``, ``includes`` renamed alike), so that every file is valid and
+every copy goes through every rule. Each size is validated in a fresh process
+(``python -m rhcc_bayes.cli.main evidence validate FILE --no-bundled``): wall seconds
+include interpreter start and imports; peak RSS is that child's ``ru_maxrss``
+(``os.wait4``). Generated files are kept in ``--dir`` (default: a temp folder) and reused.
+
+Target (issue 13, item 8): 1M rows <= 60 s and <= 1.5 GB on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "data" / "evidence.csv"
+
+
+def make_file(path: Path, rows: int) -> Path:
+    """Write ``rows`` data rows: bundled rows repeated with fresh study labels."""
+    if path.exists():
+        return path
+    with BUNDLED.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        body = [r for r in reader if any(c.strip() for c in r)]
+    study, includes = header.index("study"), header.index("includes")
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        written, copy = 0, 0
+        while written < rows:
+            batch = []
+            for r in body[: rows - written]:
+                r = list(r)
+                r[study] = f"{r[study]}__k{copy}"
+                if r[includes]:
+                    r[includes] = ";".join(f"{s.strip()}__k{copy}" for s in r[includes].split(";"))
+                batch.append(r)
+            writer.writerows(batch)
+            written += len(batch)
+            copy += 1
+    tmp.replace(path)
+    return path
+
+
+def run_validate(path: Path) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS MB, exit code, first output line) of one validate run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "rhcc_bayes.cli.main", "evidence", "validate", str(path),
+           "--no-bundled"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    first = out.decode("utf-8", "replace").splitlines()[:1]
+    return seconds, usage.ru_maxrss / 1024, proc.returncode, first[0] if first else ""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rhcc_evidence_scale")
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(f"{'rows':>9}  {'MB file':>8}  {'seconds':>8}  {'peak RSS MB':>11}  exit  output")
+    for rows in args.rows:
+        path = make_file(args.dir / f"evidence_{rows}.csv", rows)
+        seconds, rss, code, first = run_validate(path)
+        size = path.stat().st_size / 1e6
+        print(f"{rows:>9}  {size:>8.1f}  {seconds:>8.1f}  {rss:>11.0f}  {code:>4}  {first[:60]}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
