@@ -141,6 +141,12 @@ RULES = {
     "count_exceeds_n.csv": [
         "count_exceeds_n.csv:2: column 'estimate': enrolment count differs from n 50 (got '45')",
         "count_exceeds_n.csv:3: column 'estimate': count exceeds n 50 (got '60')"],
+    "lookalike_unicode.csv": [
+        "lookalike_unicode.csv:2: column 'treatment': treatment contains U+0410 CYRILLIC CAPITAL "
+        "LETTER A ('А'), which looks like 'A'; type codes and labels in plain ASCII "
+        "(got 'TАCE')",
+        "lookalike_unicode.csv:2: column 'treatment': unknown treatment code (did you mean "
+        "'TACE'?) (got 'TАCE')"],
     "includes_malformed.csv": [
         "includes_malformed.csv:3: column 'includes': empty study label in includes "
         "(got 'kim_15;;kim_15')",

@@ -12,7 +12,10 @@ import sys
 EPILOG = """\
 With no FILES the bundled data/evidence.csv is used. Given FILES are merged with
 the bundled evidence unless --treatments/--open-world (own treatment list) or
---no-bundled is given. Problems are printed one per line as FILE:LINE: column 'C': message.
+--no-bundled is given; a study of FILES may not reuse a bundled study label unless
+--replace-bundled STUDY says that FILES replace it. Problems are printed one per line
+as FILE:LINE: column 'C': message. Exported text cells that a spreadsheet would run
+as a formula (=, +, -, @, tab, CR first) get a leading ' (read back without it).
 """
 
 
@@ -36,6 +39,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common.add_argument("--bundled", action=argparse.BooleanOptionalAction, default=None,
                         help="also load the bundled evidence (default: yes with the bundled "
                              "taxonomy, no with --treatments/--open-world)")
+    common.add_argument("--replace-bundled", action="append", default=[], metavar="STUDY",
+                        help="drop the bundled study STUDY because FILES give it instead "
+                             "(repeatable); without it a study label of FILES that is also a "
+                             "bundled study is an error")
 
     actions.add_parser("validate", parents=[common], help="check files; exit 2 on problems",
                        description="Check evidence files and print every problem found.")
@@ -56,7 +63,8 @@ def load_from_args(args):
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
 
     taxonomy = OPEN_WORLD if args.open_world else args.treatments
-    return load_evidence(args.files or None, taxonomy=taxonomy, include_bundled=args.bundled)
+    return load_evidence(args.files or None, taxonomy=taxonomy, include_bundled=args.bundled,
+                         replace_bundled=args.replace_bundled)
 
 
 def format_table(frame) -> str:
@@ -88,6 +96,10 @@ def run(args) -> int:
     elif action == "summary":
         summary = evidence.summary()
         if args.format == "csv":
+            from rhcc_bayes.evidence.reading import neutralise_cell
+
+            text = [c for c in summary.columns if summary[c].dtype.kind not in "iuf"]
+            summary = summary.assign(**{c: summary[c].map(neutralise_cell) for c in text})
             summary.to_csv(sys.stdout, index=False, lineterminator="\n")
         else:
             print(format_table(summary))

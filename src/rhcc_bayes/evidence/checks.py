@@ -8,6 +8,7 @@ order in which rules run is :data:`~rhcc_bayes.evidence.validate.ROW_CHECKS`.
 from __future__ import annotations
 
 from rhcc_bayes.core.errors import Problem, did_you_mean
+from rhcc_bayes.core.text import lookalike_note
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.rows import Rows
 
@@ -32,6 +33,32 @@ def check_identifiers_present(rows: Rows) -> list[Problem]:
         for col in ("study", "arm", "treatment")
         for i in rows.raw.index[rows.raw[col] == ""]
     ]
+
+
+#: Code and label columns in which lookalike Unicode (Cyrillic 'А' for 'A') is an error.
+IDENTIFIERS: tuple[str, ...] = ("study", "arm", "treatment", "comparator_arm", "includes")
+
+
+def check_identifiers_lookalike(rows: Rows) -> list[Problem]:
+    """Codes and labels contain no non-ASCII character that passes for ASCII.
+
+    ``TАCE`` with a Cyrillic ``А`` would be a different treatment, study or arm from
+    ``TACE``; the message names the character, its code point and Unicode name.
+    """
+    import pandas as pd
+
+    problems = []
+    for col in IDENTIFIERS:
+        values = pd.unique(rows.raw[col].to_numpy(dtype=object))
+        notes = {v: lookalike_note(v) for v in values if not v.isascii()}
+        notes = {v: note for v, note in notes.items() if note}
+        if not notes:
+            continue
+        for i in rows.raw.index[rows.raw[col].isin(list(notes)).to_numpy(dtype=bool)]:
+            value = rows.raw.at[i, col]
+            problems.append(rows.problem(
+                i, f"{col} {notes[value]}; type codes and labels in plain ASCII", col, value))
+    return problems
 
 
 def check_numeric(rows: Rows) -> list[Problem]:

@@ -49,6 +49,39 @@ def format_number(value: float) -> str:
     return repr(float(value))
 
 
+#: First characters that make a spreadsheet read a text cell as a formula (CSV injection).
+FORMULA_START: frozenset[str] = frozenset({"=", "+", "-", "@", "\t", "\r"})
+_QUOTE = "'"
+
+
+def neutralise_cell(text: str) -> str:
+    """Text cell for export: a leading ``'`` when it would start a spreadsheet formula.
+
+    Also prefixed when the text itself starts with ``'`` so that :func:`unquote_cell`
+    reads every exported value back exactly (``'=1+1`` -> ``=1+1``; ``'x`` -> ``''x``).
+    """
+    first = text[:1]
+    return _QUOTE + text if first in FORMULA_START or first == _QUOTE else text
+
+
+def unquote_cell(text: str) -> str:
+    """Inverse of :func:`neutralise_cell`: drop the one ``'`` the export added."""
+    if text[:1] == _QUOTE and (text[1:2] in FORMULA_START or text[1:2] == _QUOTE):
+        return text[1:]
+    return text
+
+
+def _unquote_column(values: list[str], distinct) -> list[str]:
+    """``values`` with :func:`unquote_cell` applied; ``distinct`` (the distinct values, or
+    None) avoids looking at every cell when no value starts with a quote."""
+    if distinct is not None:
+        if not any(v[:1] == _QUOTE for v in distinct):
+            return values
+    elif "\x00'" not in "\x00" + "\x00".join(values):
+        return values
+    return [unquote_cell(v) if v[:1] == _QUOTE else v for v in values]
+
+
 def check_row_width(file: str, line: int, cells: list[str], header: list[str]) -> list[Problem]:
     """A data row has as many fields as the header."""
     if len(cells) == len(header):
@@ -102,7 +135,7 @@ class _Columns:
 
     def __init__(self, width: int):
         self.columns: list[list[str]] = [[] for _ in range(width)]
-        self._pools: list[dict | None] = [{} for _ in range(width)]
+        self.pools: list[dict | None] = [{} for _ in range(width)]
         self.rows = 0
 
     def add(self, chunk: list[list[str]]) -> None:
@@ -111,13 +144,13 @@ class _Columns:
         self.rows += len(chunk)
         for j, cells in enumerate(zip(*chunk)):
             stripped = list(map(str.strip, cells))
-            pool = self._pools[j]
+            pool = self.pools[j]
             if pool is None:
                 self.columns[j].extend(stripped)
                 continue
             self.columns[j].extend(map(pool.setdefault, stripped, stripped))
             if len(pool) > self.rows // 2 and self.rows >= CHUNK_ROWS:
-                self._pools[j] = None  # mostly distinct text: interning only costs memory
+                self.pools[j] = None  # mostly distinct text: interning only costs memory
         chunk.clear()
 
 
@@ -125,7 +158,8 @@ def read_evidence_file(path: str | os.PathLike) -> tuple[dict[str, list] | None,
     """Read one evidence CSV into columns: every schema column, plus ``file`` and ``line``.
 
     The file is streamed (never held in memory whole): cells are stripped, blank rows
-    skipped, rows of the wrong width reported. Data rows are not returned when the file
+    skipped, rows of the wrong width reported; a text cell that an export protected with
+    a leading ``'`` (:func:`neutralise_cell`) is read back without it. Data rows are not returned when the file
     is unreadable or its header is wrong, so that one missing column does not bury the
     report under per-row noise.
 
@@ -179,7 +213,9 @@ def read_evidence_file(path: str | os.PathLike) -> tuple[dict[str, list] | None,
             return None, [Problem(file, f"cannot read file: {err.strerror or err}")]
     n = len(lines)
     out: dict[str, list] = {}
-    given = dict(zip(header, columns.columns))
+    given = {}
+    for col, values, pool in zip(header, columns.columns, columns.pools):
+        given[col] = values if col in schema.NUMERIC else _unquote_column(values, pool)
     for col in schema.COLUMNS:
         out[col] = given[col] if col in given else [OMITTED_COLUMN_DEFAULT.get(col, "")] * n
     out["file"] = [file] * n

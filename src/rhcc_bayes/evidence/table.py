@@ -28,6 +28,7 @@ from rhcc_bayes.evidence.consistency import includes_labels
 from rhcc_bayes.evidence.reading import (
     PROVENANCE,
     format_number,
+    neutralise_cell,
     parse_numeric,
     raw_frame,
     read_evidence_file,
@@ -393,6 +394,10 @@ class Evidence:
     def to_csv(self, path_or_buffer=None) -> str | None:
         """Write exactly ``schema.COLUMNS`` as CSV.
 
+        A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR (or ``'``) is
+        written with a leading ``'`` so that no spreadsheet runs it as a formula;
+        :func:`load_evidence` reads it back without the quote.
+
         Parameters
         ----------
         path_or_buffer : path, text buffer or None
@@ -404,8 +409,11 @@ class Evidence:
         writer.writerow(schema.COLUMNS)
         numeric = set(schema.NUMERIC)
         table = self._table
+        # text cells that a spreadsheet would run as a formula get a leading "'"
+        # (read back without it); numeric columns are numbers, negatives included
         columns = [
-            [format_number(v) for v in table[c]] if c in numeric else list(table[c])
+            [format_number(v) for v in table[c]] if c in numeric
+            else [neutralise_cell(v) for v in table[c]]
             for c in schema.COLUMNS
         ]
         writer.writerows(zip(*columns))

@@ -14,6 +14,7 @@ from rhcc_bayes.evidence.rows import Rows
 
 ROW_CHECKS: tuple[Callable[[Rows], list[Problem]], ...] = (
     checks.check_identifiers_present,
+    checks.check_identifiers_lookalike,
     checks.check_numeric,
     checks.check_positive_integer,
     checks.check_categorical,
