@@ -162,8 +162,9 @@ def load_utility(path: str | Path) -> Utility:
     problems: list[Problem] = []
     days_raw = data.pop("hospital_days", {})
     weights_raw = data.pop("utility", None)
-    if weights_raw is None:  # weights at top level
-        weights_raw, data = data, {}
+    if weights_raw is None:  # weights at top level; a table there is a misspelt table name
+        weights_raw = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        data = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key in data:
         problems.append(Problem(src, f"unknown table{did_you_mean(key, ['utility', 'hospital_days'])}", column=key))
     if not isinstance(weights_raw, dict):
