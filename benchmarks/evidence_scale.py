@@ -9,6 +9,9 @@ every copy goes through every rule. Each size is validated in a fresh process
 include interpreter start and imports; peak RSS is that child's ``ru_maxrss``
 (``os.wait4``). Generated files are kept in ``--dir`` (default: a temp folder) and reused.
 
+``--distinct-text`` makes every ``notes`` and ``source`` cell distinct (row number
+appended): nothing can be shared between rows, the worst case for memory.
+
 Target (issue 13, item 8): 1M rows <= 60 s and <= 1.5 GB on 2 cores.
 """
 
@@ -27,8 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "evidence.csv"
 
 
-def make_file(path: Path, rows: int) -> Path:
-    """Write ``rows`` data rows: bundled rows repeated with fresh study labels."""
+def make_file(path: Path, rows: int, distinct: bool = False) -> Path:
+    """Write ``rows`` data rows: bundled rows repeated with fresh study labels.
+
+    ``distinct``: every row's ``notes`` and ``source`` also get the row number appended, so
+    that no two text cells are equal (the worst case for memory: nothing can be shared).
+    """
     if path.exists():
         return path
     with BUNDLED.open(encoding="utf-8", newline="") as fh:
@@ -36,6 +43,7 @@ def make_file(path: Path, rows: int) -> Path:
         header = next(reader)
         body = [r for r in reader if any(c.strip() for c in r)]
     study, includes = header.index("study"), header.index("includes")
+    notes, source = header.index("notes"), header.index("source")
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -48,6 +56,9 @@ def make_file(path: Path, rows: int) -> Path:
                 r[study] = f"{r[study]}__k{copy}"
                 if r[includes]:
                     r[includes] = ";".join(f"{s.strip()}__k{copy}" for s in r[includes].split(";"))
+                if distinct:
+                    r[notes] = f"{r[notes]} [row {written + len(batch) + 1}]"
+                    r[source] = f"{r[source]} [row {written + len(batch) + 1}]"
                 batch.append(r)
             writer.writerows(batch)
             written += len(batch)
@@ -74,12 +85,15 @@ def run_validate(path: Path) -> tuple[float, float, int, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--distinct-text", action="store_true",
+                        help="make every notes/source cell distinct (worst case for memory)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rhcc_evidence_scale")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     print(f"{'rows':>9}  {'MB file':>8}  {'seconds':>8}  {'peak RSS MB':>11}  exit  output")
     for rows in args.rows:
-        path = make_file(args.dir / f"evidence_{rows}.csv", rows)
+        name = f"evidence_{rows}{'_distinct' if args.distinct_text else ''}.csv"
+        path = make_file(args.dir / name, rows, args.distinct_text)
         seconds, rss, code, first = run_validate(path)
         size = path.stat().st_size / 1e6
         print(f"{rows:>9}  {size:>8.1f}  {seconds:>8.1f}  {rss:>11.0f}  {code:>4}  {first[:60]}",

@@ -77,7 +77,7 @@ def _unquote_column(values: list[str], distinct) -> list[str]:
     if distinct is not None:
         if not any(v[:1] == _QUOTE for v in distinct):
             return values
-    elif "\x00'" not in "\x00" + "\x00".join(values):
+    elif not any(v[:1] == _QUOTE for v in values):
         return values
     return [unquote_cell(v) if v[:1] == _QUOTE else v for v in values]
 
