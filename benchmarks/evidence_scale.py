@@ -6,8 +6,10 @@ Big files are made by repeating the bundled ``data/evidence.csv`` rows with fres
 labels (``<study>__k<copy>``, ``includes`` renamed alike), so that every file is valid and
 every copy goes through every rule. Each size is validated in a fresh process
 (``python -m rhcc_bayes.cli.main evidence validate FILE --no-bundled``): wall seconds
-include interpreter start and imports; peak RSS is that child's ``ru_maxrss``
-(``os.wait4``). Generated files are kept in ``--dir`` (default: a temp folder) and reused.
+include interpreter start and imports; CPU seconds (user + system) and peak RSS are that
+child's ``ru_utime + ru_stime`` and ``ru_maxrss`` (``os.wait4``). Wall time depends on how
+busy the shared machine is (the load average is printed), CPU time much less. Generated
+files are kept in ``--dir`` (default: a temp folder) and reused.
 
 ``--distinct-text`` makes every ``notes`` and ``source`` cell distinct (row number
 appended): nothing can be shared between rows, the worst case for memory.
@@ -67,8 +69,8 @@ def make_file(path: Path, rows: int, distinct: bool = False) -> Path:
     return path
 
 
-def run_validate(path: Path) -> tuple[float, float, int, str]:
-    """(wall seconds, peak RSS MB, exit code, first output line) of one validate run."""
+def run_validate(path: Path) -> tuple[float, float, float, int, str]:
+    """(wall seconds, CPU seconds, peak RSS MB, exit code, first output line) of one run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, "-m", "rhcc_bayes.cli.main", "evidence", "validate", str(path),
            "--no-bundled"]
@@ -79,7 +81,8 @@ def run_validate(path: Path) -> tuple[float, float, int, str]:
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     first = out.decode("utf-8", "replace").splitlines()[:1]
-    return seconds, usage.ru_maxrss / 1024, proc.returncode, first[0] if first else ""
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, proc.returncode, first[0] if first else ""
 
 
 def main(argv=None) -> int:
@@ -90,14 +93,16 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "rhcc_evidence_scale")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
-    print(f"{'rows':>9}  {'MB file':>8}  {'seconds':>8}  {'peak RSS MB':>11}  exit  output")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'rows':>9}  {'MB file':>8}  {'seconds':>8}  {'CPU s':>7}  {'peak RSS MB':>11}  exit  "
+          "output")
     for rows in args.rows:
         name = f"evidence_{rows}{'_distinct' if args.distinct_text else ''}.csv"
         path = make_file(args.dir / name, rows, args.distinct_text)
-        seconds, rss, code, first = run_validate(path)
+        seconds, cpu, rss, code, first = run_validate(path)
         size = path.stat().st_size / 1e6
-        print(f"{rows:>9}  {size:>8.1f}  {seconds:>8.1f}  {rss:>11.0f}  {code:>4}  {first[:60]}",
-              flush=True)
+        print(f"{rows:>9}  {size:>8.1f}  {seconds:>8.1f}  {cpu:>7.1f}  {rss:>11.0f}  {code:>4}  "
+              f"{first[:60]}", flush=True)
     return 0
 
 

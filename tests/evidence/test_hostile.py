@@ -255,3 +255,9 @@ def test_random_bytes_load_or_raise_problems(tmp_path, content):
     except ValidationError as err:
         assert err.problems
     assert path.read_bytes() == content
+
+
+def test_bundled_file_given_again_is_one_clear_error(bundled):
+    with pytest.raises(UserError, match="is the bundled evidence, which is loaded already"):
+        load_evidence(bundled)
+    assert len(load_evidence(bundled, include_bundled=False)) == 10

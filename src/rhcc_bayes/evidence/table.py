@@ -87,6 +87,14 @@ def _typed_table(raw: pd.DataFrame, num: pd.DataFrame, taxonomy: Taxonomy) -> pd
     return pd.DataFrame(data, copy=False)
 
 
+def _same_file(a, b) -> bool:
+    """Whether two paths name the same existing file (False when either cannot be read)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
 def _first_lines(raw: pd.DataFrame, mask) -> dict[str, tuple[str, int]]:
     """Study label -> (file, line) of its first row among ``mask``."""
     sub = raw.loc[mask, ["study", "file", "line"]].drop_duplicates("study")
@@ -170,6 +178,11 @@ def load_evidence(
         raise UserError("no evidence files given")
     if replace and not include_bundled:
         raise UserError("--replace-bundled (replace_bundled) needs the bundled evidence loaded")
+    if include_bundled:
+        for path in user_paths:
+            if _same_file(path, files[0]):
+                raise UserError(f"{path}: is the bundled evidence, which is loaded already; "
+                                "to check it alone, leave the file out (or use --no-bundled)")
     if taxonomy is None:
         taxonomy = load_taxonomy()
     elif isinstance(taxonomy, (str, os.PathLike)) and str(taxonomy) != OPEN_WORLD:
