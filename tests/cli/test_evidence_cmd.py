@@ -355,3 +355,30 @@ def test_cli_file_combinations_never_traceback(capsys, tmp_path_factory, monkeyp
     assert code in (0, 2)
     assert (code == 0) == (not err.startswith("rhcc-bayes: error:"))
     assert all(p.read_bytes() == content for p, content in digests.items())
+
+
+@pytest.mark.parametrize("action", [["validate"], ["summary"], ["summary", "--format", "csv"],
+                                    ["export"], ["export", "--out", "/dev/full"]])
+def test_full_device_is_a_one_line_error(action):
+    """Output to /dev/full: exit 2 with a message, and /dev/full stays a device."""
+    import os
+    import stat
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "rhcc_bayes.cli.main", "evidence", *action],
+                              stdout=full, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("rhcc-bayes: error: cannot write") and "Traceback" not in proc.stderr
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_out_to_a_device_writes_through_it(capsys, tmp_path):
+    import os
+    import stat
+
+    assert main(["evidence", "export", str(VALID), *OWN, "--out", os.devnull]) == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert main(["evidence", "export", str(VALID), *OWN, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
