@@ -19,7 +19,11 @@ from hypothesis import strategies as st
 
 from rhcc_bayes.core.errors import UserError, ValidationError
 from rhcc_bayes.evidence import schema
-from rhcc_bayes.evidence.reading import neutralise_cell, read_evidence_file, unquote_cell
+from rhcc_bayes.evidence.reading import (
+    neutralise_cell,
+    read_evidence_file,
+    unquote_cell,
+)
 from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
@@ -172,9 +176,7 @@ def test_bom_and_crlf_are_read(tmp_path):
     ("estimate", "-0.5"), ("n", "0.5"), ("estimate", "1e-320"), ("time_months", "601"),
 ])
 def test_extreme_numbers_are_problems(tmp_path, column, value):
-    cells = dict(zip(HEADER.split(","), (
-        "s1,,RFA,RFA,ablation,60,os,survival,12,0.95,,,,fraction,,recurrent,retrospective,1,yes,"
-        "q").split(",")))
+    cells = dict(zip(HEADER.split(","), ["s1", "", "RFA", "RFA", "ablation", "60", "os", "survival", "12", "0.95", "", "", "", "fraction", "", "recurrent", "retrospective", "1", "yes", "q"]))
     cells[column] = value
     path = tmp_path / "x.csv"
     path.write_text(HEADER + "\n" + ",".join(cells.values()) + "\n")

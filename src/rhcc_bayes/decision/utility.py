@@ -47,12 +47,13 @@ UTILITY_BOUNDS: dict[str, float] = {
 HOSPITAL_DAYS_MAX = 365.0           # mean days in hospital for one treatment
 
 
-def _number_problem(src: str, column: str, v, high: float, what: str) -> Problem | None:
+def _number_problem(src: str, column: str, v, high: float, not_number: str, negative: str,
+                    what: str) -> Problem | None:
     """The problem with one value: not a finite number, negative, or above ``high``."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return Problem(src, f"must be a number ({what})", column=column, value=v)
+        return Problem(src, not_number, column=column, value=v)
     if v < 0:
-        return Problem(src, f"must be >= 0 ({what})", column=column, value=v)
+        return Problem(src, negative, column=column, value=v)
     if v > high:
         return Problem(src, f"must be at most {high:g} ({what}); a larger value is not "
                             "plausible (a typing or unit error?)", column=column, value=v)
@@ -69,8 +70,9 @@ def check_utility_weights(table: dict, src: str, prefix: str = "") -> tuple[dict
         if key not in known:
             problems.append(Problem(src, f"unknown key{did_you_mean(key, known)}", column=column))
             continue
-        problem = _number_problem(src, column, v, UTILITY_BOUNDS[key],
-                                  "a disutility in months of RMST")
+        problem = _number_problem(src, column, v, UTILITY_BOUNDS[key], "must be a number (months)",
+                                  "must be >= 0 (a disutility in months)",
+                                  "a disutility in months")
         if problem:
             problems.append(problem)
         else:
@@ -179,7 +181,8 @@ def load_utility(path: str | Path) -> Utility:
         days_raw = {}
     for key, v in days_raw.items():
         column = f"hospital_days.{key}"
-        problem = _number_problem(src, column, v, HOSPITAL_DAYS_MAX, "days in hospital")
+        problem = _number_problem(src, column, v, HOSPITAL_DAYS_MAX, "must be a number",
+                                  "must be >= 0", "days in hospital")
         lookalike = lookalike_problem(str(key))
         if lookalike:
             problems.append(Problem(src, f"treatment code {lookalike}", column=column))

@@ -42,7 +42,7 @@ def parse_number(text: str) -> float:
 
 def format_number(value: float) -> str:
     """Shortest text that reads back as exactly ``value``; ``""`` for NaN."""
-    if value != value:  # NaN
+    if math.isnan(value):
         return ""
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))

@@ -26,7 +26,6 @@ from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.consistency import includes_labels
 from rhcc_bayes.evidence.reading import (
-    PROVENANCE,
     format_number,
     neutralise_cell,
     parse_numeric,
