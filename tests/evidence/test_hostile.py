@@ -263,3 +263,14 @@ def test_bundled_file_given_again_is_one_clear_error(bundled):
     with pytest.raises(UserError, match="is the bundled evidence, which is loaded already"):
         load_evidence(bundled)
     assert len(load_evidence(bundled, include_bundled=False)) == 10
+
+
+def test_taxonomy_path_that_is_a_device_or_directory(tmp_path):
+    from rhcc_bayes.evidence.taxonomy import load_taxonomy
+
+    fifo = tmp_path / "t.csv"
+    os.mkfifo(fifo)
+    for path, message in ((fifo, "is not a regular file"), (tmp_path, "is a directory")):
+        with pytest.raises(ValidationError) as info:
+            load_taxonomy(path)
+        assert info.value.problems[0].message.startswith(message)
