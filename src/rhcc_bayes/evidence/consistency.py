@@ -129,10 +129,18 @@ def check_arm_treatment_consistent(rows: Rows) -> list[Problem]:
     return problems
 
 
+_DUPLICATE_KEY: tuple[str, ...] = (
+    "study", "arm", "outcome", "measure", "time_months", "estimate", "ci_low", "ci_high",
+    "comparator_arm", "default_use",
+)
+
+
 def check_duplicate_rows(rows: Rows) -> list[Problem]:
     """No two rows are identical in every schema column."""
     columns = list(schema.COLUMNS)
-    suspect = rows.raw.duplicated(subset=columns, keep=False).to_numpy(dtype=bool)
+    # rows equal in every column are equal in these short ones: only such rows are compared
+    # in full (the free-text columns are the costly ones to hash for a million rows)
+    suspect = rows.raw.duplicated(subset=list(_DUPLICATE_KEY), keep=False).to_numpy(dtype=bool)
     if not suspect.any():
         return []
     sub = rows.raw.loc[suspect, columns]
