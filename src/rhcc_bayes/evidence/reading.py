@@ -1,10 +1,13 @@
-"""Reading evidence CSV files into raw records, and the number format of the table.
+"""Reading evidence CSV files into columns of cell text, and the number format of the table.
 
-One file at a time: header checked against :mod:`~rhcc_bayes.evidence.schema`, rows
-of the wrong width reported, omitted optional columns filled in. Parsing uses the
-:mod:`csv` module on decoded text only (no ``eval``, no pickle). Values are
-validated afterwards by the rules of :mod:`~rhcc_bayes.evidence.checks` and
-:mod:`~rhcc_bayes.evidence.consistency`.
+One file at a time, streamed: header checked against :mod:`~rhcc_bayes.evidence.schema`,
+rows of the wrong width reported, omitted optional columns filled in. Parsing uses the
+:mod:`csv` module on decoded text only (no ``eval``, no pickle); rows are transposed
+into columns a chunk at a time and equal cells share one string, so a million-row file
+needs memory for its distinct text plus a pointer per cell. Values are validated
+afterwards by the rules of :mod:`~rhcc_bayes.evidence.checks` and
+:mod:`~rhcc_bayes.evidence.consistency` (vectorised over all rows). Text cells protected
+against spreadsheet formulas on export (:func:`neutralise_cell`) are read back as they were.
 """
 
 from __future__ import annotations

@@ -229,7 +229,8 @@ class Evidence:
     ----------
     _table : pandas.DataFrame
         Columns ``schema.COLUMNS`` then ``file`` and ``line``; numeric columns
-        float64 (NaN when empty), text columns ``str`` ("" when empty).
+        float64 (NaN when empty), text columns of ``str`` values ("" when empty), object
+        dtype so that equal cells share one string (a million-row table stays small).
     taxonomy : Taxonomy
     sources : tuple of str
         The files read, bundled evidence first.
