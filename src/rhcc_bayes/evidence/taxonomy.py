@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +182,9 @@ def read_csv_rows(path: str | os.PathLike) -> tuple[list[tuple[int, list[str]]],
     """
     label = str(path)
     try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return [], [Problem(label, "is not a regular file (a device, pipe or socket)")]
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return [], [Problem(label, "file not found")]
