@@ -170,7 +170,7 @@ def leading_options(res, k: int = LEADING) -> pd.DataFrame:
     Returns raw numbers (``diff_mean``, ``diff_lo``, ``diff_hi``: leader minus option on the
     decision criterion, per posterior draw).
     """
-    table = res.table.head(k)
+    table = (res.ranked if hasattr(res, "ranked") else res.table).head(k)  # pooled mixtures are never options
     if table.empty:
         return pd.DataFrame()
     var = _criterion_var(res)
@@ -238,3 +238,15 @@ def certainty_sentence(res, lead: pd.DataFrame) -> str:
     return (f"No option is clearly better: the evidence does not separate {names} "
             f"(P(best) of the leader {best.p_best:.2f}; its advantage over {second.treatment} is "
             f"{second.diff_mean:.1f} months, 95% CrI {second.diff_lo:.1f} to {second.diff_hi:.1f}){evpi}.")
+
+
+def modality_sentence(res) -> str:
+    """One sentence on the choice between modality classes ('' with fewer than two classes)."""
+    mt = getattr(res, "modality_table", None)
+    if mt is None or len(mt) < 2:
+        return ""
+    top = mt.iloc[0]
+    second = mt.iloc[1]
+    return (f"Between modalities, {top.modality} (best option {top.leading}) leads with P(best class) "
+            f"{top.p_best:.2f}, then {second.modality} {second.p_best:.2f}; a class counts as best in a posterior "
+            "draw when its best option is.")

@@ -137,6 +137,9 @@ class BottomLine(Section):
         lead = bl.leading_options(res)
         inner = [Heading(2, "Bottom line"), Paragraph("Patient: " + bl.patient_line(ctx.profile)),
                  Paragraph(bl.certainty_sentence(res, lead), "answer")]
+        modality = bl.modality_sentence(res)
+        if modality:
+            inner.append(Paragraph(modality))
         if not lead.empty:
             inner.append(Table(bl.leading_table(res, lead)))
             inner.append(Paragraph(f"Posterior means with 95% credible intervals for the {res.population} study "
@@ -174,7 +177,12 @@ class DecisionSection(Section):
     title = "Expected survival and decision summaries"
 
     def blocks(self, ctx):
-        from rhcc_bayes.decision.recommend import format_table
+        from rhcc_bayes.decision.recommend import (
+            NOT_AN_OPTION,
+            format_modality_table,
+            format_table,
+            shared_prior_sentences,
+        )
 
         res = ctx.decision
         crit = res.criterion + (f" ({res.utility_description})" if res.utility_description else "")
@@ -190,6 +198,20 @@ class DecisionSection(Section):
         if res.best:
             out.append(Paragraph(f"Highest expected {res.criterion}: {res.best} with P(best) = "
                                  f"{res.table['p_best'].iloc[0]:.2f}."))
+        mixtures = res.table.loc[res.table["status"] == NOT_AN_OPTION, "treatment"].tolist() \
+            if "status" in res.table else []
+        if mixtures:
+            out.append(Paragraph(f"Reported, not an option: {', '.join(mixtures)} pool patients treated in different "
+                                 "ways (or with an unspecified technique); their expected survival is shown, but "
+                                 "they are never ranked (no P(best), expected loss or SUCRA)."))
+        if len(res.modality_table) > 1:
+            out += [Heading(3, "Decision between modalities"),
+                    Paragraph("Per posterior draw a modality class is worth its best option; P(best class) is the "
+                              "probability that the class holds the best option, expected loss the months lost by "
+                              "choosing the class's best option instead of the per-draw best."),
+                    Table(format_modality_table(res.modality_table, res.criterion))]
+        for sentence in shared_prior_sentences(res.honesty):
+            out.append(Paragraph("Indistinguishable options: " + sentence))
         flags = bl.flag_summary(res.honesty)
         if len(flags):
             counts = res.honesty[res.honesty["status"] != "excluded"][["treatment", "studies", "arms", "patients"]]
