@@ -226,8 +226,11 @@ class SurvivalCurvesSection(Section):
     def blocks(self, ctx):
         from rhcc_bayes.report import figures as plots
 
+        n = min(plots.LEADING, len(ctx.decision.ranked))
         return [ctx.figure("survival_curves.png", lambda: plots.survival_curves(ctx.decision),
-                           "Posterior mean overall survival with 95% credible bands (best six candidates).")]
+                           f"Posterior mean overall survival with 95% credible bands, one panel per leading option "
+                           f"(the {n} with the highest expected {ctx.decision.criterion}); thin grey lines repeat "
+                           "the other leading options for comparison. All options are in the decision table.")]
 
 
 class RmstSection(Section):
@@ -238,7 +241,8 @@ class RmstSection(Section):
 
         res = ctx.decision
         return [ctx.figure("rmst_densities.png", lambda: plots.rmst_densities(res),
-                           f"Posterior density of {res.criterion} to {res.horizon:g} months (dotted: mean).")]
+                           f"Smoothed posterior density (Gaussian kernel) of {res.criterion} to {res.horizon:g} "
+                           "months for the leading options (dotted: mean).")]
 
 
 class EvidenceSection(Section):
@@ -251,8 +255,11 @@ class EvidenceSection(Section):
         return [Paragraph(f"{len(d.used)} evidence rows from {len(d.arms)} arms of {len(d.studies)} studies are in "
                           f"the likelihood; {len(d.excluded)} rows are left out (other populations, pooled results, "
                           "missing n...)."),
+                Paragraph(plots.network_text(plots.network_components(
+                    list(plots.evidence_counts_index(d)), plots._network_edges(d.arms)))),
                 ctx.figure("evidence_map.png", lambda: plots.evidence_map(d),
-                           "Patients and studies per treatment; network of within-study comparisons.")]
+                           "Patients and studies per treatment; network of within-study comparisons (colour: "
+                           "connected part; grey: no within-study comparison).")]
 
 
 class ForestSection(Section):
@@ -262,8 +269,9 @@ class ForestSection(Section):
         from rhcc_bayes.report import figures as plots
 
         return [ctx.figure("forest.png", lambda: plots.forest_plot(ctx.idata, ctx.design, seed=ctx.seed),
-                           "Each arm's reported landmark survival / median vs the model's 95% predictive interval "
-                           "for a new study of that treatment and arm covariates.")]
+                           f"Each arm's reported landmark survival / median vs the {plots.PREDICTIVE}, on the "
+                           "reported scale: the same distribution and the same inside/outside verdict as the "
+                           "posterior predictive check below.")]
 
 
 class PPCSection(Section):
@@ -280,9 +288,11 @@ class PPCSection(Section):
         if ppc is None or not len(ppc):
             return [Paragraph("No observed summary to check.")]
         return [Paragraph(f"{int(ppc['outlier'].sum())} of {len(ppc)} observed summaries fall outside their 95% "
-                          f"posterior predictive interval (coverage {ppc_coverage(ppc):.0%})."),
-                ctx.figure("ppc.png", lambda: plots.ppc_plot(ppc), "Observed counts vs 95% posterior predictive "
-                                                                   "intervals.")]
+                          f"interval of the {plots.PREDICTIVE} (coverage {ppc_coverage(ppc):.0%}). This is an "
+                          "in-sample check (each arm is in the likelihood); a new centre's results would vary more "
+                          "(the 'new' study population of the decision)."),
+                ctx.figure("ppc.png", lambda: plots.ppc_plot(ppc), "Observed counts vs the 95% interval of the "
+                                                                   f"{plots.PREDICTIVE}.")]
 
 
 def diagnostics_table(gate) -> pd.DataFrame:
