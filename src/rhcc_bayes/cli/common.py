@@ -97,7 +97,8 @@ def _check_out_file(out) -> None:
 
 
 def fill_profile_help(parser: argparse.ArgumentParser) -> None:
-    """Give every profile option of ``parser`` (and its sub-parsers) its help text."""
+    """Give every profile option (and any ``--format`` without help) of ``parser`` and its
+    sub-parsers a help text, whichever module added it."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
@@ -106,6 +107,9 @@ def fill_profile_help(parser: argparse.ArgumentParser) -> None:
         key = action.dest[len("profile_"):] if action.dest.startswith("profile_") else action.dest
         if not action.help and key in PROFILE_HELP:
             action.help = PROFILE_HELP[key]
+        elif not action.help and "--format" in action.option_strings and action.choices:
+            action.help = "output format: " + ", ".join(action.choices) + (
+                f" [default: {action.default}]" if action.default else "")
 
 
 def _log(msg: str) -> None:
@@ -191,6 +195,7 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
 
     ``inputs`` is an ``(evidence, spec)`` pair already read by :func:`load_inputs`.
     """
+    from rhcc_bayes.core.errors import UserError
     from rhcc_bayes.core.paths import default_cache_dir
 
     synthesis = synthesis_from_args(args, spec_name, inputs)
@@ -207,13 +212,21 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
     _log(f"compiling model for spec {spec.name!r} on {len(evidence)} evidence rows "
          f"(the first fit takes ~30-60 s; cache: {cache_dir or 'off'}) ...")
     progress = _Progress(synthesis.settings)
-    with progress.running():
-        posterior = synthesis.fit(**fit)
+
+    def done(note: str) -> None:
+        compile_s = f"compile {progress.compile_s:.1f} s, " if progress.compile_s is not None else ""
+        _log(f"fit done in {time.perf_counter() - t0:.1f} s ({compile_s}sampling and checks "
+             f"{time.perf_counter() - progress.t_phase:.1f} s); {note}")
+
+    try:
+        with progress.running():
+            posterior = synthesis.fit(**fit)
+    except UserError as err:
+        if type(err).__name__ == "ConvergenceError":
+            done("the fit FAILED the diagnostics gate" + (f" (cached in {cache_dir})" if cache_dir else ""))
+        raise
     if posterior.cache_hit:  # another process wrote it meanwhile
         _log(f"loaded cached posterior {posterior.cache_path}")
     else:
-        compile_s = f"compile {progress.compile_s:.1f} s, " if progress.compile_s is not None else ""
-        _log(f"fit done in {time.perf_counter() - t0:.1f} s ({compile_s}sampling and checks "
-             f"{time.perf_counter() - progress.t_phase:.1f} s); "
-             + (f"cached at {posterior.cache_path}" if posterior.cache_path else "not cached"))
+        done(f"cached at {posterior.cache_path}" if posterior.cache_path else "not cached")
     return evidence, posterior
