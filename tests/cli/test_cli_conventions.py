@@ -35,6 +35,13 @@ def test_every_command_and_flag_has_help():
     assert not missing, "options without help:\n" + "\n".join(missing)
 
 
+def test_every_help_renders():
+    """Help strings are %-formatted by argparse: a stray '%' breaks --help."""
+    for path, parser in _subparsers(build_parser()):
+        text = parser.format_help()
+        assert "%%" not in text, path
+
+
 @pytest.mark.parametrize("command", ["decide", "report", "ppc", "diagnose", "compare-models", "fit", "evidence"])
 def test_help_renders_without_literal_percent(command, capsys):
     with pytest.raises(SystemExit) as exc:

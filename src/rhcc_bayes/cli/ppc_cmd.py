@@ -15,7 +15,7 @@ from rhcc_bayes.cli.common import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("ppc", help="posterior predictive check: each observed summary vs its 95% predictive interval",
+    p = sub.add_parser("ppc", help="posterior predictive check: each observed summary vs its 95%% predictive interval",
                        description="Posterior predictive check of every observed summary (in-sample replicate of "
                                    "each arm: the arm's own study effect plus binomial sampling noise).")
     add_fit_arguments(p)
