@@ -137,14 +137,14 @@ class BottomLine(Section):
         lead = bl.leading_options(res)
         inner = [Heading(2, "Bottom line"), Paragraph("Patient: " + bl.patient_line(ctx.profile)),
                  Paragraph(bl.certainty_sentence(res, lead), "answer")]
-        modality = bl.modality_sentence(res)
-        if modality:
-            inner.append(Paragraph(modality))
         if not lead.empty:
             inner.append(Table(bl.leading_table(res, lead)))
             inner.append(Paragraph(f"Posterior means with 95% credible intervals for the {res.population} study "
                                    f"population; the leader's advantage is computed draw by draw on "
                                    f"{res.criterion} to {res.horizon:g} months."))
+        modality = bl.modality_sentence(res)
+        if modality:
+            inner.append(Paragraph(modality))
         flags = bl.flag_summary(res.honesty)
         if len(flags):
             inner.append(Bullets(tuple(f"{r.flag} - {r.which}" for r in flags.itertuples())))
