@@ -520,11 +520,14 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     """Tidy decision table for every profile of a cohort (RMST criterion).
 
     Profiles sharing model covariates and candidate set are computed once
-    (:func:`rhcc_bayes.decide.decide_cohort`). Columns: ``profile``, ``treatment``,
-    ``status`` (excluded treatments are kept, with NaN decision columns), survival
-    summaries with 95% CrI, ``p_best``, ``expected_loss``, ``mean_rank``, ``sucra``,
-    ``evpi``, ``candidate``, evidence counts, ``class_prior_only``, ``extrapolation``,
-    ``flags`` and ``gate_warning``.
+    (:func:`rhcc_bayes.decision.cohort.decide_cohort`). Columns: exactly :data:`CSV_COLUMNS`
+    (the same as ``DecisionResult.to_csv_frame``): ``profile``, ``treatment``, ``modality``,
+    ``status`` (eligible / conditional / "reported, not an option" for pooled mixtures /
+    excluded), ``candidate`` (eligible or conditional), ``ranked`` (a candidate that is a real
+    option: only these get decision numbers), survival summaries with 95% CrI, ``p_best``,
+    ``expected_loss``, ``mean_rank``, ``sucra``, ``modality_p_best``,
+    ``modality_expected_loss``, ``evpi``, evidence counts, flags, ``horizon``, ``population``,
+    ``criterion`` and ``gate_warning``.
     """
     from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.decision.cohort import decide_cohort
