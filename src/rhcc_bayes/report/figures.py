@@ -349,7 +349,7 @@ def forest_plot(idata, design, *, seed: int = 0, figsize=(11, None)):
     return fig
 
 
-def ppc_plot(ppc: pd.DataFrame, *, figsize=(9, 5)):
+def ppc_plot(ppc: pd.DataFrame, *, figsize=(11.5, 5)):
     """Observed count vs :data:`PREDICTIVE` (from :func:`criticism.ppc_table`)."""
     d = ppc.reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(figsize[0], max(figsize[1], 0.3 * len(d) + 1)))
