@@ -86,7 +86,7 @@ def test_cache_hit_message_and_shared_csv_columns(fit_args, examples_dir, tmp_pa
     # pooled mixtures are reported, never ranked, in both
     for df in (single, cohort):
         mixed = df[df["treatment"] == "MIXED-LRT"]
-        assert (mixed["status"].isin(["reported, not an option", "excluded"])).all()
+        assert (mixed["status"].isin(["reported (not an option)", "excluded"])).all()
         assert mixed["p_best"].isna().all() and not mixed["ranked"].any()
     # json of the cohort works too; a table does not fit a cohort
     assert main(["decide", "--cohort", str(examples_dir / "cohort.csv"), "--format", "json", *fit_args]) == 0

@@ -91,7 +91,7 @@ def _flags(profile, cov: dict, trt: str, is_ablation: bool, support: pd.DataFram
     return False, extrap, msgs
 
 
-NOT_AN_OPTION = "reported, not an option"
+NOT_AN_OPTION = "reported (not an option)"
 
 
 def choosable_treatments(codes) -> list[str]:
@@ -522,7 +522,7 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     Profiles sharing model covariates and candidate set are computed once
     (:func:`rhcc_bayes.decision.cohort.decide_cohort`). Columns: exactly :data:`CSV_COLUMNS`
     (the same as ``DecisionResult.to_csv_frame``): ``profile``, ``treatment``, ``modality``,
-    ``status`` (eligible / conditional / "reported, not an option" for pooled mixtures /
+    ``status`` (eligible / conditional / "reported (not an option)" for pooled mixtures /
     excluded), ``candidate`` (eligible or conditional), ``ranked`` (a candidate that is a real
     option: only these get decision numbers), survival summaries with 95% CrI, ``p_best``,
     ``expected_loss``, ``mean_rank``, ``sucra``, ``modality_p_best``,
