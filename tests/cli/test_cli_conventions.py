@@ -129,3 +129,24 @@ def test_gate_refusal_exits_3_with_progress_messages(tmp_path, capsys):
     assert main(["fit", "--spec", str(spec), "--cache-dir", str(cache)]) == EXIT_FIT_REFUSED
     err = capsys.readouterr().err
     assert "compiling" not in err
+
+
+def test_progress_heartbeat_when_stderr_is_not_a_terminal(capsys):
+    """Not only on a TTY: a phase line every few seconds while compiling and sampling."""
+    import time
+    from types import SimpleNamespace
+
+    from rhcc_bayes.cli.common import _Progress
+    from rhcc_bayes.inference import sampling
+
+    original = sampling.compile_model
+    progress = _Progress(SimpleNamespace(chains=4, draws=1000, tune=1000), interval=0.05)
+    with progress.running():
+        assert sampling.compile_model is not original  # wrapped to report the end of compilation
+        time.sleep(0.2)
+        progress.compiled()
+        time.sleep(0.2)
+    assert sampling.compile_model is original
+    err = capsys.readouterr().err
+    assert "... compiling model (" in err and "sampling 4 chains x 1000 draws (+1000 tuning)" in err
+    assert "... sampling (" in err
