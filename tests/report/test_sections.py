@@ -149,3 +149,19 @@ def test_profile_reads_as_a_clinician_writes_it():
     assert bl.patient_line(p).startswith("p1: 2.5 cm solitary recurrent HCC, late recurrence (30 months) after "
                                          "resection; Child-Pugh A")
     assert bl.covariates_text(p.model_covariates()) == "tumour <= 3 cm, solitary, late recurrence, after resection"
+
+
+def test_modality_sentence_and_prior_only_marker():
+    res = _decision({"A": 45.0, "B": 35.0, "C": 30.0})
+    assert bl.modality_sentence(res) == ""  # no modality table: nothing to say
+    res.honesty = pd.DataFrame({"treatment": ["A", "B", "C"], "status": ["eligible"] * 3,
+                                "modality": ["surgery", "ablation", "ablation"],
+                                "class_prior_only": [False, True, True], "flags": ["", "", ""]})
+    res.modality_table = pd.DataFrame({"modality": ["surgery", "ablation"], "options": ["A", "B, C"],
+                                       "leading": ["A", "B"], "utility_mean": [45.0, 35.0],
+                                       "p_best": [0.7, 0.3], "expected_loss": [1.0, 9.0]})
+    sentence = bl.modality_sentence(res)
+    assert sentence.startswith("Probability that the best option is of each modality: surgery 0.70, ablation 0.30")
+    assert "ablation options have no data of their own" in sentence
+    shown = bl.leading_table(res, bl.leading_options(res))
+    assert shown["option"].tolist()[1] == "B - no data of its own (class prior)"

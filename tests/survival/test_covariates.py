@@ -36,7 +36,6 @@ def profiles(examples_dir):
 
 # --- one owner for levels and labels -------------------------------------------------------
 def test_one_object_per_covariate_owns_levels_and_labels():
-    from rhcc_bayes.survival.model import coords_of
     from rhcc_bayes.survival.spec import COVARIATES as SPEC_LEVELS
 
     assert list(COVARIATES) == ["size_band", "nodularity", "recurrence", "prior"]

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
                        description="Fit a model spec to the evidence, or load the cached fit; refuse a fit "
                                    "that fails the diagnostics gate unless --allow-unconverged.")
     add_fit_arguments(p)
-    p.add_argument("--out", help="also write the posterior to this netCDF file (atomic)")
+    p.add_argument("--out", metavar="FILE", help="also write the posterior to FILE (netCDF, written atomically)")
     p.set_defaults(func=run)
 
 

@@ -36,17 +36,14 @@ import xarray as xr
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws
 from rhcc_bayes.survival.covariates import (
-    COVARIATE_LABEL,
     DEFAULT_LEVEL_MODE,
     SIZE_BAND,
     coverage_gaps,
     reported_levels,
 )
 from rhcc_bayes.survival.support import (
-    SUPPORT_COLUMNS,
     arm_support,
     arm_support_from_idata,
-    attach_support,
     evidence_support,
     support_from_idata,
 )
@@ -103,6 +100,57 @@ def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
                          + "); effects from the covariate model, mostly prior-driven"]
 
 
+NOT_AN_OPTION = "reported (not an option)"
+
+
+def choosable_treatments(codes) -> list[str]:
+    """The codes a clinician can choose: pooled mixtures (taxonomy ``choosable = no``, e.g.
+    MIXED-LRT, ABLATION with unspecified technique) are reported but never ranked."""
+    try:
+        tax = _bundled_taxonomy()
+    except Exception:  # no readable taxonomy: every code counts as a choice
+        return list(codes)
+    return [c for c in codes if tax.choosable(c)]
+
+
+def _bundled_taxonomy():
+    global _TAXONOMY
+    if _TAXONOMY is None:
+        from rhcc_bayes.evidence.taxonomy import load_taxonomy
+
+        _TAXONOMY = load_taxonomy()
+    return _TAXONOMY
+
+
+_TAXONOMY = None
+
+
+def shared_prior_groups(honesty: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """(modality, treatments) for ranked options that share only their class prior.
+
+    Two or more class-prior-only options of one class have identical posteriors up to
+    Monte Carlo noise: the data cannot tell them apart and a split P(best) between them
+    says nothing about which is better.
+    """
+    if honesty is None or honesty.empty or "class_prior_only" not in honesty:
+        return []
+    live = honesty[(honesty["status"] != "excluded") & honesty["class_prior_only"].astype(bool)]
+    if "ranked" in live:
+        live = live[live["ranked"].astype(bool)]
+    return [(str(m), g["treatment"].tolist()) for m, g in live.groupby("modality", sort=False) if len(g) >= 2]
+
+
+def shared_prior_sentences(honesty: pd.DataFrame) -> list[str]:
+    """Plain sentences for :func:`shared_prior_groups`."""
+    out = []
+    for mod, names in shared_prior_groups(honesty):
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        out.append(f"{listed} have no data of their own: each is the {mod} class mean plus the same prior spread, "
+                   "so the evidence cannot tell them apart (their P(best) split is noise, not a difference); "
+                   "compare the modality rows instead.")
+    return out
+
+
 # --- result ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DecisionResult:
@@ -131,6 +179,10 @@ class DecisionResult:
     extrapolation : str
         Empty, or which of the horizon and landmarks lie beyond the last time the
         evidence observed and what the hazard family assumes there.
+    modalities : pandas.DataFrame
+        The decision between modality classes (ablation vs surgery vs transarterial ...):
+        per draw a class is worth its best ranked option; ``modality``, ``options``,
+        ``leading``, ``utility_mean``, ``p_best``, ``expected_loss``.
     """
 
     profile: object
@@ -147,15 +199,51 @@ class DecisionResult:
     gate_warning: str
     provenance: dict
     extrapolation: str = ""  # times beyond the evidence's last observed time and what the family assumes there
+    modalities: pd.DataFrame | None = None
 
     @property
     def best(self) -> str | None:
-        """Candidate with the highest posterior expected utility (None without candidates)."""
-        return None if self.table.empty else str(self.table["treatment"].iloc[0])
+        """Ranked option with the highest posterior expected utility (None without one)."""
+        ranked = self.ranked
+        return None if ranked.empty else str(ranked["treatment"].iloc[0])
 
     @property
     def candidates(self) -> list[str]:
         return self.table["treatment"].tolist()
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """The rows that are real options (pooled mixtures, reported only, are left out)."""
+        if "status" not in self.table:
+            return self.table
+        return self.table[self.table["status"] != NOT_AN_OPTION]
+
+    def to_csv_frame(self) -> pd.DataFrame:
+        """The decision as :data:`CSV_COLUMNS` rows: ranked options, reported-only mixtures, then
+        excluded treatments (with their reasons in ``flags``); same columns as the cohort CSV."""
+        t = self.table.copy()
+        t["candidate"] = True
+        t["ranked"] = t["status"] != NOT_AN_OPTION if "status" in t else True
+        if len(self.excluded):
+            h = self.honesty.set_index("treatment")
+            ex = pd.DataFrame({"treatment": self.excluded["treatment"], "status": "excluded", "candidate": False,
+                               "ranked": False})
+            for col in ("modality", "studies", "arms", "patients", "class_prior_only", "extrapolation"):
+                if col in h:
+                    ex[col] = ex["treatment"].map(h[col])
+            ex["flags"] = ["excluded: " + str(r) for r in self.excluded["reasons"]]
+            t = pd.concat([t, ex], ignore_index=True) if len(t) else ex
+        t["profile"] = self.profile.id
+        t["horizon"] = self.horizon
+        t["population"] = self.population
+        t["criterion"] = self.criterion
+        t["gate_warning"] = self.gate_warning
+        return csv_frame(t)
+
+    @property
+    def modality_table(self) -> pd.DataFrame:
+        return self.modalities if self.modalities is not None else pd.DataFrame(
+            columns=["modality", "options", "leading", "utility_mean", "p_best", "expected_loss"])
 
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite numbers become None; median beyond horizon noted)."""
@@ -182,6 +270,11 @@ class DecisionResult:
             "best": self.best,
             "evpi": {k: clean(v) for k, v in self.evpi.items()},
             "decision": records(self.table),
+            "modality_decision": records(self.modality_table),
+            "not_an_option": [t for t, st in zip(self.table.get("treatment", []), self.table.get("status", []))
+                              if st == NOT_AN_OPTION],
+            "indistinguishable": [{"modality": m, "treatments": names}
+                                  for m, names in shared_prior_groups(self.honesty)],
             "eligibility": records(self.eligibility.to_frame()),
             "honesty": records(self.honesty),
             "excluded": records(self.excluded),
@@ -214,6 +307,16 @@ class DecisionResult:
         if self.best:
             lines.append(f"Highest expected {self.criterion}: {self.best} (P(best) "
                          f"{self.table['p_best'].iloc[0]:.2f}); research use only, not a clinical decision on its own")
+        mixtures = [t for t in self.table["treatment"][self.table["status"] == NOT_AN_OPTION]] \
+            if "status" in self.table else []
+        if mixtures:
+            lines.append(f"Reported, not an option (pooled mixtures, never ranked): {', '.join(mixtures)}")
+        mt = self.modality_table
+        if len(mt) > 1:
+            lines += ["", "By modality (a class is worth its best option in each draw):",
+                      format_modality_table(mt, self.criterion).to_string(index=False)]
+        for sentence in shared_prior_sentences(self.honesty):
+            lines.append("Indistinguishable: " + sentence)
         flagged = self.honesty[self.honesty["flags"] != ""]
         flagged = flagged[flagged["status"] != "excluded"]
         if len(flagged):
@@ -250,13 +353,44 @@ def format_table(table: pd.DataFrame, horizon: float) -> pd.DataFrame:
                             zip(table[f"s{t}_mean"], table[f"s{t}_lo"], table[f"s{t}_hi"])]
     out["median (mo)"] = [_fmt_ci(a, b, c, 1).replace("{h}", h) for a, b, c in
                           zip(table.median_med, table.median_lo, table.median_hi)]
-    out["P(best)"] = table["p_best"].map(lambda v: f"{v:.2f}")
-    out["exp. loss (mo)"] = table["expected_loss"].map(lambda v: f"{v:.2f}")
-    out["SUCRA"] = table["sucra"].map(lambda v: f"{v:.2f}")
+    def num(v):
+        return "-" if pd.isna(v) else f"{v:.2f}"
+
+    out["P(best)"] = table["p_best"].map(num)
+    out["exp. loss (mo)"] = table["expected_loss"].map(num)
+    out["SUCRA"] = table["sucra"].map(num)
     out["arms"] = table["arms"].map(lambda v: "NA" if pd.isna(v) else f"{int(v)}")
     out["flags"] = [("class prior only" if cp else "") + ("; " if cp and ex else "") + ("extrapolation" if ex else "")
                     for cp, ex in zip(table["class_prior_only"], table["extrapolation"])]
     return out
+
+
+#: The one column set of every decision CSV (``decide --format csv``, ``decide --cohort``, the
+#: report's ``decision.csv``): one row per patient x treatment, excluded treatments included.
+CSV_COLUMNS: tuple[str, ...] = (
+    "profile", "treatment", "modality", "status", "candidate", "ranked",
+    "rmst_mean", "rmst_lo", "rmst_hi", "utility_mean", "utility_lo", "utility_hi",
+    *(f"s{t}_{k}" for t in LANDMARKS for k in ("mean", "lo", "hi")),
+    "median_med", "median_lo", "median_hi",
+    "p_best", "expected_loss", "mean_rank", "sucra", "modality_p_best", "modality_expected_loss", "evpi",
+    "studies", "arms", "patients", "class_prior_only", "extrapolation", "flags",
+    "horizon", "population", "criterion", "gate_warning",
+)
+
+
+def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly :data:`CSV_COLUMNS` (missing ones empty), in that order."""
+    return df.reindex(columns=list(CSV_COLUMNS))
+
+
+def format_modality_table(mt: pd.DataFrame, criterion: str = "RMST") -> pd.DataFrame:
+    """Human-readable modality-level decision table."""
+    return pd.DataFrame({
+        "modality": mt["modality"], "options": mt["options"], "leading option": mt["leading"],
+        f"its {criterion} (mo)": mt["utility_mean"].map(lambda v: f"{v:.1f}"),
+        "P(best class)": mt["p_best"].map(lambda v: f"{v:.2f}"),
+        "exp. loss (mo)": mt["expected_loss"].map(lambda v: f"{v:.2f}"),
+    })
 
 
 # --- main entry -----------------------------------------------------------------------
@@ -316,7 +450,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     DecisionResult
     """
     from rhcc_bayes.decision.eligibility import assess_eligibility
-    from rhcc_bayes.decision.stats import decision_table
+    from rhcc_bayes.decision.stats import decision_table, modality_table
     from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.survival.summary import extrapolation_note, survival_summary
 
@@ -332,6 +466,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     treatments = idata.posterior["mu"].treatment.values.tolist()
     elig = assess_eligibility(profile, treatments)
     candidates = elig.allowed()
+    ranked = choosable_treatments(candidates)  # pooled mixtures: reported, never ranked
     support, arm_table = _support_tables(idata, design)
     cov, level_notes = reported_levels(profile.model_covariates(), _records(arm_table), levels)
     surv = survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population, seed=seed,
@@ -357,18 +492,25 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
             "class_prior_only": cp, "extrapolation": ex, "flags": "; ".join(msgs),
         })
     honesty = pd.DataFrame(honesty_rows)
+    honesty["ranked"] = honesty["treatment"].isin(ranked)
     excluded = elig.to_frame()
     excluded = excluded[excluded["status"] == "excluded"][["treatment", "reasons", "citations"]].reset_index(drop=True)
 
+    modalities = None
     if candidates:
-        table = decision_table(surv.drop_vars("survival"), utility=util_da, ci=ci)
+        table = decision_table(surv.drop_vars("survival"), utility=util_da, ci=ci, candidates=ranked,
+                               modalities=modality)
         table = table.drop(columns=["candidate"])
         crit = "utility" if util_da is not None else "rmst"
-        u = surv[crit].transpose("chain", "draw", "treatment").values.reshape(-1, len(candidates))
+        u = surv[crit].sel(treatment=ranked).transpose("chain", "draw", "treatment").values.reshape(-1, len(ranked))
         evpi = _evpi(u, ci)
-        table = table.merge(honesty.drop(columns=["flags"]), on="treatment", how="left")
+        modalities = modality_table(u, ranked, [modality[t] for t in ranked])
+        table = table.merge(honesty.drop(columns=["flags", "modality", "ranked"]), on="treatment", how="left")
         table["flags"] = table["treatment"].map(dict(zip(honesty["treatment"], honesty["flags"])))
-        table = table.sort_values(f"{crit}_mean", ascending=False, kind="stable").reset_index(drop=True)
+        table.loc[~table["treatment"].isin(ranked), "status"] = NOT_AN_OPTION
+        table["_ranked"] = table["treatment"].isin(ranked)
+        table = (table.sort_values(["_ranked", f"{crit}_mean"], ascending=False, kind="stable")
+                 .drop(columns=["_ranked"]).reset_index(drop=True))
     else:
         table = pd.DataFrame(columns=["treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "median_med",
                                       "median_lo", "median_hi", "p_best", "expected_loss", "mean_rank", "sucra",
@@ -381,7 +523,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         utility_description=utility.describe() if utility is not None else "",
         gate_warning=gate_banner(idata),
         provenance={**_provenance(idata), "covariate_levels": cov, "covariate_notes": level_notes},
-        extrapolation=extrapolation_note(idata, horizon, landmarks),
+        extrapolation=extrapolation_note(idata, horizon, landmarks), modalities=modalities,
     )
 
 
@@ -390,11 +532,14 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     """Tidy decision table for every profile of a cohort (RMST criterion).
 
     Profiles sharing model covariates and candidate set are computed once
-    (:func:`rhcc_bayes.decide.decide_cohort`). Columns: ``profile``, ``treatment``,
-    ``status`` (excluded treatments are kept, with NaN decision columns), survival
-    summaries with 95% CrI, ``p_best``, ``expected_loss``, ``mean_rank``, ``sucra``,
-    ``evpi``, ``candidate``, evidence counts, ``class_prior_only``, ``extrapolation``,
-    ``flags`` and ``gate_warning``.
+    (:func:`rhcc_bayes.decision.cohort.decide_cohort`). Columns: exactly :data:`CSV_COLUMNS`
+    (the same as ``DecisionResult.to_csv_frame``): ``profile``, ``treatment``, ``modality``,
+    ``status`` (eligible / conditional / "reported (not an option)" for pooled mixtures /
+    excluded), ``candidate`` (eligible or conditional), ``ranked`` (a candidate that is a real
+    option: only these get decision numbers), survival summaries with 95% CrI, ``p_best``,
+    ``expected_loss``, ``mean_rank``, ``sucra``, ``modality_p_best``,
+    ``modality_expected_loss``, ``evpi``, evidence counts, flags, ``horizon``, ``population``,
+    ``criterion`` and ``gate_warning``.
     """
     from rhcc_bayes.decision.cohort import decide_cohort
     from rhcc_bayes.inference.diagnostics import gate_banner
@@ -414,7 +559,13 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
         return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
                                 seed=seed, curves=False)
 
-    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci)
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
+    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci, modalities=modality,
+                       choosable=choosable_treatments)
+    df["ranked"] = df["candidate"].astype(bool)
+    df["candidate"] = df["status"] != "excluded"
+    df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
     flag_rows = []
@@ -430,6 +581,8 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
         df = df.merge(counts, left_on="treatment", right_index=True, how="left")
     df["horizon"] = horizon
     df["population"] = population
+    df["criterion"] = "RMST"
     df["gate_warning"] = gate_banner(idata)
+    df = csv_frame(df)
     df.attrs.update(ci=ci, horizon=horizon, criterion="rmst", population=population)
     return df
