@@ -51,7 +51,9 @@ def test_bundled_fit_passes_the_gate_and_is_cached(fitted):
 def test_ppc_covers_the_bundled_observations(fitted):
     evidence, first, _ = fitted
     table = ppc_table(first.idata, evidence.table)
-    assert len(table) == len(first.design.landmarks) + len(first.design.medians)
+    observed = first.idata.observed_data
+    assert len(table) == sum(observed[v].size for v in observed.data_vars)  # one row per observed summary
+    assert len(table) >= len(first.design.landmarks) + len(first.design.medians)
     assert set(table["study"]) >= {"ref_37", "peng_106"}
     assert ppc_coverage(table) >= 0.8
     assert ((table["ppp"] >= 0) & (table["ppp"] <= 1)).all()
@@ -228,3 +230,29 @@ def test_network_meta_analysis_goes_through_the_same_entry(tmp_path):
         hit.decide(None)
     with pytest.raises(UserError, match="give its evidence"):
         Synthesis("nma_bcg_fixed_tau")
+
+
+@pytest.mark.slow
+def test_cache_hit_decides_without_importing_arviz_and_idata_is_still_real(fitted, small_spec_path, fit_cache_dir):
+    """The fast path of a cache hit stays behind the real type: .idata is an InferenceData built on demand."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from rhcc_bayes.synthesis import Synthesis
+from rhcc_bayes.decision.profile import PatientProfile
+post = Synthesis({str(small_spec_path)!r}).fit(cache_dir={str(fit_cache_dir)!r}, allow_unconverged=True)
+assert post.cache_hit
+res = post.decide(PatientProfile(id="p", tumour_size_cm=2.0, nodules=1))
+post.predict(dict(size_band="le3"), times=[12, 60])
+post.summary_text()
+assert "arviz" not in sys.modules, "a cache-hit decision imported ArviZ"
+import arviz as az
+assert isinstance(post.idata, az.InferenceData) and post.draws is post.idata
+assert post.decide(PatientProfile(id="p", tumour_size_cm=2.0, nodules=1)).table.equals(res.table)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")

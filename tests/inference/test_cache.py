@@ -278,3 +278,17 @@ def test_stale_temporaries_of_an_interrupted_write_are_cleaned(tmp_path):
     os.utime(mine, (old, old))
     cached_fit(tmp_path, key, Fitter())
     assert not stale.exists() and fresh.exists() and mine.exists()
+
+
+def test_tree_and_inference_data_are_the_same_content(tmp_path):
+    import xarray as xr
+
+    from rhcc_bayes.inference.cache import load_tree, to_inference_data
+
+    path = save_idata(_idata(), tmp_path / "p.nc")
+    tree = load_tree(path)
+    assert isinstance(tree, xr.DataTree) and tree.attrs["seed"] == 0 and type(tree.attrs["seed"]) is int
+    idata = to_inference_data(tree)
+    assert isinstance(idata, az.InferenceData) and to_inference_data(idata) is idata
+    assert content_digest(tree) == content_digest(idata) == content_digest(load_idata(path))
+    np.testing.assert_array_equal(tree["posterior"]["mu"].values, idata.posterior["mu"].values)

@@ -126,13 +126,16 @@ def test_flags_grouped_once_per_kind():
         "flags": ["class prior only: no arm of this treatment is in the likelihood; its estimate is its modality "
                   "class's mean plus prior spread",
                   "class prior only: no arm of this treatment is in the likelihood; its estimate is its modality "
-                  "class's mean plus prior spread; extrapolation: tumour 6.5 cm exceeds every stated size limit of "
-                  "its arms (largest 5 cm); 2 arm(s) state no limit",
+                  "class's mean plus prior spread; extrapolation: profile outside the inclusion limits of its arms "
+                  "(tumour 6.5 cm is outside every arm's limits (<= 3 cm; <= 5 cm)); effects from the covariate "
+                  "model, mostly prior-driven",
                   "", "class prior only: whatever"]})
     table = bl.flag_summary(honesty)
     assert list(table["treatments affected"]) == [2, 1]
     assert table["which"].iloc[0] == "A, B"  # D is excluded: not listed
-    assert bl.split_flags(honesty["flags"].iloc[1])[1].endswith("2 arm(s) state no limit")
+    assert bl.split_flags(honesty["flags"].iloc[1])[1].endswith("(<= 3 cm; <= 5 cm)); effects from the covariate "
+                                                                 "model, mostly prior-driven")
+    assert table["flag"].iloc[1].startswith("extrapolation: the profile lies outside the inclusion limits")
 
 
 def test_profile_reads_as_a_clinician_writes_it():
@@ -159,3 +162,19 @@ def test_bottom_line_says_when_the_horizon_is_beyond_the_evidence():
     assert "Beyond the evidence" not in to_markdown(BottomLine().blocks(ctx))
     res.extrapolation = "RMST to 120 months ... extrapolate beyond the last time the evidence observes survival"
     assert "Beyond the evidence: RMST to 120 months" in to_markdown(BottomLine().blocks(ctx))
+
+
+def test_modality_sentence_and_prior_only_marker():
+    res = _decision({"A": 45.0, "B": 35.0, "C": 30.0})
+    assert bl.modality_sentence(res) == ""  # no modality table: nothing to say
+    res.honesty = pd.DataFrame({"treatment": ["A", "B", "C"], "status": ["eligible"] * 3,
+                                "modality": ["surgery", "ablation", "ablation"],
+                                "class_prior_only": [False, True, True], "flags": ["", "", ""]})
+    res.modality_table = pd.DataFrame({"modality": ["surgery", "ablation"], "options": ["A", "B, C"],
+                                       "leading": ["A", "B"], "utility_mean": [45.0, 35.0],
+                                       "p_best": [0.7, 0.3], "expected_loss": [1.0, 9.0]})
+    sentence = bl.modality_sentence(res)
+    assert sentence.startswith("Probability that the best option is of each modality: surgery 0.70, ablation 0.30")
+    assert "ablation options have no data of their own" in sentence
+    shown = bl.leading_table(res, bl.leading_options(res))
+    assert shown["option"].tolist()[1] == "B - no data of its own (class prior)"

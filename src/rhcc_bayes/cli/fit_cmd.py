@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
                        description="Fit a model spec to the evidence, or load the cached fit; refuse a fit "
                                    "that fails the diagnostics gate unless --allow-unconverged.")
     add_fit_arguments(p)
-    p.add_argument("--out", help="also write the posterior to this netCDF file (atomic)")
+    p.add_argument("--out", metavar="FILE", help="also write the posterior to FILE (netCDF, written atomically)")
     p.set_defaults(func=run)
 
 
@@ -31,7 +31,7 @@ def run(args) -> int:
     if args.out and Path(args.out).is_dir():  # check before a long fit, not after
         raise UserError(f"--out {args.out}: is a directory; give a file name such as posterior.nc")
     _, posterior = fit_from_args(args)
-    banner = gate_banner(posterior.idata)
+    banner = gate_banner(posterior.draws)
     if banner:
         print(banner, file=sys.stderr)
     print(posterior.summary_text())

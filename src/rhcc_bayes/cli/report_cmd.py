@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
                    help="output folder: new, empty, or a previous report (replaced atomically); "
                         "any other existing folder or file is refused, never deleted")
     p.add_argument("--horizon", type=float, default=60.0, help="RMST horizon in months [default: 60]")
-    p.add_argument("--population", choices=("average", "new"), default="average")
+    p.add_argument("--population", choices=("average", "new"), default="average",
+                   help="average study population, or a new one (between-study effect integrated) [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)

@@ -102,13 +102,15 @@ def patient_line(profile) -> str:
 
 
 # --- flags, once per kind --------------------------------------------------------------------
-_KINDS = (
+_KINDS = (  # prefixes of the messages made by rhcc_bayes.decision.recommend._flags
     ("class prior only", "class prior only: no arm of the treatment is in the likelihood; its estimate is its "
                          "modality class's mean plus prior spread"),
-    ("extrapolation: tumour", "extrapolation: the tumour exceeds every stated size limit of the treatment's arms"),
-    ("extrapolation: subgroup in no arm", "extrapolation: subgroup in no arm of any treatment (prior-only effects)"),
-    ("extrapolation: subgroup not studied", "extrapolation: subgroup not studied in the treatment's arms "
-                                            "(effects from the covariate model, mostly prior-driven)"),
+    ("no study arm", "no study arm: informed by population-level summaries (ranges or pooled results) and its "
+                     "modality class"),
+    ("extrapolation: profile outside", "extrapolation: the profile lies outside the inclusion limits of every arm "
+                                       "of the treatment (effects from the covariate model, mostly prior-driven)"),
+    ("extrapolation: outside every arm", "extrapolation: the profile lies outside every arm of every treatment "
+                                         "(prior-only covariate effects)"),
     ("evidence counts unavailable", "evidence counts unavailable (posterior without design)"),
 )
 
@@ -170,7 +172,7 @@ def leading_options(res, k: int = LEADING) -> pd.DataFrame:
     Returns raw numbers (``diff_mean``, ``diff_lo``, ``diff_hi``: leader minus option on the
     decision criterion, per posterior draw).
     """
-    table = res.table.head(k)
+    table = (res.ranked if hasattr(res, "ranked") else res.table).head(k)  # pooled mixtures are never options
     if table.empty:
         return pd.DataFrame()
     var = _criterion_var(res)
@@ -195,7 +197,9 @@ def leading_options(res, k: int = LEADING) -> pd.DataFrame:
 def leading_table(res, lead: pd.DataFrame) -> pd.DataFrame:
     """The leading options as display strings."""
     h = f"{res.horizon:g}"
+    prior_only = _prior_only(res)
     out = pd.DataFrame({"option": [t + (" (conditional)" if s == "conditional" else "")
+                                   + (" - no data of its own (class prior)" if t in prior_only else "")
                                    for t, s in zip(lead["treatment"], lead["status"])]})
     out[f"RMST to {h} months [95% CrI]"] = [_fmt(a, b, c) for a, b, c in zip(lead.rmst_mean, lead.rmst_lo, lead.rmst_hi)]
     if "u_mean" in lead:
@@ -238,3 +242,31 @@ def certainty_sentence(res, lead: pd.DataFrame) -> str:
     return (f"No option is clearly better: the evidence does not separate {names} "
             f"(P(best) of the leader {best.p_best:.2f}; its advantage over {second.treatment} is "
             f"{second.diff_mean:.1f} months, 95% CrI {second.diff_lo:.1f} to {second.diff_hi:.1f}){evpi}.")
+
+
+def _prior_only(res) -> set:
+    honesty = getattr(res, "honesty", None)
+    if honesty is None or "class_prior_only" not in honesty:
+        return set()
+    return set(honesty.loc[honesty["class_prior_only"].astype(bool), "treatment"])
+
+
+def modality_sentence(res) -> str:
+    """One sentence on the choice between modality classes ('' with fewer than two classes)."""
+    mt = getattr(res, "modality_table", None)
+    if mt is None or len(mt) < 2:
+        return ""
+    shown = mt.head(3)
+    parts = ", ".join(f"{r.modality} {r.p_best:.2f}" for r in shown.itertuples())
+    text = f"Probability that the best option is of each modality: {parts}"
+    if len(mt) > 3:
+        text += f" (others {mt['p_best'].iloc[3:].sum():.2f} together)"
+    text += "."
+    prior_only = _prior_only(res)
+    vague = [r.modality for r in shown.itertuples()
+             if all(o.strip() in prior_only for o in str(r.options).split(","))]
+    if vague:
+        text += (f" The {' and '.join(vague)} options have no data of their own for this comparison: their wide "
+                 "prior spread gives them a fair chance of being best and of being worst, which is uncertainty, "
+                 "not evidence.")
+    return text

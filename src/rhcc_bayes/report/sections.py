@@ -36,7 +36,9 @@ LIMITATIONS = [
     "Treatments with no arm in the likelihood are estimated from their modality class and the prior "
     "(flagged 'class prior only').",
     "Subgroup effects (tumour size, nodularity, recurrence timing, prior treatment) are mostly prior-driven "
-    "with this evidence; profiles outside the studied subgroups are flagged as extrapolation.",
+    "with this evidence. A treatment is flagged 'extrapolation' when the profile lies outside the inclusion "
+    "limits (size, nodules, recurrence timing, prior treatment) of every one of its arms; an all-comer cohort "
+    "that states no limit includes the profile.",
     "Eligibility rules encode one review's algorithm; they are not a guideline and may not fit local practice.",
     "Research use only: this is not a clinical decision on its own. Decisions belong to a multidisciplinary "
     "team with the full clinical picture.",
@@ -142,6 +144,9 @@ class BottomLine(Section):
             inner.append(Paragraph(f"Posterior means with 95% credible intervals for the {res.population} study "
                                    f"population; the leader's advantage is computed draw by draw on "
                                    f"{res.criterion} to {res.horizon:g} months."))
+        modality = bl.modality_sentence(res)
+        if modality:
+            inner.append(Paragraph(modality))
         flags = bl.flag_summary(res.honesty)
         if len(flags):
             inner.append(Bullets(tuple(f"{r.flag} - {r.which}" for r in flags.itertuples())))
@@ -176,7 +181,12 @@ class DecisionSection(Section):
     title = "Expected survival and decision summaries"
 
     def blocks(self, ctx):
-        from rhcc_bayes.decision.recommend import format_table
+        from rhcc_bayes.decision.recommend import (
+            NOT_AN_OPTION,
+            format_modality_table,
+            format_table,
+            shared_prior_sentences,
+        )
 
         res = ctx.decision
         crit = res.criterion + (f" ({res.utility_description})" if res.utility_description else "")
@@ -192,6 +202,20 @@ class DecisionSection(Section):
         if res.best:
             out.append(Paragraph(f"Highest expected {res.criterion}: {res.best} with P(best) = "
                                  f"{res.table['p_best'].iloc[0]:.2f}."))
+        mixtures = res.table.loc[res.table["status"] == NOT_AN_OPTION, "treatment"].tolist() \
+            if "status" in res.table else []
+        if mixtures:
+            out.append(Paragraph(f"Reported, not an option: {', '.join(mixtures)} pool patients treated in different "
+                                 "ways (or with an unspecified technique); their expected survival is shown, but "
+                                 "they are never ranked (no P(best), expected loss or SUCRA)."))
+        if len(res.modality_table) > 1:
+            out += [Heading(3, "Decision between modalities"),
+                    Paragraph("Per posterior draw a modality class is worth its best option; P(best class) is the "
+                              "probability that the class holds the best option, expected loss the months lost by "
+                              "choosing the class's best option instead of the per-draw best."),
+                    Table(format_modality_table(res.modality_table, res.criterion))]
+        for sentence in shared_prior_sentences(res.honesty):
+            out.append(Paragraph("Indistinguishable options: " + sentence))
         flags = bl.flag_summary(res.honesty)
         if len(flags):
             counts = res.honesty[res.honesty["status"] != "excluded"][["treatment", "studies", "arms", "patients"]]
@@ -206,8 +230,11 @@ class SurvivalCurvesSection(Section):
     def blocks(self, ctx):
         from rhcc_bayes.report import figures as plots
 
+        n = min(plots.LEADING, len(ctx.decision.ranked))
         return [ctx.figure("survival_curves.png", lambda: plots.survival_curves(ctx.decision),
-                           "Posterior mean overall survival with 95% credible bands (best six candidates).")]
+                           f"Posterior mean overall survival with 95% credible bands, one panel per leading option "
+                           f"(the {n} with the highest expected {ctx.decision.criterion}); thin grey lines repeat "
+                           "the other leading options for comparison. All options are in the decision table.")]
 
 
 class RmstSection(Section):
@@ -218,7 +245,8 @@ class RmstSection(Section):
 
         res = ctx.decision
         return [ctx.figure("rmst_densities.png", lambda: plots.rmst_densities(res),
-                           f"Posterior density of {res.criterion} to {res.horizon:g} months (dotted: mean).")]
+                           f"Smoothed posterior density (Gaussian kernel) of {res.criterion} to {res.horizon:g} "
+                           "months for the leading options (dotted: mean).")]
 
 
 class EvidenceSection(Section):
@@ -231,8 +259,11 @@ class EvidenceSection(Section):
         return [Paragraph(f"{len(d.used)} evidence rows from {len(d.arms)} arms of {len(d.studies)} studies are in "
                           f"the likelihood; {len(d.excluded)} rows are left out (other populations, pooled results, "
                           "missing n...)."),
+                Paragraph(plots.network_text(plots.network_components(
+                    list(plots.evidence_counts_index(d)), plots._network_edges(d.arms)))),
                 ctx.figure("evidence_map.png", lambda: plots.evidence_map(d),
-                           "Patients and studies per treatment; network of within-study comparisons.")]
+                           "Patients and studies per treatment; network of within-study comparisons (colour: "
+                           "connected part; grey: no within-study comparison).")]
 
 
 class ForestSection(Section):
@@ -242,8 +273,9 @@ class ForestSection(Section):
         from rhcc_bayes.report import figures as plots
 
         return [ctx.figure("forest.png", lambda: plots.forest_plot(ctx.idata, ctx.design, seed=ctx.seed),
-                           "Each arm's reported landmark survival / median vs the model's 95% predictive interval "
-                           "for a new study of that treatment and arm covariates.")]
+                           f"Each arm's reported landmark survival / median vs the {plots.PREDICTIVE}, on the "
+                           "reported scale: the same distribution and the same inside/outside verdict as the "
+                           "posterior predictive check below.")]
 
 
 class PPCSection(Section):
@@ -260,9 +292,11 @@ class PPCSection(Section):
         if ppc is None or not len(ppc):
             return [Paragraph("No observed summary to check.")]
         return [Paragraph(f"{int(ppc['outlier'].sum())} of {len(ppc)} observed summaries fall outside their 95% "
-                          f"posterior predictive interval (coverage {ppc_coverage(ppc):.0%})."),
-                ctx.figure("ppc.png", lambda: plots.ppc_plot(ppc), "Observed counts vs 95% posterior predictive "
-                                                                   "intervals.")]
+                          f"interval of the {plots.PREDICTIVE} (coverage {ppc_coverage(ppc):.0%}). This is an "
+                          "in-sample check (each arm is in the likelihood); a new centre's results would vary more "
+                          "(the 'new' study population of the decision)."),
+                ctx.figure("ppc.png", lambda: plots.ppc_plot(ppc), "Observed counts vs the 95% interval of the "
+                                                                   f"{plots.PREDICTIVE}.")]
 
 
 def diagnostics_table(gate) -> pd.DataFrame:

@@ -44,7 +44,7 @@ def treatment_table(idata, design=None, *, horizon: float = 60.0) -> pd.DataFram
 
 def posterior_summary_text(result, evidence=None) -> str:
     """The ``rhcc-bayes fit`` report: provenance, gate verdict and the treatment table."""
-    idata = result.idata
+    idata = result.draws  # no ArviZ import needed: a cache hit stays fast
     attrs = idata.attrs
     design = result.design
     lines = [

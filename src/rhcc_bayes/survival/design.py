@@ -29,34 +29,11 @@ import numpy as np
 import pandas as pd
 
 from rhcc_bayes.evidence.schema import MODALITIES
+from rhcc_bayes.survival.covariates import arm_covariates, size_band  # noqa: F401  (coding lives there)
 from rhcc_bayes.survival.spec import COVARIATES, SurvivalSpec
 
 Z975 = 1.959963984540054
 ABLATION_MONO = "ablation"
-
-
-def size_band(size_min: float, size_max: float) -> str:
-    """Arm size band from its inclusion limits: the band of the upper limit, conservative."""
-    if not np.isnan(size_min) and size_min >= 5:
-        return "gt5"
-    if np.isnan(size_max):
-        return "nr"
-    if size_max <= 3:
-        return "le3"
-    return "3to5" if size_max <= 5 else "gt5"
-
-
-def arm_covariates(row: pd.Series) -> dict[str, str]:
-    """Covariate levels of an arm from its descriptors; unknown → "nr"."""
-    nod = row.get("nodules_max", np.nan)
-    timing = row.get("recurrence_timing", "")
-    prior = row.get("prior_treatment", "")
-    return {
-        "size_band": size_band(row.get("size_min_cm", np.nan), row.get("size_max_cm", np.nan)),
-        "nodularity": "solitary" if nod == 1 else "nr",
-        "recurrence": timing if timing in ("early", "late") else "nr",
-        "prior": prior if prior in ("resection", "transplant") else "nr",
-    }
 
 
 @dataclass(frozen=True)

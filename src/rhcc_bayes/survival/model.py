@@ -21,6 +21,7 @@ monotone (le3 <= 3to5 <= gt5 on the log-hazard scale) and the review's prognosti
 
 from __future__ import annotations
 
+from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.hazards import BoundHazard, family_for
 from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
@@ -38,10 +39,7 @@ def coords_of(design: SurvivalDesign) -> dict:
         "study": list(design.studies) or ["none"],
         "arm": [f"{s} | {a}" for s, a in zip(design.arms["study"], design.arms["arm"])],
         "segment": [segment_label(a, b) for a, b in zip(design.cuts[:-1], design.cuts[1:])],
-        "size_band_level": ["le3", "3to5", "gt5"],
-        "nodularity_level": ["solitary", "multinodular"],
-        "recurrence_level": ["early", "late"],
-        "prior_level": ["resection", "transplant"],
+        **model_coords(),
     }
 
 

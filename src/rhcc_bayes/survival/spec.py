@@ -16,15 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.survival.covariates import (
+    LEVELS as COVARIATES,  # name -> levels incl. "nr" (re-exported)
+)
 from rhcc_bayes.survival.hazards import FAMILIES
-
-COVARIATES: dict[str, tuple[str, ...]] = {
-    # levels of each patient/arm covariate; "nr" = not reported, the population average
-    "size_band": ("le3", "3to5", "gt5", "nr"),
-    "nodularity": ("solitary", "multinodular", "nr"),
-    "recurrence": ("early", "late", "nr"),
-    "prior": ("resection", "transplant", "nr"),
-}
 
 
 @dataclass(frozen=True)

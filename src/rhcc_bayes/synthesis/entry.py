@@ -169,7 +169,7 @@ class Synthesis:
         rhcc_bayes.inference.diagnostics.ConvergenceError
             When the fit fails the gate and ``allow_unconverged`` is false.
         """
-        from rhcc_bayes.inference.cache import cached_fit
+        from rhcc_bayes.inference.cache import cached_fit, load_tree, to_inference_data
         from rhcc_bayes.inference.diagnostics import (
             check_gate,
             enforce_gate,
@@ -180,16 +180,18 @@ class Synthesis:
         seed = self.resolve_seed(seed)
         key = self.cache_key(seed)
         if cache_dir is None:
-            idata, hit, path = self._sample(seed, key, progressbar), False, None
+            data, hit, path = self._sample(seed, key, progressbar), False, None
         else:
-            idata, hit = cached_fit(cache_dir, key, lambda: self._sample(seed, key, progressbar))
+            # a hit is read with xarray alone (an xarray.DataTree); .idata builds the ArviZ object from it
+            data, hit = cached_fit(cache_dir, key, lambda: self._sample(seed, key, progressbar), loader=load_tree)
             path = Path(cache_dir) / f"{key}.nc"
-        report = None if recheck_gate else report_from_attrs(idata)
+        report = None if recheck_gate else report_from_attrs(data)
         if report is None:
-            report = check_gate(idata, var_names=gate_var_names(idata))
-            record_gate(idata, report)
-        enforce_gate(idata, report, allow_unconverged=allow_unconverged)
-        return SynthesisPosterior(idata=idata, synthesis=self, gate=report, cache_hit=hit, cache_path=path,
+            data = to_inference_data(data)
+            report = check_gate(data, var_names=gate_var_names(data))
+            record_gate(data, report)
+        enforce_gate(data, report, allow_unconverged=allow_unconverged)
+        return SynthesisPosterior(source=data, synthesis=self, gate=report, cache_hit=hit, cache_path=path,
                                   seed=seed)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,11 @@ class SynthesisPosterior:
     ----------
     idata : arviz.InferenceData
         Always the real ArviZ type (fresh fit or cache hit), with the ``log_likelihood`` group.
+        On a cache hit it is built on first access from the datasets already read (no copy), so
+        commands that never touch it (``decide``, ``fit``) do not pay ArviZ's import time.
+    draws : arviz.InferenceData or xarray.DataTree
+        The same datasets for numpy/xarray work (``.posterior``, ``.constant_data``, ``.attrs``):
+        ``idata`` once it exists, else the tree read from the cache file.
     synthesis : Synthesis
     gate : GateReport
     cache_hit : bool
@@ -40,12 +45,29 @@ class SynthesisPosterior:
     seed : int
     """
 
-    idata: Any
+    source: Any = field(repr=False)  # InferenceData (fresh fit) or DataTree (cache hit)
     synthesis: Any  # Synthesis
     gate: Any
     cache_hit: bool
     cache_path: Path | None
     seed: int | None = None
+
+    @functools.cached_property
+    def idata(self):
+        """The posterior as an ``arviz.InferenceData`` (the real type, whatever the origin)."""
+        from rhcc_bayes.inference.cache import to_inference_data
+
+        return to_inference_data(self.source)
+
+    @property
+    def draws(self):
+        """``idata`` when it exists (fresh fit, or already asked for), else the cached tree."""
+        return self.__dict__.get("idata", self.source)
+
+    @property
+    def attrs(self) -> dict:
+        """Provenance and gate verdict (``idata.attrs``)."""
+        return self.draws.attrs
 
     def __repr__(self) -> str:
         origin = "cache hit" if self.cache_hit else "fresh fit"
@@ -102,7 +124,7 @@ class SynthesisPosterior:
             return self.nma_result
         from rhcc_bayes.report.summaries import treatment_table
 
-        return treatment_table(self.idata, self.design, horizon=horizon)
+        return treatment_table(self.draws, self.design, horizon=horizon)
 
     def summary_text(self) -> str:
         """What ``rhcc-bayes fit`` prints."""
@@ -136,8 +158,21 @@ class SynthesisPosterior:
         self._need("survival", "predict")
         from rhcc_bayes.survival.predict import survival_draws
 
-        return survival_draws(self.idata, _covariates(profile_or_covariates), np.asarray(times, float),
+        return survival_draws(self.draws, _covariates(profile_or_covariates), np.asarray(times, float),
                               population=population, seed=seed)
+
+    def predict_population(self, population, treatment: str, n: int, times, *, seed: int = 0,
+                           levels: str | None = None):
+        """What a NEW study of ``population`` (a :class:`~rhcc_bayes.survival.population.Population`,
+        a mapping of inclusion limits or a TOML path) with ``n`` patients would report at ``times``:
+        xarray Dataset (chain, draw, time) with ``survival``, ``alive`` and ``reported`` (binomial
+        noise of n included); summarise with :func:`rhcc_bayes.survival.population.prediction_table`.
+        """
+        self._need("survival", "predict_population")
+        from rhcc_bayes.survival.population import predict_population
+
+        kwargs = {} if levels is None else {"levels": levels}
+        return predict_population(self.idata, population, treatment, n, times, seed=seed, **kwargs)
 
     def decide(self, profile, *, horizon: float = 60.0, population: str = "average", utility=None,
                seed: int = 0):
@@ -145,7 +180,7 @@ class SynthesisPosterior:
         self._need("survival", "decide")
         from rhcc_bayes.decision.recommend import decide_profile
 
-        return decide_profile(self.idata, profile, horizon=horizon, population=population, utility=utility,
+        return decide_profile(self.draws, profile, horizon=horizon, population=population, utility=utility,
                               seed=seed, design=self.design)
 
     def report(self, profile, out_dir, *, horizon: float = 60.0, population: str = "average", utility=None,
