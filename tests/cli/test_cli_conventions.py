@@ -71,7 +71,7 @@ def test_format_and_out_mean_one_thing():
 
 
 def test_cache_hit_message_and_shared_csv_columns(fit_args, examples_dir, tmp_path, capsys):
-    from rhcc_bayes.decision.recommend import CSV_COLUMNS
+    from rhcc_bayes.decision.result import CSV_COLUMNS
 
     prof = str(examples_dir / "profiles" / "small_solitary_late.toml")
     assert main(["decide", "--profile", prof, "--format", "csv", *fit_args]) == 0

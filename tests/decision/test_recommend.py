@@ -8,13 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.decision.recommend import (
-    CSV_COLUMNS,
-    NOT_AN_OPTION,
-    decide_cohort_table,
-    decide_profile,
-    shared_prior_groups,
-)
+from rhcc_bayes.decision.honesty import NOT_AN_OPTION, shared_prior_groups
+from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
+from rhcc_bayes.decision.result import CSV_COLUMNS
 from rhcc_bayes.survival.support import evidence_support
 from rhcc_bayes.decision.utility import load_utility
 from rhcc_bayes.core.errors import UserError, ValidationError

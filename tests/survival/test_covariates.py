@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rhcc_bayes.decision.profile import PatientProfile, load_profile
-from rhcc_bayes.decision.recommend import _flags
+from rhcc_bayes.decision.honesty import treatment_flags as _flags
 from rhcc_bayes.survival import covariates as cv
 from rhcc_bayes.survival.covariates import (
     COVARIATES,

@@ -6,7 +6,7 @@
     rhcc-bayes decide --cohort patients.csv [--out results.csv]      (one row per patient x treatment)
 
 ``--format csv`` and ``--cohort`` write the same columns
-(:data:`rhcc_bayes.decision.recommend.CSV_COLUMNS`).
+(:data:`rhcc_bayes.decision.result.CSV_COLUMNS`).
 """
 
 from __future__ import annotations

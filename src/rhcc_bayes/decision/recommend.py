@@ -1,8 +1,9 @@
 """One call from a posterior and a patient profile to an honest treatment decision.
 
 Orchestration only (numpy/xarray/pandas on posterior draws): eligibility rules
-(:mod:`rhcc_bayes.eligibility`), the profile's log hazards (:mod:`rhcc_bayes.predict`),
-closed-form survival summaries and decision statistics (:mod:`rhcc_bayes.decide`).
+(:mod:`rhcc_bayes.decision.eligibility`), exact survival summaries of the spec's hazard family
+(:mod:`rhcc_bayes.survival.summary`), decision statistics (:mod:`rhcc_bayes.decision.stats`), honesty
+flags (:mod:`rhcc_bayes.decision.honesty`) and the result object (:mod:`rhcc_bayes.decision.result`).
 
 :func:`decide_profile` returns a :class:`DecisionResult` holding
 
@@ -19,381 +20,30 @@ closed-form survival summaries and decision statistics (:mod:`rhcc_bayes.decide`
 - the diagnostics-gate warning of the posterior, if any.
 
 :func:`decide_cohort_table` does the same for a cohort, vectorised through
-:func:`rhcc_bayes.decide.decide_cohort` (one model evaluation per distinct covariate
+:func:`rhcc_bayes.decision.cohort.decide_cohort` (one model evaluation per distinct covariate
 pattern and candidate set).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.decision.honesty import (
+    NOT_AN_OPTION,
+    arm_records,
+    choosable_treatments,
+    support_tables,
+    treatment_flags,
+)
+from rhcc_bayes.decision.result import CI, LANDMARKS, DecisionResult, csv_frame
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws
-from rhcc_bayes.survival.covariates import (
-    DEFAULT_LEVEL_MODE,
-    SIZE_BAND,
-    coverage_gaps,
-    reported_levels,
-)
-from rhcc_bayes.survival.support import (
-    arm_support,
-    arm_support_from_idata,
-    evidence_support,
-    support_from_idata,
-)
-
-SIZE_BAND_LABEL = dict(SIZE_BAND.level_labels)
-
-LANDMARKS = (12, 36, 60)
-CI = 0.95
+from rhcc_bayes.survival.covariates import DEFAULT_LEVEL_MODE, reported_levels
 
 
-def _support_tables(idata, design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """(per-treatment support, per-arm inclusion limits) from the design or the posterior file."""
-    if design is not None:
-        return evidence_support(design), arm_support(design)
-    return support_from_idata(idata), arm_support_from_idata(idata)
-
-
-def _records(arm_table: pd.DataFrame | None) -> list[dict] | None:
-    return None if arm_table is None else arm_table.to_dict(orient="records")
-
-
-def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
-           arms: pd.DataFrame | None) -> tuple[bool, bool, list[str]]:
-    """(class_prior_only, extrapolation, messages) for one treatment.
-
-    Extrapolation means the profile lies outside what the evidence covers: no arm of the
-    treatment includes the patient within its stated inclusion limits (size, number of
-    nodules, recurrence timing, prior treatment; an arm stating no limit, e.g. an
-    all-comer cohort, includes every patient). For a class-prior-only treatment the
-    arms of every treatment are checked, since its covariate effects come from them.
-    """
-    if support is None or arms is None:
-        return False, False, ["evidence counts unavailable (posterior without design)"]
-    own = arms[arms["treatment"] == trt]
-    if trt not in support.index or int(support.loc[trt, "arms"]) == 0 or own.empty:
-        summaries = support.loc[trt].get("population_summaries", 0) if trt in support.index else 0
-        if not pd.isna(summaries) and int(summaries) > 0:  # ranges / pooled results, no study arm
-            msgs = [f"no study arm: informed by {int(summaries)} population-level summary(ies) (ranges or pooled "
-                    "results) and its modality class"]
-        else:
-            msgs = ["class prior only: no arm of this treatment is in the likelihood; its estimate is its "
-                    "modality class's mean plus prior spread"]
-        gaps = coverage_gaps(profile, arms.to_dict(orient="records")) if len(arms) else []
-        if gaps:
-            msgs.append("extrapolation: outside every arm of every treatment (" + "; ".join(gaps)
-                        + "): covariate effects prior-only")
-        return msgs[0].startswith("class prior only"), bool(gaps), msgs
-    gaps = coverage_gaps(profile, own.to_dict(orient="records"))
-    if not gaps:
-        return False, False, []
-    if is_ablation and any(g.startswith("tumour") for g in gaps):
-        gaps = [g + " (ablation x size interaction prior-driven)" if g.startswith("tumour") else g for g in gaps]
-    return False, True, ["extrapolation: profile outside the inclusion limits of its arms (" + "; ".join(gaps)
-                         + "); effects from the covariate model, mostly prior-driven"]
-
-
-NOT_AN_OPTION = "reported (not an option)"
-
-
-def choosable_treatments(codes) -> list[str]:
-    """The codes a clinician can choose: pooled mixtures (taxonomy ``choosable = no``, e.g.
-    MIXED-LRT, ABLATION with unspecified technique) are reported but never ranked."""
-    try:
-        tax = _bundled_taxonomy()
-    except Exception:  # no readable taxonomy: every code counts as a choice
-        return list(codes)
-    return [c for c in codes if tax.choosable(c)]
-
-
-def _bundled_taxonomy():
-    global _TAXONOMY
-    if _TAXONOMY is None:
-        from rhcc_bayes.evidence.taxonomy import load_taxonomy
-
-        _TAXONOMY = load_taxonomy()
-    return _TAXONOMY
-
-
-_TAXONOMY = None
-
-
-def shared_prior_groups(honesty: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """(modality, treatments) for ranked options that share only their class prior.
-
-    Two or more class-prior-only options of one class have identical posteriors up to
-    Monte Carlo noise: the data cannot tell them apart and a split P(best) between them
-    says nothing about which is better.
-    """
-    if honesty is None or honesty.empty or "class_prior_only" not in honesty:
-        return []
-    live = honesty[(honesty["status"] != "excluded") & honesty["class_prior_only"].astype(bool)]
-    if "ranked" in live:
-        live = live[live["ranked"].astype(bool)]
-    return [(str(m), g["treatment"].tolist()) for m, g in live.groupby("modality", sort=False) if len(g) >= 2]
-
-
-def shared_prior_sentences(honesty: pd.DataFrame) -> list[str]:
-    """Plain sentences for :func:`shared_prior_groups`."""
-    out = []
-    for mod, names in shared_prior_groups(honesty):
-        listed = ", ".join(names[:-1]) + " and " + names[-1]
-        out.append(f"{listed} have no data of their own: each is the {mod} class mean plus the same prior spread, "
-                   "so the evidence cannot tell them apart (their P(best) split is noise, not a difference); "
-                   "compare the modality rows instead.")
-    return out
-
-
-# --- result ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DecisionResult:
-    """Everything :func:`decide_profile` found; see the module docstring.
-
-    Attributes
-    ----------
-    profile : PatientProfile
-    eligibility : EligibilityTable
-    survival : xr.Dataset
-        ``survival`` (chain, draw, treatment, time) plus ``rmst``, ``s12``, ``s36``,
-        ``s60``, ``median`` draws (and ``utility`` when a utility was given), for the
-        candidate treatments only.
-    table : pandas.DataFrame
-        One row per candidate treatment, best expected utility first: summaries with
-        95% CrI (``*_mean``/``*_med``, ``*_lo``, ``*_hi``), ``p_best``,
-        ``expected_loss``, ``mean_rank``, ``sucra``, ``status``, evidence counts and flags.
-    honesty : pandas.DataFrame
-        One row per treatment of the posterior (candidates and excluded): status,
-        studies, arms, patients, ``class_prior_only``, ``extrapolation``, ``flags``.
-    excluded : pandas.DataFrame
-        Excluded treatments with reasons and citations.
-    evpi : dict
-        ``mean`` (EVPI, months), ``lo``/``hi`` (95% interval of the per-draw opportunity
-        loss of the chosen treatment, whose mean EVPI is) and ``mcse``.
-    extrapolation : str
-        Empty, or which of the horizon and landmarks lie beyond the last time the
-        evidence observed and what the hazard family assumes there.
-    modalities : pandas.DataFrame
-        The decision between modality classes (ablation vs surgery vs transarterial ...):
-        per draw a class is worth its best ranked option; ``modality``, ``options``,
-        ``leading``, ``utility_mean``, ``p_best``, ``expected_loss``.
-    """
-
-    profile: object
-    eligibility: object
-    survival: xr.Dataset
-    table: pd.DataFrame
-    honesty: pd.DataFrame
-    excluded: pd.DataFrame
-    evpi: dict
-    horizon: float
-    population: str
-    criterion: str
-    utility_description: str
-    gate_warning: str
-    provenance: dict
-    extrapolation: str = ""  # times beyond the evidence's last observed time and what the family assumes there
-    modalities: pd.DataFrame | None = None
-
-    @property
-    def best(self) -> str | None:
-        """Ranked option with the highest posterior expected utility (None without one)."""
-        ranked = self.ranked
-        return None if ranked.empty else str(ranked["treatment"].iloc[0])
-
-    @property
-    def candidates(self) -> list[str]:
-        return self.table["treatment"].tolist()
-
-    @property
-    def ranked(self) -> pd.DataFrame:
-        """The rows that are real options (pooled mixtures, reported only, are left out)."""
-        if "status" not in self.table:
-            return self.table
-        return self.table[self.table["status"] != NOT_AN_OPTION]
-
-    def to_csv_frame(self) -> pd.DataFrame:
-        """The decision as :data:`CSV_COLUMNS` rows: ranked options, reported-only mixtures, then
-        excluded treatments (with their reasons in ``flags``); same columns as the cohort CSV."""
-        t = self.table.copy()
-        t["candidate"] = True
-        t["ranked"] = t["status"] != NOT_AN_OPTION if "status" in t else True
-        if len(self.excluded):
-            h = self.honesty.set_index("treatment")
-            ex = pd.DataFrame({"treatment": self.excluded["treatment"], "status": "excluded", "candidate": False,
-                               "ranked": False})
-            for col in ("modality", "studies", "arms", "patients", "class_prior_only", "extrapolation"):
-                if col in h:
-                    ex[col] = ex["treatment"].map(h[col])
-            ex["flags"] = ["excluded: " + str(r) for r in self.excluded["reasons"]]
-            t = pd.concat([t, ex], ignore_index=True) if len(t) else ex
-        t["profile"] = self.profile.id
-        t["horizon"] = self.horizon
-        t["population"] = self.population
-        t["criterion"] = self.criterion
-        t["gate_warning"] = self.gate_warning
-        return csv_frame(t)
-
-    @property
-    def modality_table(self) -> pd.DataFrame:
-        return self.modalities if self.modalities is not None else pd.DataFrame(
-            columns=["modality", "options", "leading", "utility_mean", "p_best", "expected_loss"])
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (non-finite numbers become None; median beyond horizon noted)."""
-        def clean(v):
-            if isinstance(v, (np.floating, float)):
-                return float(v) if math.isfinite(v) else None
-            if isinstance(v, (np.integer,)):
-                return int(v)
-            if isinstance(v, (np.bool_,)):
-                return bool(v)
-            return v
-
-        def records(df):
-            return [{k: clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
-
-        return {
-            "profile": {k: clean(v) for k, v in self.profile.to_dict().items()},
-            "model_covariates": self.profile.model_covariates(),
-            "horizon_months": self.horizon,
-            "population": self.population,
-            "criterion": self.criterion,
-            "utility": self.utility_description,
-            "credible_interval": CI,
-            "best": self.best,
-            "evpi": {k: clean(v) for k, v in self.evpi.items()},
-            "decision": records(self.table),
-            "modality_decision": records(self.modality_table),
-            "not_an_option": [t for t, st in zip(self.table.get("treatment", []), self.table.get("status", []))
-                              if st == NOT_AN_OPTION],
-            "indistinguishable": [{"modality": m, "treatments": names}
-                                  for m, names in shared_prior_groups(self.honesty)],
-            "eligibility": records(self.eligibility.to_frame()),
-            "honesty": records(self.honesty),
-            "excluded": records(self.excluded),
-            "gate_warning": self.gate_warning,
-            "extrapolation_beyond_evidence": self.extrapolation,
-            "provenance": {k: clean(v) for k, v in self.provenance.items()},
-            "notes": "median_med = inf (null in JSON) means S(t) stays above 0.5 to the horizon",
-        }
-
-    def to_text(self) -> str:
-        """Plain-text report for the terminal: every number with its 95% CrI."""
-        lines = []
-        if self.gate_warning:
-            lines += ["!" * 78, self.gate_warning, "!" * 78, ""]
-        p = self.profile
-        levels = self.provenance.get("covariate_levels", self.profile.model_covariates())
-        lines.append(f"Profile {p.id}: model covariates {levels}; "
-                     f"{self.population} study population; horizon {self.horizon:g} months")
-        lines += [f"  note: {n}" for n in self.provenance.get("covariate_notes", [])]
-        lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
-        if self.extrapolation:
-            lines.append(f"Beyond the evidence: {self.extrapolation}")
-        lines.append("")
-        lines.append(format_table(self.table, self.horizon).to_string(index=False))
-        lines.append("")
-        ev = self.evpi
-        if ev.get("mean") is not None and not np.isnan(ev["mean"]):
-            lines.append(f"EVPI: {ev['mean']:.2f} months (opportunity loss 95% interval "
-                         f"[{ev['lo']:.2f}, {ev['hi']:.2f}], MCSE {ev['mcse']:.2f})")
-        if self.best:
-            lines.append(f"Highest expected {self.criterion}: {self.best} (P(best) "
-                         f"{self.table['p_best'].iloc[0]:.2f}); research use only, not a clinical decision on its own")
-        mixtures = [t for t in self.table["treatment"][self.table["status"] == NOT_AN_OPTION]] \
-            if "status" in self.table else []
-        if mixtures:
-            lines.append(f"Reported, not an option (pooled mixtures, never ranked): {', '.join(mixtures)}")
-        mt = self.modality_table
-        if len(mt) > 1:
-            lines += ["", "By modality (a class is worth its best option in each draw):",
-                      format_modality_table(mt, self.criterion).to_string(index=False)]
-        for sentence in shared_prior_sentences(self.honesty):
-            lines.append("Indistinguishable: " + sentence)
-        flagged = self.honesty[self.honesty["flags"] != ""]
-        flagged = flagged[flagged["status"] != "excluded"]
-        if len(flagged):
-            lines += ["", "Honesty flags:"]
-            lines += [f"  {r.treatment}: {r.flags}" for r in flagged.itertuples()]
-        if len(self.excluded):
-            lines += ["", "Excluded (not ranked):"]
-            lines += [f"  {r.treatment}: {r.reasons}" + (f" [refs {r.citations}]" if r.citations else "")
-                      for r in self.excluded.itertuples()]
-        return "\n".join(lines)
-
-
-def _fmt_ci(point, lo, hi, digits, pct=False):
-    def f(x):
-        if x is None or (isinstance(x, float) and np.isnan(x)):
-            return "NA"
-        if np.isinf(x):
-            return ">{h}"  # horizon filled in by the caller
-        return f"{x * 100:.{digits}f}%" if pct else f"{x:.{digits}f}"
-    return f"{f(point)} [{f(lo)}, {f(hi)}]"
-
-
-def format_table(table: pd.DataFrame, horizon: float) -> pd.DataFrame:
-    """Human-readable decision table (strings: estimate [95% CrI])."""
-    out = pd.DataFrame({"treatment": table["treatment"], "status": table["status"]})
-    h = f"{horizon:g}"
-    out[f"RMST{h} (mo)"] = [_fmt_ci(a, b, c, 1) for a, b, c in zip(table.rmst_mean, table.rmst_lo, table.rmst_hi)]
-    if "utility_mean" in table:
-        out["QA-RMST (mo)"] = [_fmt_ci(a, b, c, 1) for a, b, c in
-                               zip(table.utility_mean, table.utility_lo, table.utility_hi)]
-    for t in LANDMARKS:
-        if f"s{t}_mean" in table:
-            out[f"S{t}"] = [_fmt_ci(a, b, c, 0, pct=True) for a, b, c in
-                            zip(table[f"s{t}_mean"], table[f"s{t}_lo"], table[f"s{t}_hi"])]
-    out["median (mo)"] = [_fmt_ci(a, b, c, 1).replace("{h}", h) for a, b, c in
-                          zip(table.median_med, table.median_lo, table.median_hi)]
-    def num(v):
-        return "-" if pd.isna(v) else f"{v:.2f}"
-
-    out["P(best)"] = table["p_best"].map(num)
-    out["exp. loss (mo)"] = table["expected_loss"].map(num)
-    out["SUCRA"] = table["sucra"].map(num)
-    out["arms"] = table["arms"].map(lambda v: "NA" if pd.isna(v) else f"{int(v)}")
-    out["flags"] = [("class prior only" if cp else "") + ("; " if cp and ex else "") + ("extrapolation" if ex else "")
-                    for cp, ex in zip(table["class_prior_only"], table["extrapolation"])]
-    return out
-
-
-#: The one column set of every decision CSV (``decide --format csv``, ``decide --cohort``, the
-#: report's ``decision.csv``): one row per patient x treatment, excluded treatments included.
-CSV_COLUMNS: tuple[str, ...] = (
-    "profile", "treatment", "modality", "status", "candidate", "ranked",
-    "rmst_mean", "rmst_lo", "rmst_hi", "utility_mean", "utility_lo", "utility_hi",
-    *(f"s{t}_{k}" for t in LANDMARKS for k in ("mean", "lo", "hi")),
-    "median_med", "median_lo", "median_hi",
-    "p_best", "expected_loss", "mean_rank", "sucra", "modality_p_best", "modality_expected_loss", "evpi",
-    "studies", "arms", "patients", "class_prior_only", "extrapolation", "flags",
-    "horizon", "population", "criterion", "gate_warning",
-)
-
-
-def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with exactly :data:`CSV_COLUMNS` (missing ones empty), in that order."""
-    return df.reindex(columns=list(CSV_COLUMNS))
-
-
-def format_modality_table(mt: pd.DataFrame, criterion: str = "RMST") -> pd.DataFrame:
-    """Human-readable modality-level decision table."""
-    return pd.DataFrame({
-        "modality": mt["modality"], "options": mt["options"], "leading option": mt["leading"],
-        f"its {criterion} (mo)": mt["utility_mean"].map(lambda v: f"{v:.1f}"),
-        "P(best class)": mt["p_best"].map(lambda v: f"{v:.2f}"),
-        "exp. loss (mo)": mt["expected_loss"].map(lambda v: f"{v:.2f}"),
-    })
-
-
-# --- main entry -----------------------------------------------------------------------
 def _evpi(u: np.ndarray, ci: float = CI) -> dict:
     """EVPI from utility draws ``u[sample, J]`` with the interval of the opportunity loss."""
     if u.size == 0:
@@ -467,8 +117,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     elig = assess_eligibility(profile, treatments)
     candidates = elig.allowed()
     ranked = choosable_treatments(candidates)  # pooled mixtures: reported, never ranked
-    support, arm_table = _support_tables(idata, design)
-    cov, level_notes = reported_levels(profile.model_covariates(), _records(arm_table), levels)
+    support, arm_table = support_tables(idata, design)
+    cov, level_notes = reported_levels(profile.model_covariates(), arm_records(arm_table), levels)
     surv = survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population, seed=seed,
                             treatments=candidates)
     criterion = "RMST"
@@ -482,7 +132,7 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
 
     honesty_rows = []
     for v in elig:
-        cp, ex, msgs = _flags(profile, v.treatment, is_abl[v.treatment], support, arm_table)
+        cp, ex, msgs = treatment_flags(profile, v.treatment, is_abl[v.treatment], support, arm_table)
         srow = support.loc[v.treatment] if support is not None and v.treatment in support.index else None
         honesty_rows.append({
             "treatment": v.treatment, "modality": modality[v.treatment], "status": v.status,
@@ -551,11 +201,11 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     if not cohort:
         raise UserError("the cohort has no patients")
 
-    support, arm_table = _support_tables(idata, design)
-    arm_records = _records(arm_table)
+    support, arm_table = support_tables(idata, design)
+    records = arm_records(arm_table)
 
     def summary_for(cov):  # exact for every hazard family
-        cov = reported_levels(cov, arm_records, levels)[0]
+        cov = reported_levels(cov, records, levels)[0]
         return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
                                 seed=seed, curves=False)
 
@@ -571,7 +221,7 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     flag_rows = []
     for p in cohort:
         for t in treatments:
-            cp, ex, msgs = _flags(p, t, is_abl[t], support, arm_table)
+            cp, ex, msgs = treatment_flags(p, t, is_abl[t], support, arm_table)
             flag_rows.append((p.id, t, cp, ex, "; ".join(msgs)))
     flags = pd.DataFrame(flag_rows, columns=["profile", "treatment", "class_prior_only", "extrapolation", "flags"])
     flags = flags.drop_duplicates(["profile", "treatment"])

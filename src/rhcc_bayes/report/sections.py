@@ -181,12 +181,8 @@ class DecisionSection(Section):
     title = "Expected survival and decision summaries"
 
     def blocks(self, ctx):
-        from rhcc_bayes.decision.recommend import (
-            NOT_AN_OPTION,
-            format_modality_table,
-            format_table,
-            shared_prior_sentences,
-        )
+        from rhcc_bayes.decision.honesty import NOT_AN_OPTION, shared_prior_sentences
+        from rhcc_bayes.decision.result import format_modality_table, format_table
 
         res = ctx.decision
         crit = res.criterion + (f" ({res.utility_description})" if res.utility_description else "")
