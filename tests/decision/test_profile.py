@@ -13,11 +13,10 @@ from rhcc_bayes.decision.profile import (
     FIELDS,
     UNKNOWN,
     PatientProfile,
-    add_profile_arguments,
-    from_cli_args,
     load_cohort,
     load_profile,
 )
+from rhcc_bayes.cli.profile_args import add_profile_arguments, from_cli_args
 
 
 def messages(err: ValidationError) -> list[str]:

@@ -20,7 +20,7 @@ from rhcc_bayes.cli.common import (
     fit_from_args,
     gate_banner,
 )
-from rhcc_bayes.decision.profile import add_profile_arguments
+from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
 def add_parser(sub) -> None:
@@ -49,7 +49,8 @@ def _has_profile_options(args) -> bool:
 
 def _validate(args):
     from rhcc_bayes.core.errors import UserError
-    from rhcc_bayes.decision.profile import from_cli_args, load_cohort
+    from rhcc_bayes.cli.profile_args import from_cli_args
+    from rhcc_bayes.decision.profile import load_cohort
 
     if args.cohort:
         if _has_profile_options(args):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args
-from rhcc_bayes.decision.profile import add_profile_arguments
+from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
 def add_parser(sub) -> None:
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from rhcc_bayes.cli.decide_cmd import _has_profile_options
     from rhcc_bayes.core.errors import UserError
-    from rhcc_bayes.decision.profile import from_cli_args
+    from rhcc_bayes.cli.profile_args import from_cli_args
     from rhcc_bayes.decision.utility import load_utility
     from rhcc_bayes.report.document import check_report_target
 

@@ -53,7 +53,7 @@ class _Spec:
     unit: str = ""
 
 
-_SPECS: dict[str, _Spec] = {
+FIELD_SPECS: dict[str, _Spec] = {
     "id": _Spec("text"),
     "tumour_size_cm": _Spec("float", 0.0, 30.0, low_open=True, unit="cm"),
     "nodules": _Spec("int", 1, 100),
@@ -73,7 +73,7 @@ _SPECS: dict[str, _Spec] = {
     "resection_candidate": _Spec("bool"),
     "transplant_candidate": _Spec("bool"),
 }
-FIELDS: tuple[str, ...] = tuple(_SPECS)
+FIELDS: tuple[str, ...] = tuple(FIELD_SPECS)
 
 # Keys people plausibly write, mapped to a hint that says more than did-you-mean.
 _UNIT_HINTS = {
@@ -146,7 +146,7 @@ class PatientProfile:
         problems = []
         for f in fields(self):
             value = getattr(self, f.name)
-            parsed, msg = _parse(f.name, value, text=False)
+            parsed, msg = parse_field(f.name, value, text=False)
             if msg:
                 problems.append(Problem("PatientProfile", msg, column=f.name, value=value))
             elif parsed != value or type(parsed) is not type(value):
@@ -247,9 +247,9 @@ class PatientProfile:
 
 
 # --- parsing and validation ------------------------------------------------------
-def _parse(name: str, value: Any, *, text: bool) -> tuple[Any, str | None]:
+def parse_field(name: str, value: Any, *, text: bool) -> tuple[Any, str | None]:
     """Return ``(parsed, None)`` or ``(None, message)`` for one field value."""
-    spec = _SPECS[name]
+    spec = FIELD_SPECS[name]
     if isinstance(value, str):
         value = value.strip()
         if value.lower() == UNKNOWN or (text and value == ""):
@@ -308,12 +308,12 @@ def _validate(data: Mapping[str, Any], source: str, *, text: bool,
     values: dict[str, Any] = {}
     problems: list[Problem] = []
     for key, raw in data.items():
-        if key not in _SPECS:
+        if key not in FIELD_SPECS:
             hint = _UNIT_HINTS.get(str(key).lower())
             msg = f"unknown key; {hint}" if hint else f"unknown key{did_you_mean(key, FIELDS)}"
             problems.append(Problem(source, msg, line=line, column=str(key)))
             continue
-        parsed, msg = _parse(key, raw, text=text)
+        parsed, msg = parse_field(key, raw, text=text)
         if msg:
             problems.append(Problem(source, msg, line=line, column=key, value=raw))
         else:
@@ -341,52 +341,6 @@ def load_profile(path: str | Path) -> PatientProfile:
     data = dict(data)
     data.setdefault("id", path.stem)
     return PatientProfile.from_mapping(data, source=str(path))
-
-
-# --- command line ----------------------------------------------------------------
-def add_profile_arguments(parser) -> None:
-    """Add ``--profile FILE`` and one ``--<field>`` option per profile field.
-
-    Options override the file's values; they take text ("2.5", "yes", "unknown").
-    """
-    group = parser.add_argument_group("patient profile")
-    group.add_argument("--profile", metavar="FILE", help="patient profile (TOML)")
-    for name in FIELDS:
-        spec = _SPECS[name]
-        meta = {"bool": "yes|no|unknown", "choice": "|".join(spec.choices) + "|unknown"}.get(
-            spec.kind, spec.unit.upper().replace("/", "_") or name.upper())
-        group.add_argument("--" + name.replace("_", "-"), dest=f"profile_{name}",
-                           metavar=meta, default=None)
-
-
-def from_cli_args(args) -> PatientProfile:
-    """Build a profile from options added by :func:`add_profile_arguments`.
-
-    The ``--profile`` file (if any) is read first; explicit options override it.
-    Problems in options are reported against ``command line`` and the option name.
-    """
-    base: dict[str, Any] = {}
-    problems: list[Problem] = []
-    path = getattr(args, "profile", None)
-    if path:
-        try:
-            base = load_profile(path).to_dict()
-        except ValidationError as err:
-            problems.extend(err.problems)
-    for name in FIELDS:
-        raw = getattr(args, f"profile_{name}", None)
-        if raw is None:
-            continue
-        parsed, msg = _parse(name, raw, text=True)
-        if msg:
-            problems.append(Problem("command line", msg, column="--" + name.replace("_", "-"),
-                                    value=raw))
-        else:
-            base[name] = parsed
-    if problems:
-        raise ValidationError(problems)
-    base.setdefault("id", "cli")
-    return PatientProfile(**base)
 
 
 # --- cohorts ---------------------------------------------------------------------
@@ -462,13 +416,13 @@ def load_cohort(csv_path: str | Path) -> Cohort:
     header = [h.strip() for h in header]
     problems: list[Problem] = []
     for h in header:
-        if h not in _SPECS:
+        if h not in FIELD_SPECS:
             hint = _UNIT_HINTS.get(h.lower())
             problems.append(Problem(src, f"unknown column; {hint}" if hint else
                                     f"unknown column{did_you_mean(h, FIELDS)}", line=1, column=h))
     dupes = sorted({h for h in header if header.count(h) > 1})
     problems += [Problem(src, "duplicate column", line=1, column=h) for h in dupes]
-    good = [i for i, h in enumerate(header) if h in _SPECS and h not in dupes]
+    good = [i for i, h in enumerate(header) if h in FIELD_SPECS and h not in dupes]
     profiles, seen_ids = [], {}
     for lineno, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
