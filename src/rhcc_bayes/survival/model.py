@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
-from rhcc_bayes.survival.likelihood import survival_likelihood
+from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
@@ -159,12 +159,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     import pytensor.tensor as pt
 
     coords = coords_of(design)
-    coords.update({
-        "landmark_obs": design.landmarks["row_key"].tolist(),
-        "median_obs": design.medians.loc[design.medians["se_log"].isna(), "row_key"].tolist(),
-        "median_ci_obs": design.medians.loc[design.medians["se_log"].notna(), "row_key"].tolist(),
-        "hr_obs": design.hazard_ratios["row_key"].tolist(),
-    })
+    coords.update(likelihood_coords(design))
     for outcome, rows in design.secondary.groupby("outcome", sort=False):
         coords[f"{outcome}_obs"] = rows["row_key"].tolist()
     coords["los_obs"] = design.stay["row_key"].tolist()
@@ -185,10 +180,16 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
                     x_beta = x_beta + _padded(pt, beta)[idx[name]]
             sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
             u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
-            theta = mu[t_idx] + x_beta + u[design.arms["s_index"].to_numpy()]
+            # population-level pseudo-arms (ranges, pooled results) have no study/arm effect;
+            # primary/mixed-population arms get the population bias term delta_pop
+            mask = design.study_effect_mask
+            theta = mu[t_idx] + x_beta + mask * u[design.arms["s_index"].to_numpy()]
             if spec.arm_heterogeneity:
                 sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
-                theta = theta + sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+                theta = theta + mask * sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+            offsets = population_offsets(pm, pt, design, spec)
+            if offsets is not None:
+                theta = theta + offsets
             survival_likelihood(pm, pt, design, _BoundHazard(pt, baseline, design.cuts), theta)
         else:
             scale_prior(pm, "sigma_study", pr.study_sd)
