@@ -25,8 +25,13 @@ def test_model_has_named_dims_for_every_parameter(evidence):
     assert model.named_vars_to_dims["class_effect"] == ("modality",)
     assert model.named_vars_to_dims["z_study"] == ("study",)
     observed = {v.name for v in model.observed_RVs}
-    assert observed == {"landmark_deaths", "median_alive"}
-    assert len(model.coords["landmark_obs"]) == len(design.landmarks)
+    assert observed == {"landmark_deaths", "median_alive", "log_hr"}  # log_hr: the pooled RFA-TACE contrast
+    known = design.landmarks["latent"] < 0
+    assert len(model.coords["landmark_obs"]) == int(known.sum())
+    # issue 10: latent-n landmarks, pooled landmark and ranges enter as potentials
+    assert {p.name for p in model.potentials} == {"landmark_latent_n", "pooled_landmark", "range_order_statistics"}
+    assert model.named_vars_to_dims["delta_population"] == ("bias_population",)
+    assert model.named_vars_to_dims["latent_n"] == ("latent_arm",)
 
 
 def test_components_mode_makes_combinations_the_mean_of_their_parts(evidence):
