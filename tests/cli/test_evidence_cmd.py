@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rhcc_bayes.evidence import schema
 from rhcc_bayes.cli.main import main
+from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.table import default_evidence_path, load_evidence
 from rhcc_bayes.evidence.taxonomy import default_taxonomy_path
 
@@ -238,3 +238,20 @@ def test_bundled_evidence_validates(capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith("OK: ")
+
+
+def test_bundled_export_validate_load_round_trip(capsys, tmp_path):
+    """The bundled evidence (with includes and primary-source rows) survives export -> validate -> load."""
+    out = tmp_path / "bundled.csv"
+    assert main(["evidence", "export", "--out", str(out)]) == 0
+    bundled = load_evidence()
+    assert capsys.readouterr().err == f"wrote {len(bundled)} rows to {out}\n"
+    assert out.read_text(encoding="utf-8") == default_evidence_path().read_text(encoding="utf-8")
+    assert main(["evidence", "validate", str(out), "--no-bundled"]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {len(bundled)} rows, {len(bundled.studies)} "
+                                              "studies")
+    again = load_evidence(out, include_bundled=False)
+    cols = list(schema.COLUMNS)
+    assert again.table[cols].equals(bundled.table[cols])
+    assert again.hash == bundled.hash
+    assert (again.table["includes"] != "").sum() == 1

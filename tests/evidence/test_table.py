@@ -1,4 +1,4 @@
-"""Tests for loading, validating and querying evidence (``rhcc_bayes.evidence``)."""
+"""Tests for loading and querying evidence (``rhcc_bayes.evidence.table``)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.evidence import schema
+from rhcc_bayes.core.atomic import write_text_atomic
 from rhcc_bayes.core.errors import UserError, ValidationError
-from rhcc_bayes.evidence.table import (
-    OPEN_WORLD,
-    Evidence,
-    format_number,
-    load_evidence,
-    parse_number,
-    write_text_atomic,
-)
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.evidence.table import OPEN_WORLD, Evidence, load_evidence
 from rhcc_bayes.evidence.taxonomy import load_taxonomy
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
@@ -35,130 +29,6 @@ def taxonomy():
 @pytest.fixture(scope="module")
 def evidence(taxonomy):
     return load_evidence(VALID, taxonomy=taxonomy)
-
-
-def problems(path, taxonomy=TREATMENTS) -> list[str]:
-    """The problem lines for ``path``, with the fixture folder prefix removed."""
-    with pytest.raises(ValidationError) as info:
-        load_evidence(path, taxonomy=taxonomy)
-    return [str(p).replace(f"{FIXTURES}/", "") for p in info.value.problems]
-
-
-# One failing fixture and the exact message for every rule.
-RULES = {
-    "missing_column.csv": [
-        "missing_column.csv:1: column 'estimate': missing required column"],
-    "unknown_column.csv": [
-        "unknown_column.csv:1: column 'note': unknown column (did you mean 'notes'?)"],
-    "repeated_column.csv": [
-        "repeated_column.csv:1: column 'arm': column appears more than once"],
-    "empty.csv": ["empty.csv: file is empty (expected a header row)"],
-    "not_utf8.csv": ["not_utf8.csv:2: file is not valid UTF-8 (save it as UTF-8) (got b'\\xe9')"],
-    "ragged.csv": ["ragged.csv:3: row has 4 fields but the header has 20"],
-    "bad_quoting.csv": ["bad_quoting.csv:2: malformed CSV: ',' expected after '\"'"],
-    "does_not_exist.csv": ["does_not_exist.csv: file not found"],
-    "empty_identifier.csv": ["empty_identifier.csv:2: column 'study': study is empty"],
-    "not_numeric.csv": [
-        "not_numeric.csv:2: column 'estimate': is not a number (got '0.9x')"],
-    "not_positive_integer.csv": [
-        "not_positive_integer.csv:2: column 'n': must be a positive integer (got '2.5')",
-        "not_positive_integer.csv:2: column 'nodules_max': must be a positive integer (got '0')",
-    ],
-    "probability_range.csv": [
-        "probability_range.csv:2: column 'estimate': survival estimate must lie in [0, 1] "
-        "(got '1.2')"],
-    "ci_reversed.csv": [
-        "ci_reversed.csv:2: column 'ci_low': ci_low exceeds ci_high 0.5 (got '0.98')"],
-    "ci_excludes_estimate.csv": [
-        "ci_excludes_estimate.csv:2: column 'estimate': estimate lies outside its interval "
-        "[0.5, 0.98] (got '1.2')"],
-    "survival_increasing.csv": [
-        "survival_increasing.csv:3: column 'estimate': survival increases from 0.6 at 12 "
-        "months (line 2) within arm 'A' of study 's1' (got '0.7')"],
-    "time_not_positive.csv": [
-        "time_not_positive.csv:2: column 'time_months': time_months must be > 0 (got '0')"],
-    "unknown_treatment.csv": [
-        "unknown_treatment.csv:2: column 'treatment': unknown treatment code "
-        "(did you mean 'TACE-RFA'?) (got 'TACE-RAF')"],
-    "modality_mismatch.csv": [
-        "modality_mismatch.csv:2: column 'modality': modality does not match the taxonomy "
-        "('ablation' for 'RFA') (got 'transarterial')"],
-    "invalid_category.csv": [
-        "invalid_category.csv:2: column 'outcome': invalid outcome (did you mean 'os'?); "
-        "expected one of: os, pfs, dfs, rfs, ttp, complication, morbidity, recurrence, "
-        "response, los, enrolment, event, continuous (got 'OS')",
-        "invalid_category.csv:2: column 'design': invalid design (did you mean "
-        "'retrospective'?); expected one of: rct, prospective, retrospective, meta_analysis, "
-        "review, trial (got 'retrospectve')",
-    ],
-    "estimate_empty.csv": [
-        "estimate_empty.csv:2: column 'estimate': estimate is empty; only interval=range rows "
-        "and enrolment counts may omit it"],
-    "duplicate_rows.csv": ["duplicate_rows.csv:3: duplicate of line 2"],
-    "comparator_missing.csv": [
-        "comparator_missing.csv:2: column 'comparator_arm': hr row needs a comparator_arm"],
-    "comparator_unknown.csv": [
-        "comparator_unknown.csv:2: column 'comparator_arm': comparator arm is not an arm of "
-        "study 's1' (did you mean 'TACE'?) (got 'TAC')"],
-    "n_disagrees.csv": [
-        "n_disagrees.csv:3: column 'n': n disagrees with line 2 (50) for arm 'A' of study "
-        "'s1' (got '45')"],
-    "treatment_disagrees.csv": [
-        "treatment_disagrees.csv:3: column 'treatment': treatment disagrees with line 2 "
-        "('RFA') for arm 'A' of study 's1' (got 'MWA')"],
-    "not_positive_measure.csv": [
-        "not_positive_measure.csv:2: column 'estimate': median estimate must be > 0 (got '0')"],
-    "survival_without_time.csv": [
-        "survival_without_time.csv:2: column 'time_months': survival row needs time_months"],
-}
-
-
-@pytest.mark.parametrize("fixture", sorted(RULES))
-def test_each_rule_reports_its_exact_message(fixture):
-    assert problems(FIXTURES / fixture) == RULES[fixture]
-
-
-def test_every_failing_fixture_is_covered():
-    helpers = {"valid.csv", "treatments.csv", "bad_treatments.csv", "open_world.csv"}
-    on_disk = {p.name for p in FIXTURES.glob("*.csv")} - helpers
-    assert on_disk == set(RULES) - {"does_not_exist.csv"}
-
-
-def test_all_problems_of_all_files_reported_together():
-    files = [FIXTURES / "not_numeric.csv", FIXTURES / "empty.csv", FIXTURES / "ci_reversed.csv"]
-    with pytest.raises(ValidationError) as info:
-        load_evidence(files, taxonomy=TREATMENTS)
-    lines = str(info.value).splitlines()
-    assert lines[0] == "3 problems found:"
-    # reported in the order the files were given
-    assert [p.file for p in info.value.problems] == [str(f) for f in files]
-
-
-def test_many_problems_in_one_row_all_reported(tmp_path):
-    path = tmp_path / "many.csv"
-    header = VALID.read_text().splitlines()[0]
-    path.write_text(header + "\n"
-                    "s1,1,A,RFA,surgery,-3,os,survival,,1.5,0.9,0.1,ci95,fraction,,x,rct,,yes,q\n")
-    assert problems(path) == [
-        f"{path}:2: column 'modality': modality does not match the taxonomy ('ablation' for "
-        "'RFA') (got 'surgery')",
-        f"{path}:2: column 'n': must be a positive integer (got '-3')",
-        f"{path}:2: column 'time_months': survival row needs time_months",
-        f"{path}:2: column 'estimate': survival estimate must lie in [0, 1] (got '1.5')",
-        f"{path}:2: column 'ci_low': ci_low exceeds ci_high 0.1 (got '0.9')",
-        f"{path}:2: column 'population': invalid population; expected one of: recurrent, "
-        "primary, mixed (got 'x')",
-    ]
-
-
-def test_problems_sorted_by_line_then_column(tmp_path):
-    path = tmp_path / "order.csv"
-    header = VALID.read_text().splitlines()[0]
-    path.write_text(header + "\n"
-                    "s1,1,A,RFA,ablation,50,os,survival,12,x,,,,fraction,,recurrent,rct,,yes,q\n"
-                    "s1,1,B,XXX,ablation,y,os,survival,12,0.5,,,,fraction,,recurrent,rct,,yes,q\n")
-    got = [p.split(": ")[0] + ":" + p.split("'")[1] for p in problems(path)]
-    assert got == [f"{path}:2:estimate", f"{path}:3:treatment", f"{path}:3:n"]
 
 
 # --- the loaded table ----------------------------------------------------------
@@ -198,71 +68,6 @@ def test_exemptions_for_empty_estimate(evidence):
     assert sorted(zip(empty["interval"], empty["measure"])) == [("", "count"), ("range", "median")]
 
 
-def test_survival_rule_ignores_rows_not_used_by_default():
-    # survival_increasing.csv has a third, rising, default_use=no row: not reported
-    assert len(problems(FIXTURES / "survival_increasing.csv")) == 1
-
-
-def test_survival_rule_compares_with_the_lowest_earlier_value(tmp_path):
-    path = tmp_path / "s.csv"
-    header = VALID.read_text().splitlines()[0]
-    rows = [(12, 0.9), (24, 0.5), (36, 0.6), (60, 0.4)]
-    path.write_text(header + "\n" + "".join(
-        f"s1,1,A,RFA,ablation,50,os,survival,{t},{s},,,,fraction,,recurrent,rct,,yes,q\n"
-        for t, s in rows))
-    assert problems(path) == [
-        f"{path}:4: column 'estimate': survival increases from 0.5 at 24 months (line 3) "
-        "within arm 'A' of study 's1' (got '0.6')"]
-
-
-def test_survival_rule_separates_outcomes_and_arms(tmp_path, taxonomy):
-    path = tmp_path / "s.csv"
-    header = VALID.read_text().splitlines()[0]
-    path.write_text(header + "\n"
-                    "s1,1,A,RFA,ablation,50,os,survival,12,0.5,,,,fraction,,recurrent,rct,,yes,q\n"
-                    "s1,1,A,RFA,ablation,50,rfs,survival,36,0.6,,,,fraction,,recurrent,rct,,yes,q\n"
-                    "s1,1,B,RFA,ablation,50,os,survival,36,0.6,,,,fraction,,recurrent,rct,,yes,q\n")
-    assert len(load_evidence(path, taxonomy=taxonomy)) == 3
-
-
-def test_comparator_may_be_in_another_row_order(tmp_path, taxonomy):
-    # the comparator arm is declared after the HR row
-    path = tmp_path / "c.csv"
-    header = VALID.read_text().splitlines()[0]
-    path.write_text(header + "\n"
-                    "s1,1,A,RFA,ablation,50,os,hr,,0.7,,,,ratio,B,recurrent,rct,,yes,q\n"
-                    "s1,1,B,TACE,,40,enrolment,count,,,,,,patients,,recurrent,rct,,yes,q\n")
-    assert len(load_evidence(path, taxonomy=taxonomy)) == 2
-
-
-def test_duplicates_across_files_name_the_other_file(tmp_path):
-    copy = tmp_path / "copy.csv"
-    shutil.copy(VALID, copy)
-    with pytest.raises(ValidationError) as info:
-        load_evidence([VALID, copy], taxonomy=TREATMENTS)
-    msgs = [str(p) for p in info.value.problems]
-    assert len(msgs) == 10
-    assert msgs[0] == f"{copy}:2: duplicate of {VALID}:2"
-
-
-@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1_000", "0x10", "1,5", "1e400", " "])
-def test_non_finite_or_odd_numbers_rejected(text):
-    assert math.isnan(parse_number(text))
-
-
-@pytest.mark.parametrize("text,value", [("1", 1.0), ("-2.5", -2.5), (".5", 0.5), ("1e-3", 1e-3),
-                                        ("+3.", 3.0)])
-def test_plain_numbers_parsed(text, value):
-    assert parse_number(text) == value
-
-
-@pytest.mark.parametrize("value", [0.1, 1 / 3, 45.0, 1e-12, 2.5e20, -7.0, 0.604])
-def test_format_number_round_trips(value):
-    assert parse_number(format_number(value)) == value
-    assert format_number(float("nan")) == ""
-    assert format_number(45.0) == "45"
-
-
 # --- immutability and queries ------------------------------------------------------------
 def test_evidence_cannot_be_mutated(evidence):
     before = evidence.hash
@@ -288,7 +93,7 @@ def test_hash_stable_and_sensitive(evidence, tmp_path, taxonomy):
     moved = tmp_path / "elsewhere.csv"
     shutil.copy(VALID, moved)
     assert load_evidence(moved, taxonomy=taxonomy).hash == evidence.hash
-    assert evidence.hash == "cefdf019fd3029321c3675f7fd4b846489e8484e70d345490c673e8dfb56f9c6"
+    assert evidence.hash == "b4b6bd713b1c94f176ac0ec58c55c1189c97b70f6c76c7f5e09805478ec45115"
     changed = tmp_path / "changed.csv"
     changed.write_text(VALID.read_text().replace("0.45", "0.44"))
     assert load_evidence(changed, taxonomy=taxonomy).hash != evidence.hash
@@ -472,3 +277,18 @@ def test_summary_patients_unknown_when_no_arm_states_n(evidence):
     summary = evidence.select(study="review_3").summary()
     assert summary["patients"].isna().tolist() == [True]
     assert summary["arms_without_n"].tolist() == [1]
+
+
+def test_included_studies(tmp_path, taxonomy):
+    path = tmp_path / "pooled.csv"
+    path.write_text("study,ref,arm,treatment,outcome,measure,estimate,unit,population,design,"
+                    "includes,source\n"
+                    "kim_15,15,TACE,TACE,os,median,20,months,recurrent,retrospective,,q\n"
+                    "lee_12,12,TACE,TACE,os,median,18,months,recurrent,retrospective,,q\n"
+                    "meta_1,,TACE,TACE,os,median,22,months,recurrent,meta_analysis,kim_15;lee_12,q\n"
+                    "meta_1,,TACE,TACE,pfs,median,9,months,recurrent,meta_analysis,lee_12,q\n")
+    ev = load_evidence(path, taxonomy=taxonomy)
+    assert ev.included_studies() == {"meta_1": ("kim_15", "lee_12")}
+    assert ev.select(study=["meta_1", "lee_12"]).included_studies() == {"meta_1": ("lee_12",)}
+    assert ev.select(study="kim_15").included_studies() == {}
+    assert load_evidence().included_studies() == {"ref_46_52": ("ref_52",)}

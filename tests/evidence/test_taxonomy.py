@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from rhcc_bayes.evidence import schema
 from rhcc_bayes.core.errors import ValidationError
-from rhcc_bayes.evidence.taxonomy import Taxonomy, Treatment, load_taxonomy, read_csv_rows
+from rhcc_bayes.evidence import schema
+from rhcc_bayes.evidence.taxonomy import (
+    Taxonomy,
+    Treatment,
+    load_taxonomy,
+    read_csv_rows,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "evidence"
 TREATMENTS = FIXTURES / "treatments.csv"

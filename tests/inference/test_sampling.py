@@ -58,6 +58,9 @@ def test_unknown_key_suggests_the_right_one():
         ("backend", "nutpy", "did you mean 'nutpie'"),
         ("backend", "stan", "choose from nutpie, pymc"),
         ("low_rank_mass_matrix", "yes", "true or false"),
+        ("chains", 100_000, "at most 64"),
+        ("draws", 10**9, "at most 200000"),
+        ("cores", 65, "at most 64"),
     ],
 )
 def test_invalid_values_are_user_errors(key, value, fragment):
@@ -225,3 +228,19 @@ def test_pymc_backend_same_seed_same_draws():
     assert a.attrs["backend"] == "pymc"
     assert "log_likelihood" in a.groups() and "posterior_predictive" not in a.groups()
     assert set(a.posterior.data_vars) == {"mu", "tau", "z", "theta"}
+
+
+def test_partial_trace_is_an_interrupt_not_a_fit():
+    """nutpie returns a partial trace on Ctrl-C: it must surface as KeyboardInterrupt (exit 130)."""
+    import numpy as np
+    import xarray as xr
+    from types import SimpleNamespace
+
+    from rhcc_bayes.inference.sampling import check_complete
+
+    settings = SamplerSettings(chains=4, draws=100)
+    partial = SimpleNamespace(posterior=xr.Dataset({"x": (("chain", "draw"), np.zeros((4, 37)))}))
+    with pytest.raises(KeyboardInterrupt, match="37 of 100"):
+        check_complete(partial, settings)
+    full = SimpleNamespace(posterior=xr.Dataset({"x": (("chain", "draw"), np.zeros((4, 100)))}))
+    check_complete(full, settings)  # complete: no error

@@ -96,3 +96,19 @@ def test_invalid_toml_is_a_user_error(tmp_path):
     bad.write_text("[model\nname = 1")
     with pytest.raises(UserError, match="bad.toml: not valid TOML"):
         load_spec(bad)
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("baseline_log_hazard_mean", float("nan"), "finite"),
+    ("baseline_log_hazard_mean", float("inf"), "finite"),
+    ("baseline_log_hazard_mean", 40.0, "<= 5"),
+    ("study_sd", float("inf"), "finite"),
+    ("study_sd", 1e6, "<= 10"),
+    ("class_effect_sd", 0.0, ">= 1e-09"),
+])
+def test_priors_must_be_finite_and_plausible(key, value, fragment):
+    mapping = {"model": {"name": "x"}, "priors": {key: value}}
+    with pytest.raises(ValidationError) as err:
+        parse_spec(mapping, "bad.toml")
+    msg = str(err.value)
+    assert "bad.toml" in msg and f"priors.{key}" in msg and fragment in msg

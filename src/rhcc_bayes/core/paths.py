@@ -1,22 +1,28 @@
-"""Where the bundled evidence (``data/``) and model specs (``models/``) live.
+"""Where the bundled evidence (``data/``), model specs (``models/``) and examples live.
 
-The package is installed in editable mode from the repository (``make`` does so),
-so the bundled folders are found beside ``src/``. ``RHCC_BAYES_HOME`` overrides
-the repository root, e.g. for a copy of the data elsewhere.
+Three places, first match wins:
+
+1. ``RHCC_BAYES_HOME`` (a folder holding ``data/`` and ``models/``), e.g. a curated copy;
+2. the repository checkout this package runs from (editable install: ``src/`` beside ``data/``);
+3. the copies shipped inside an installed wheel (``rhcc_bayes/_bundled``, see ``setup.py``).
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 
 def project_root() -> Path:
-    """The folder holding ``data/`` and ``models/``."""
+    """The folder holding ``data/``, ``models/`` and ``examples/``."""
     env = os.environ.get("RHCC_BAYES_HOME")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3]
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "data" / "evidence.csv").is_file() and (checkout / "src" / "rhcc_bayes").is_dir():
+        return checkout
+    return Path(str(resources.files("rhcc_bayes") / "_bundled"))
 
 
 def data_dir() -> Path:
@@ -27,6 +33,11 @@ def data_dir() -> Path:
 def models_dir() -> Path:
     """Folder of the bundled model specs (TOML)."""
     return project_root() / "models"
+
+
+def examples_dir() -> Path:
+    """Folder of the example profiles, cohort, utility weights and reference data."""
+    return project_root() / "examples"
 
 
 def default_cache_dir() -> Path:

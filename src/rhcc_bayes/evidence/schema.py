@@ -30,6 +30,8 @@ COLUMNS: tuple[str, ...] = (
     "comparator_arm",   # for hr / differences: the reference arm (same study); else empty
     "population",       # see POPULATIONS
     "design",           # see DESIGNS
+    "includes",         # pooled rows: ";"-separated study labels of constituent cohorts that are
+                        # also studies of the table (see OVERLAP_RULE); "" otherwise
     "size_min_cm",      # tumour-size inclusion lower limit (exclusive), e.g. 5 for "> 5 cm"
     "size_max_cm",      # tumour-size inclusion upper limit, e.g. 3 for "<= 3 cm"
     "nodules_max",      # maximum number of nodules allowed, e.g. 1 for solitary only
@@ -101,6 +103,11 @@ DESIGNS: dict[str, str] = {
     "trial": "reference-analysis trial arm (validation data sets)",
 }
 POOLED_DESIGNS: frozenset[str] = frozenset({"meta_analysis", "review"})
+#: How ``includes`` is to be read by every model spec.
+OVERLAP_RULE = (
+    "a pooled result and its constituent rows are never both in the likelihood; the spec "
+    "decides which (default: constituents when they carry arm-level data)"
+)
 
 INTERVALS: tuple[str, ...] = ("", "ci95", "range")
 QUALIFIERS: tuple[str, ...] = ("", ">", "<")

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from rhcc_bayes.core import paths
-from rhcc_bayes.evidence import schema
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.evidence import schema
 
 TAXONOMY_COLUMNS: tuple[str, ...] = ("code", "label", "modality", "components", "notes")
 TAXONOMY_REQUIRED: tuple[str, ...] = ("code", "label", "modality")

@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # heavy imports stay lazy so the CLI's --help is fast
     import pymc as pm
 
 BACKENDS: tuple[str, ...] = ("nutpie", "pymc")
+#: Upper bounds of the integer settings. A trace of chains x draws x parameters lives in
+#: memory; 100000 chains reached 11 GB before printing anything, so refuse such input up front.
+UPPER_LIMITS: dict[str, int] = {"chains": 64, "draws": 200_000, "tune": 200_000, "cores": 64}
 
 
 @dataclass(frozen=True)
@@ -125,12 +128,15 @@ class SamplerSettings:
 def _validate_values(values: Mapping[str, Any], source: str) -> list[Problem]:
     """Check the values present in ``values``; return the problems found."""
     problems: list[Problem] = []
-    for key in ("chains", "draws", "tune", "cores"):
+    for key, limit in UPPER_LIMITS.items():
         if key in values:
             v = values[key]
             # bool is an int subclass; "draws = true" in TOML is a mistake, not 1.
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 problems.append(Problem(source, "must be a positive integer", column=key, value=v))
+            elif v > limit:
+                problems.append(Problem(source, f"must be at most {limit} (the trace is held in memory)",
+                                        column=key, value=v))
     if "target_accept" in values:
         v = values["target_accept"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.5 < v < 1:
@@ -274,6 +280,7 @@ def sample(
     else:
         idata = _sample_pymc(model, settings, seed, progressbar)
     sampling_s = time.perf_counter() - t0
+    check_complete(idata, settings)
 
     # Keep only constrained-scale variables, as PyMC does by default.
     keep = [v.name for v in model.free_RVs] + [d.name for d in model.deterministics]
@@ -295,6 +302,18 @@ def sample(
 
     idata.attrs.update(_provenance(settings, seed, compiled.compile_seconds, sampling_s, t_start, model))
     return idata
+
+
+def check_complete(idata, settings: SamplerSettings) -> None:
+    """Raise ``KeyboardInterrupt`` when the sampler returned fewer draws than asked for.
+
+    On Ctrl-C nutpie stops and returns the partial trace instead of raising; post-processing
+    it fails later with an unrelated error ("p contains NaNs"), and caching it would store a
+    fit nobody asked for. Treating it as the interrupt it was gives exit status 130.
+    """
+    sizes = idata.posterior.sizes
+    if sizes.get("chain", 0) < settings.chains or sizes.get("draw", 0) < settings.draws:
+        raise KeyboardInterrupt(f"sampling interrupted after {sizes.get('draw', 0)} of {settings.draws} draws")
 
 
 def _predictive_var_names(model) -> list[str]:

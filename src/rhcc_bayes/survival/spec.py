@@ -10,6 +10,7 @@ bad values are rejected with a message naming the file and key (and a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -120,6 +121,8 @@ def _number(lo=None, hi=None, integer=False) -> Check:
     def check(v):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
             return "must be an integer" if integer else "must be a number"
+        if not math.isfinite(v):
+            return "must be a finite number"
         if lo is not None and v < lo:
             return f"must be >= {lo}"
         if hi is not None and v > hi:
@@ -127,10 +130,6 @@ def _number(lo=None, hi=None, integer=False) -> Check:
         return None
 
     return check
-
-
-def _positive_sd(v):
-    return _number(lo=1e-9)(v)
 
 
 def _bool(v):
@@ -199,8 +198,12 @@ EVIDENCE_KEYS: dict[str, Check] = {
     "latent_n_log_mean": _number(lo=0, hi=12),
     "latent_n_log_sd": _number(lo=0.01, hi=5),
 }
+# Plausibility bounds: a monthly log hazard outside [-15, 5] is e^-15 (never dies) to e^5
+# (148 deaths per patient-month); prior SDs above 10 on the log-hazard scale put mass on such
+# values and only make the sampler diverge.
 PRIOR_KEYS: dict[str, Check] = {
-    k: (_number() if k == "baseline_log_hazard_mean" else _positive_sd) for k in Priors.__dataclass_fields__
+    k: (_number(lo=-15, hi=5) if k == "baseline_log_hazard_mean" else _number(lo=1e-9, hi=10))
+    for k in Priors.__dataclass_fields__
 }
 SECTIONS = {"model": MODEL_KEYS, "evidence": EVIDENCE_KEYS, "priors": PRIOR_KEYS, "sampler": None}
 
