@@ -167,9 +167,39 @@ def test_overlap_rule_uses_one_side_never_both(mixed, policy):
 
 
 def test_missing_includes_column_is_treated_as_empty(mixed):
-    assert "includes" not in mixed.table
-    d = make_design(mixed, spec(), totals=TOTALS)
+    table = mixed.table.drop(columns=["includes"], errors="ignore")
+    d = make_design(SimpleNamespace(table=table, taxonomy=mixed.taxonomy), spec(), totals=TOTALS)
     assert {"pl", "k2"} <= set(d.used["study"])
+
+
+def test_subgroup_and_overall_contrasts_of_one_meta_analysis_never_both(tmp_path):
+    def hr(arm, comp, est, lo, hi, **kw):
+        return row(study="ma", ref="82", arm=arm, treatment="REPEAT-RESECTION", modality="surgery",
+                   design="meta_analysis", measure="hr", estimate=est, ci_low=lo, ci_high=hi, interval="ci95",
+                   comparator_arm=comp, unit="ratio", **kw)
+
+    def decl(arm, **kw):
+        return row(study="ma", ref="82", arm=arm, treatment="RFA", modality="ablation", design="meta_analysis",
+                   outcome="enrolment", measure="count", unit="patients", estimate="", **kw)
+
+    rows = [hr("RR", "RFA", 0.77, 0.65, 0.92), decl("RFA"),
+            hr("RR-le3", "RFA-le3", 1.03, 0.69, 1.52, size_max_cm=3, nodules_max=1),
+            decl("RFA-le3", size_max_cm=3, nodules_max=1),
+            # a second, less precise meta-analysis of the same contrast
+            row(study="mb", ref="78", arm="RR", treatment="REPEAT-RESECTION", modality="surgery",
+                design="meta_analysis", measure="hr", estimate=0.7, ci_low=0.4, ci_high=1.2, interval="ci95",
+                comparator_arm="RFA", unit="ratio"),
+            row(study="mb", ref="78", arm="RFA", treatment="RFA", modality="ablation", design="meta_analysis",
+                outcome="enrolment", measure="count", unit="patients", estimate="")]
+    ev = write(tmp_path, rows)
+    d = make_design(ev, spec(), totals=TOTALS)
+    used = d.used.set_index("arm")
+    assert list(d.used["study"]) == ["ma"] and list(used.index) == ["RR-le3"]
+    reasons = d.excluded[d.excluded["outcome"] == "os"].set_index(["study", "arm"])["reason"]
+    assert reasons[("ma", "RR")].startswith("overall contrast of ma: its subgroup contrasts")
+    assert reasons[("mb", "RR")].startswith("another meta-analysis of REPEAT-RESECTION vs RFA (ma, smaller SE)")
+    d2 = make_design(ev, spec(pooled_subgroups="overall"), totals=TOTALS)
+    assert sorted(d2.used["arm"]) == ["RR"] and list(d2.used["study"]) == ["ma"]
 
 
 def test_bundled_default_design_counts():

@@ -163,6 +163,7 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
     """Rows usable by the model, and the excluded ones with their reasons."""
     rules = spec.evidence
     excluded = []
+    full = table
 
     def drop(mask, reason):
         nonlocal table
@@ -212,7 +213,8 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
     has_se = table["se"].notna() | ((table["interval"] == "ci95") & table["ci_low"].notna() & table["ci_high"].notna())
     drop(is_los & ~has_se, "mean length of stay without its SE or CI: no likelihood can be formed")
     table, overlap = pool.apply_overlap(table, spec.outcome, rules.overlap)
-    return table, excluded + overlap
+    table, dupes = pool.dedupe_pooled(table, spec.outcome, rules.pooled_subgroups, full=full)
+    return table, excluded + overlap + dupes
 
 
 def _censor_fraction(t, spec: SurvivalSpec):  # kept for callers of the old private name

@@ -27,6 +27,17 @@ covariates and population, theta = mu_j + x·beta + delta_pop, *without* a study
   model's (``pooled_variance = "reported"``: se^2 only). Subgroup contrasts (size band) use
   the arm descriptors, so they inform the ablation x size interaction. Population bias
   cancels in a contrast (delta_pop is per population, not per treatment).
+* **Subgroups and overlapping meta-analyses** (``pooled_subgroups``): the overall contrast of
+  a meta-analysis and its subgroup contrasts (size band, nodularity) are the same patients:
+  ``"subgroups"`` (default; they carry the size interaction the decisions need) keeps the
+  subgroup rows and drops the overall one, ``"overall"`` the reverse. Several meta-analyses
+  of the same contrast (same pair of treatments) pool the same literature: only the one with
+  the smallest standard error enters; likewise one pooled landmark per treatment and time
+  (the one with the largest reported n). Pooled landmarks and pooled contrasts about the
+  same treatments from different meta-analyses both enter (a level and a difference); their
+  possible overlap is discounted only by the between-study variance each carries.
+* k for a pooled result: ``Studies pooled: N`` in its notes (the data convention), else the
+  number of citation keys, at least 2.
 * **Overlap rule** (``overlap``): a pooled row lists the studies it pools in ``includes``
   (study labels, ``;``-separated; missing column = empty). If any of them has rows of the
   same outcome in the likelihood, ``"constituents"`` (default) drops the pooled row and
@@ -78,10 +89,72 @@ def apply_overlap(rows: pd.DataFrame, outcome: str, policy: str) -> tuple[pd.Dat
     return rows, excluded
 
 
-def n_studies(ref) -> tuple[int, bool]:
-    """k for a range or pooled result: number of citation keys, at least 2 (and whether assumed)."""
+def n_studies(ref, notes: str = "") -> tuple[int, bool]:
+    """k for a range or pooled result (and whether assumed): "Studies pooled: N" in the notes,
+    else the number of citation keys; at least 2."""
+    import re
+
+    m = re.search(r"Studies pooled:\s*(\d+)", str(notes or ""))
+    if m and int(m.group(1)) >= 2:
+        return int(m.group(1)), False
     k = len(split_keys(ref))
     return (k, False) if k >= 2 else (2, True)
+
+
+def _has_subgroup(r) -> bool:
+    return any(pd.notna(r.get(c, np.nan)) for c in ("size_min_cm", "size_max_cm", "nodules_max"))
+
+
+def dedupe_pooled(rows: pd.DataFrame, outcome: str, subgroups: str, full: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """One pooled source per contrast and per landmark (see module docstring); ``full`` is the
+    whole table (arm declarations give the comparators' treatments)."""
+    pooled = rows["design"].isin(POOLED_DESIGNS) & (rows["interval"] != "range") & (rows["outcome"] == outcome)
+    drop: dict = {}
+    hr = rows[pooled & (rows["measure"] == "hr")]
+    if len(hr):
+        src = full if full is not None else rows
+        trt_of = src.drop_duplicates(["study", "arm"]).set_index(["study", "arm"])["treatment"]
+        pair = {i: tuple(sorted((r["treatment"], trt_of.get((r["study"], r["comparator_arm"]), "?"))))
+                for i, r in hr.iterrows()}
+        # subgroup vs overall within one meta-analysis
+        groups: dict = {}
+        for i in hr.index:
+            groups.setdefault((hr.at[i, "study"], pair[i]), []).append(i)
+        for (study, _), idx in groups.items():
+            sub = [i for i in idx if _has_subgroup(rows.loc[i])]
+            overall = [i for i in idx if i not in sub]
+            if sub and overall:
+                gone, kept = (overall, "subgroup") if subgroups == "subgroups" else (sub, "overall")
+                for i in gone:
+                    drop[i] = (f"{'overall' if kept == 'subgroup' else 'subgroup'} contrast of {study}: its {kept} "
+                               f"contrasts of the same patients are used (pooled_subgroups = \"{subgroups}\")")
+        # one meta-analysis per pair of treatments
+        by_pair: dict = {}
+        for i in hr.index:
+            if i not in drop:
+                by_pair.setdefault(pair[i], []).append(i)
+        for pr, idx in by_pair.items():
+            studies = {hr.at[i, "study"] for i in idx}
+            if len(studies) > 1:
+                se = {i: (np.log(hr.at[i, "ci_high"]) - np.log(hr.at[i, "ci_low"])) for i in idx}
+                best = hr.at[min(se, key=se.get), "study"]
+                for i in idx:
+                    if hr.at[i, "study"] != best:
+                        drop[i] = (f"another meta-analysis of {pr[0]} vs {pr[1]} ({best}, smaller SE) is used: "
+                                   "meta-analyses of one contrast pool the same literature")
+    lm = rows[pooled & (rows["measure"] == "survival")]
+    for key, idx in lm.groupby(["treatment", "time_months", "population"]).groups.items():
+        if lm.loc[idx, "study"].nunique() > 1:
+            best = lm.loc[idx, "n"].fillna(-1).idxmax()
+            for i in idx:
+                if lm.at[i, "study"] != lm.at[best, "study"]:
+                    drop[i] = (f"another pooled {key[0]} S({key[1]:g}) ({lm.at[best, 'study']}, larger n) is used: "
+                               "one pooled landmark per treatment and time")
+    if not drop:
+        return rows, []
+    keys = list(drop)
+    return rows.drop(index=keys), [rows.loc[keys].assign(reason=[drop[k] for k in keys])]
 
 
 def cloglog_sampling_var(s, n_eff):
@@ -105,7 +178,7 @@ def range_rows(rows: pd.DataFrame, arm_of: dict, spec, n_typical: float) -> pd.D
 def pooled_landmark_rows(rows: pd.DataFrame, arm_of: dict, latent_of: dict, spec) -> pd.DataFrame:
     out = []
     for _, r in rows.iterrows():
-        k, assumed = n_studies(r["ref"])
+        k, assumed = n_studies(r["ref"], r.get("notes", ""))
         a = arm_of[(r["study"], r["arm"])]
         t = float(r["time_months"])
         out.append((a, t, float(r["estimate"]), float(r["n"]), float(censor_fraction(t, spec)),

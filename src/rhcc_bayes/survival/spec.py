@@ -48,6 +48,8 @@ class EvidenceRules:
     # "add_between_study": sigma_study^2 added to a pooled result's variance (random-effects mean
     # of another population mix); "reported": its own SE only
     pooled_variance: str = "add_between_study"
+    # overall vs subgroup contrasts of one meta-analysis (same patients): "subgroups" | "overall"
+    pooled_subgroups: str = "subgroups"
     share_concentration: float = 2.0  # Dirichlet(c, ..., c) shares of a known total over arms
     # lognormal prior on an unknown arm n; empty = fitted to the arm sizes the evidence reports
     latent_n_log_mean: float | None = None
@@ -194,6 +196,7 @@ EVIDENCE_KEYS: dict[str, Check] = {
     "pooled": _bool,
     "overlap": _one_of("constituents", "pooled"),
     "pooled_variance": _one_of("add_between_study", "reported"),
+    "pooled_subgroups": _one_of("subgroups", "overall"),
     "share_concentration": _number(lo=0.1),
     "latent_n_log_mean": _number(lo=0, hi=12),
     "latent_n_log_sd": _number(lo=0.01, hi=5),
