@@ -24,7 +24,8 @@ def evidence_support(design) -> pd.DataFrame:
     ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
     ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
     levels its arms cover (``size_bands``, ``nodularity``, ``recurrence``, ``prior``;
-    joined with ``;``). How much the estimate leans on borrowed evidence:
+    joined with ``;``; population-level evidence such as a meta-analysis' <= 3 cm subgroup
+    contrast counts as covering its level). How much the estimate leans on borrowed evidence:
     ``recurrent_arms`` / ``borrowed_arms`` (study arms of recurrent vs primary/mixed
     populations, the latter through the population bias term), ``population_summaries``
     (ranges and pooled results about the treatment, population-level evidence) and
@@ -51,6 +52,8 @@ def evidence_support(design) -> pd.DataFrame:
         for (s, a), g in table.groupby(["study", "arm"]):
             limits[(s, a)] = float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan
     arms["size_max_cm"] = [limits.get((s, a), np.nan) for s, a in zip(arms["study"], arms["arm"])]
+    levels_of = {trt: {c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")}
+                 for trt, g in all_arms.groupby("treatment")}
     rows = {}
     for trt, g in arms.groupby("treatment"):
         pop = g["population"] if "population" in g else pd.Series("recurrent", index=g.index)
@@ -60,7 +63,7 @@ def evidence_support(design) -> pd.DataFrame:
             "patients": int(g["n"].fillna(0).sum()),
             "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
             "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
-            **{c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")},
+            **levels_of[trt],
             "recurrent_arms": int((pop == "recurrent").sum()),
             "borrowed_arms": int((pop != "recurrent").sum()),
             "population_summaries": int(population_rows.get(trt, 0)),
@@ -69,7 +72,7 @@ def evidence_support(design) -> pd.DataFrame:
     for trt, k in population_rows.items():  # treatments informed only by population-level evidence
         if trt not in rows:
             rows[trt] = {"studies": 0, "arms": 0, "patients": 0, "size_max_cm": np.nan, "size_unstated_arms": 0,
-                         "size_band": "", "nodularity": "", "recurrence": "", "prior": "", "recurrent_arms": 0,
+                         **levels_of[trt], "recurrent_arms": 0,
                          "borrowed_arms": 0, "population_summaries": int(k), "latent_n_arms": 0}
     df = pd.DataFrame.from_dict(rows, orient="index")
     df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
