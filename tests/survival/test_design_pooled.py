@@ -214,3 +214,13 @@ def test_bundled_default_design_counts():
     assert len(informed) >= 12
     classes = {d.structure.modalities[d.structure.class_index[d.structure.treatments.index(t)]] for t in informed}
     assert classes == set(d.structure.modalities) - {"other"}
+
+
+def test_support_table_shows_borrowed_and_population_level_evidence(mixed):
+    from rhcc_bayes.survival.support import evidence_support
+
+    sup = evidence_support(make_design(mixed, spec(), totals=TOTALS))
+    assert sup.loc["RFA", ["arms", "recurrent_arms", "borrowed_arms", "latent_n_arms"]].tolist() == [2, 1, 1, 1]
+    assert sup.loc["TACE", "population_summaries"] == 2  # the range and the pooled landmark
+    assert sup.loc["REPEAT-RESECTION", ["arms", "population_summaries"]].tolist() == [0, 1]  # pooled contrast only
+    assert sup.loc["TACE", "arms"] == 2  # study arms only: y/B and k2
