@@ -54,7 +54,8 @@ def posterior_summary_text(result, evidence=None) -> str:
     lines = [
         f"spec {attrs.get('spec_name')!r}: {result.spec.description}",
         f"evidence {str(attrs.get('evidence_hash'))[:12]}: {len(design.used)} rows in the likelihood from "
-        f"{len(design.arms)} arms of {len(design.studies)} studies ({len(design.excluded)} rows left out; see `rhcc-bayes ppc`)",
+        f"{int((design.arms['level'] != 'population').sum()) if 'level' in design.arms else len(design.arms)} arms of "
+        f"{len(design.studies)} studies ({len(design.excluded)} rows left out; see `rhcc-bayes ppc`)",
         f"sampler {attrs.get('backend')}: {attrs.get('chains')} chains x {attrs.get('draws')} draws, seed {attrs.get('seed')}",
         str(result.gate),
         "",
