@@ -77,8 +77,7 @@ def test_known_total_gives_dirichlet_shares_and_unknown_n_a_lognormal_prior(mixe
     d = make_design(mixed, spec(), totals=TOTALS)
     g = d.latent_groups.iloc[0]
     assert (g["study"], g["total"], g["members"], g["n_members"]) == ("y", 100.0, "A;B;C", 3)
-    lat = d.latent_n.merge(d.arms, left_on="arm_index", right_index=True)
-    by = {(r.study, r.arm): r for r in lat.itertuples()}
+    by = {(r.study, r.arm): r for r in d.latent_n.itertuples()}
     assert by[("y", "A")].group == 0 and by[("y", "A")].share_pos == 0
     assert by[("y", "B")].group == 0 and by[("y", "B")].share_pos == 1
     assert by[("z", "A")].group == -1 and by[("pl", "TACE")].group == -1
@@ -224,3 +223,28 @@ def test_support_table_shows_borrowed_and_population_level_evidence(mixed):
     assert sup.loc["TACE", "population_summaries"] == 2  # the range and the pooled landmark
     assert sup.loc["REPEAT-RESECTION", ["arms", "population_summaries"]].tolist() == [0, 1]  # pooled contrast only
     assert sup.loc["TACE", "arms"] == 2  # study arms only: y/B and k2
+
+
+def test_secondary_proportion_without_n_shares_the_latent_n_of_its_arm(mixed, tmp_path):
+    rows = [row(study="y", arm="C", treatment="RFA", modality="ablation", outcome="recurrence", measure="proportion",
+                estimate=0.43),
+            row(study="y", arm="A", treatment="TACE-RFA", modality="combination", outcome="recurrence",
+                measure="proportion", estimate=0.21),
+            row(study="y", arm="A", treatment="TACE-RFA", modality="combination", time_months=12, estimate=0.9)]
+    ev = write(tmp_path, rows)
+    d = make_design(ev, spec(), totals=TOTALS)
+    lat = d.latent_n.set_index("arm")
+    assert lat.loc["A", "group"] == lat.loc["C", "group"] == 0  # one Dirichlet over A, B, C
+    assert lat.loc["C", "arm_index"] == -1  # secondary-only arm
+    sec = d.secondary.set_index("estimate")
+    assert sec.loc[0.43, "latent"] == list(lat.index).index("C") and np.isnan(sec.loc[0.43, "events"])
+    assert sec.loc[0.21, "latent"] == list(lat.index).index("A")
+    how = dict(zip(d.used["arm"] + d.used["outcome"], d.used["how"]))
+    assert how["Crecurrence"] == "recurrence proportion, latent n (Dirichlet share of 100 over 3 arms)"
+    from rhcc_bayes.survival.model import build_survival_model
+
+    model = build_survival_model(d, spec())
+    assert "recurrence_latent_n" in {p.name for p in model.potentials}
+    assert "recurrence_events" not in model.named_vars
+    # excluded entirely with missing_n = "exclude"
+    assert len(make_design(ev, spec(missing_n="exclude"), totals=TOTALS).secondary) == 0

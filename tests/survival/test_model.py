@@ -31,7 +31,7 @@ def test_model_has_named_dims_for_every_parameter(evidence):
     expected = {name for name, rows in [
         ("landmark_deaths", design.landmarks[design.landmarks["latent"] < 0]), ("median_alive", med[known_med]),
         ("median_log", med[med["se_log"].notna()]), ("log_hr", design.hazard_ratios), ("los_mean", design.stay),
-    ] if len(rows)} | {f"{o}_events" for o in design.secondary["outcome"].unique()}
+    ] if len(rows)} | {f"{o}_events" for o in design.secondary.loc[design.secondary["latent"] < 0, "outcome"].unique()}
     assert {"landmark_deaths", "median_alive"} <= observed
     assert observed == expected
     assert len(model.coords["landmark_obs"]) == int((design.landmarks["latent"] < 0).sum())
@@ -40,6 +40,7 @@ def test_model_has_named_dims_for_every_parameter(evidence):
         ("landmark_latent_n", design.landmarks[design.landmarks["latent"] >= 0]),
         ("median_latent_n", med[med["se_log"].isna() & (med["latent"] >= 0)]),
         ("pooled_landmark", design.pooled_landmarks), ("range_order_statistics", design.ranges)] if len(rows)}
+    pots |= {f"{o}_latent_n" for o in design.secondary.loc[design.secondary["latent"] >= 0, "outcome"].unique()}
     assert {p.name for p in model.potentials} == pots
     assert model.named_vars_to_dims["delta_population"] == ("bias_population",)
     assert model.named_vars_to_dims["latent_n"] == ("latent_arm",)

@@ -67,19 +67,20 @@ def read_totals(path) -> pd.DataFrame:
     return df[cols]
 
 
-def latent_tables(arms: pd.DataFrame, latent_arms: list[int], totals: pd.DataFrame, table: pd.DataFrame):
+def latent_tables(entries: list[tuple[str, str, int]], totals: pd.DataFrame, table: pd.DataFrame):
     """Latent-n bookkeeping.
 
-    Returns ``(latent, groups)``: ``latent`` has one row per latent-n arm of the design
-    (``arm_index``, ``group`` (-1 = lognormal prior), ``share_pos``, ``how``);
-    ``groups`` one row per known-total study (``group``, ``study``, ``total``,
-    ``members``: arms without n sharing the remaining total, ``n_members``).
+    ``entries``: ``(study, arm, arm_index)`` of every arm needing a latent n (``arm_index``
+    -1 for an arm with secondary-outcome rows only). Returns ``(latent, groups)``:
+    ``latent`` has one row per latent-n arm (``study``, ``arm``, ``arm_index``, ``group``
+    (-1 = lognormal prior), ``share_pos``, ``how``); ``groups`` one row per known-total study
+    (``group``, ``study``, ``total``, ``members``: arms without n sharing the remaining total,
+    ``n_members``).
     """
     known = {r.study: r for r in totals.itertuples()}
     group_rows, latent_rows = [], []
     group_of: dict[str, int] = {}
-    for a in latent_arms:
-        study, arm = arms.at[a, "study"], arms.at[a, "arm"]
+    for study, arm, a in entries:
         tot = known.get(study)
         listed = [x for x in str(tot.arms).split(";") if x] if tot is not None else []
         if tot is not None and arm in listed:
@@ -92,11 +93,12 @@ def latent_tables(arms: pd.DataFrame, latent_arms: list[int], totals: pd.DataFra
                                    "members": ";".join(members), "n_members": len(members)})
             g = group_rows[group_of[study]]
             pos = g["members"].split(";").index(arm)
-            latent_rows.append({"arm_index": a, "group": g["group"], "share_pos": pos,
+            latent_rows.append({"study": study, "arm": arm, "arm_index": a, "group": g["group"], "share_pos": pos,
                                 "how": f"latent n (Dirichlet share of {g['total']:g} over {g['n_members']} arms)"})
         else:
-            latent_rows.append({"arm_index": a, "group": -1, "share_pos": -1, "how": "latent n (lognormal prior)"})
-    latent = pd.DataFrame(latent_rows, columns=["arm_index", "group", "share_pos", "how"])
+            latent_rows.append({"study": study, "arm": arm, "arm_index": a, "group": -1, "share_pos": -1,
+                                "how": "latent n (lognormal prior)"})
+    latent = pd.DataFrame(latent_rows, columns=["study", "arm", "arm_index", "group", "share_pos", "how"])
     groups = pd.DataFrame(group_rows, columns=["group", "study", "total", "members", "n_members"])
     return latent, groups
 

@@ -126,7 +126,7 @@ class SurvivalDesign:
     pooled_landmarks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["arm_index", "t", "estimate", "n", "censor", "latent", "k", "k_assumed", "row_key"]), repr=False)
     latent_n: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["arm_index", "group", "share_pos", "how"]), repr=False)
+        columns=["study", "arm", "arm_index", "group", "share_pos", "how"]), repr=False)
     latent_groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["group", "study", "total", "members", "n_members"]), repr=False)
     latent_prior: dict = field(default_factory=dict, repr=False)  # lognormal prior of an unknown arm n
@@ -202,9 +202,6 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
         median_without_ci = (table["measure"] == "median") & (table["interval"] != "ci95")  # with a CI, n is not needed
         needs_n = table["measure"].isin(["survival", "proportion"]) | median_without_ci
         drop(needs_n & table["n"].isna() & ~is_range(), "arm size n not reported (spec missing_n = \"exclude\")")
-    else:
-        drop((table["measure"] == "proportion") & table["n"].isna(),
-             "secondary proportion without n (latent n is used for survival summaries only)")
     is_los = table["outcome"] == "los"
     drop(table["outcome"].isin(spec.secondary_outcomes) & ~is_los & (table["measure"] != "proportion"), "secondary outcome measure not modelled")
     is_los = table["outcome"] == "los"
@@ -290,9 +287,17 @@ def make_design(evidence, spec: SurvivalSpec, *, totals: pd.DataFrame | None = N
     need = set(zip(lm_src["study"], lm_src["arm"])) | set(
         zip(med.loc[med["interval"] != "ci95", "study"], med.loc[med["interval"] != "ci95", "arm"]))
     need |= set(zip(pooled_lm_src["study"], pooled_lm_src["arm"]))
-    latent_arms = [arm_of[k] for k in keys if k in need and np.isnan(arms.at[arm_of[k], "n"])]
-    latent, groups = cnt.latent_tables(arms, latent_arms, totals, table)
-    latent_of = {a: i for i, a in enumerate(latent["arm_index"])}
+    entries = [(k[0], k[1], arm_of[k]) for k in keys if k in need and np.isnan(arms.at[arm_of[k], "n"])]
+    sec = rows[rows["outcome"].isin(spec.secondary_outcomes) & (rows["outcome"] != "los")]
+    if rules.missing_n == "latent":
+        for k in dict.fromkeys(zip(sec.loc[sec["n"].isna(), "study"], sec.loc[sec["n"].isna(), "arm"])):
+            if k not in {(e[0], e[1]) for e in entries}:
+                entries.append((k[0], k[1], arm_of.get(k, -1) if k in arm_of and np.isnan(arms.at[arm_of[k], "n"]) else -1))
+    else:
+        sec = sec[sec["n"].notna()]
+    latent, groups = cnt.latent_tables(entries, totals, table)
+    latent_of = {a: i for i, a in enumerate(latent["arm_index"]) if a >= 0}
+    latent_key = {(st_, ar): i for i, (st_, ar) in enumerate(zip(latent["study"], latent["arm"]))}
 
     landmarks = cnt.landmark_rows(lm_src, arm_of, latent_of, spec)
     medians = cnt.median_rows(med, arm_of, latent_of, spec, Z975)
@@ -325,16 +330,17 @@ def make_design(evidence, spec: SurvivalSpec, *, totals: pd.DataFrame | None = N
         "se_days": los["se"].fillna((los["ci_high"] - los["ci_low"]) / (2 * Z975)).to_numpy(float),
         "row_key": los["row_key"].to_numpy(),
     })
-    sec = rows[rows["outcome"].isin(spec.secondary_outcomes) & (rows["outcome"] != "los") & rows["n"].notna()]
     sec_studies = {s: i for i, s in enumerate(dict.fromkeys(sec["study"]))}
     secondary = pd.DataFrame({
         "outcome": sec["outcome"].to_numpy(),
         "treatment_index": [structure.treatments.index(t) for t in sec["treatment"]],
         "study": sec["study"].to_numpy(),
         "study_index": [sec_studies[s] for s in sec["study"]],
-        "n": sec["n"].to_numpy(int),
-        "events": np.round(sec["n"] * sec["estimate"]).to_numpy(int),
+        "n": sec["n"].to_numpy(float),
+        "events": np.round(sec["n"] * sec["estimate"]).to_numpy(float),  # NaN for a latent n
         "estimate": sec["estimate"].to_numpy(float),
+        "latent": [latent_key.get(k, -1) if np.isnan(n) else -1
+                   for k, n in zip(zip(sec["study"], sec["arm"]), sec["n"].to_numpy(float))],
         "row_key": sec["row_key"].to_numpy(),
     })
 
@@ -359,7 +365,7 @@ def make_design(evidence, spec: SurvivalSpec, *, totals: pd.DataFrame | None = N
 
 def _how(arms, landmarks, medians, hazard_ratios, ranges, pooled_landmarks, latent, secondary, stay) -> dict:
     """Audit trail: row_key -> how the row enters the likelihood."""
-    latent_how = dict(zip(range(len(latent)), latent["how"]))
+    latent_how = dict(zip(range(len(latent)), latent["how"]))  # noqa: F841 (also used below)
 
     def pop(a):
         p = arms.at[a, "population"]
@@ -384,7 +390,8 @@ def _how(arms, landmarks, medians, hazard_ratios, ranges, pooled_landmarks, late
         size = latent_how[r.latent] if r.latent >= 0 else f"pooled n {r.n:g}"
         how[r.row_key] = f"pooled landmark S({r.t:g}) on the average population, {size}{pop(r.arm_index)}"
     for r in secondary.itertuples():
-        how[r.row_key] = f"{r.outcome} proportion, binomial, n={r.n}"
+        size = latent["how"].iloc[r.latent] if r.latent >= 0 else f"binomial, n={r.n:g}"
+        how[r.row_key] = f"{r.outcome} proportion, {size}"
     for r in stay.itertuples():
         how[r.row_key] = "length of stay, normal with SE"
     return how

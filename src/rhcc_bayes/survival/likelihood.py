@@ -50,6 +50,14 @@ def population_offsets(pm, pt, design: SurvivalDesign, spec):
     return pt.concatenate([pt.zeros(1), delta])[idx]
 
 
+def latent_sizes_of(pm, pt, design: SurvivalDesign):
+    """The model's latent arm sizes, created on first use (survival or secondary block)."""
+    model = pm.modelcontext(None)
+    if "latent_n" in model.named_vars:
+        return model["latent_n"]
+    return latent_sizes(pm, pt, design)
+
+
 def latent_sizes(pm, pt, design: SurvivalDesign):
     """Latent arm sizes (PyTensor vector aligned with ``design.latent_n``), or None."""
     lat = design.latent_n
@@ -94,13 +102,15 @@ def likelihood_coords(design: SurvivalDesign) -> dict:
         "median_ci_obs": med.loc[med["se_log"].notna(), "row_key"].tolist(),
         "hr_obs": design.hazard_ratios["row_key"].tolist(),
         "bias_population": list(design.bias_populations),
-        "latent_arm": [f"{design.arms.at[a, 'study']} | {design.arms.at[a, 'arm']}" for a in design.latent_n["arm_index"]],
+        "latent_arm": [f"{st} | {ar}" for st, ar in zip(design.latent_n["study"], design.latent_n["arm"])],
+        **{f"{o}_obs": rows.loc[rows["latent"] < 0 if "latent" in rows else rows.index, "row_key"].tolist()
+           for o, rows in design.secondary.groupby("outcome", sort=False)},
     }
 
 
 def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
     model = pm.modelcontext(None)
-    n_lat = latent_sizes(pm, pt, design)
+    n_lat = latent_sizes_of(pm, pt, design)
     sigma_study = model["sigma_study"] if "sigma_study" in model.named_vars else 0.0
     sigma_arm = model["sigma_arm"] if "sigma_arm" in model.named_vars else 0.0
 

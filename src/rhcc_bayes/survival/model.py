@@ -159,9 +159,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     import pytensor.tensor as pt
 
     coords = coords_of(design)
-    coords.update(likelihood_coords(design))
-    for outcome, rows in design.secondary.groupby("outcome", sort=False):
-        coords[f"{outcome}_obs"] = rows["row_key"].tolist()
+    coords.update(likelihood_coords(design))  # incl. "<outcome>_obs" of known-n secondary rows
     coords["los_obs"] = design.stay["row_key"].tolist()
     pr = spec.priors
     with pm.Model(coords=coords) as model:

@@ -88,7 +88,8 @@ def replace_observations(design: SurvivalDesign, observed: dict) -> SurvivalDesi
     for outcome in sec["outcome"].unique():
         var = f"{outcome}_events"
         if var in observed:
-            sec.loc[sec["outcome"] == outcome, "events"] = np.asarray(observed[var])
+            known = sec["latent"] < 0 if "latent" in sec else True
+            sec.loc[(sec["outcome"] == outcome) & known, "events"] = np.asarray(observed[var])
     return replace(design, secondary=sec, **updates)
 
 
