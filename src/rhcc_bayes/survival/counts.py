@@ -11,6 +11,8 @@ Pure pandas/numpy; used by :func:`rhcc_bayes.survival.design.make_design`.
   and the binomial is relaxed to its normal approximation on the logit scale,
   logit q_obs ~ N(logit q_model, 1 / (R_i q~ (1 - q~))), q~ = (R_i q_obs + 0.5) / (R_i + 1)
   (continuity corrected), which is defined for fractional R and integrates over n.
+  A secondary proportion without n (complications, recurrence) enters the same way on its
+  sub-model's logit scale with R = the arm's latent n (one latent n per arm, shared).
   The prior on n is
 
   - a Dirichlet share of a **known total** over the study's arms (``data/study_totals.csv``:
