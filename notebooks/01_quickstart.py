@@ -20,31 +20,35 @@
 
 # %%
 import os
-import warnings
 
-from rhcc_bayes.decision.recommend import decide_profile
-from rhcc_bayes.evidence.table import load_evidence
+import arviz as az
+
 from rhcc_bayes.core.paths import default_cache_dir, project_root
 from rhcc_bayes.decision.profile import load_profile
-from rhcc_bayes.specs import load_spec
-from rhcc_bayes.synthesis import fit_synthesis
 from rhcc_bayes.report import figures as plots
+from rhcc_bayes.synthesis import Synthesis
 
 SPEC = os.environ.get("RHCC_NB_SPEC", "default")
-evidence = load_evidence()
-spec = load_spec(SPEC)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    fit = fit_synthesis(evidence, spec, cache_dir=default_cache_dir(), allow_unconverged=True)
+# allow_unconverged=True continues with a fit that fails the gate: the verdict is printed
+# here first, and every output of such a fit carries a loud warning
+fit = Synthesis(SPEC).fit(cache_dir=default_cache_dir(), allow_unconverged=True)  # bundled evidence
 print(fit.gate)
+if not fit.gate.passed:
+    print("WARNING: this fit FAILED the diagnostics gate; treat every number below as unreliable")
 print("cache hit:", fit.cache_hit)
+
+# %% [markdown]
+# `fit.idata` is an `arviz.InferenceData` (fresh fit or cache hit): the usual ArviZ tools apply.
+
+# %%
+az.summary(fit.idata, var_names=["mu", "sigma_study"]).head(8)
 
 # %% [markdown]
 # ## A patient profile and the decision
 
 # %%
 profile = load_profile(project_root() / "examples" / "profiles" / "small_solitary_late.toml")
-result = decide_profile(fit.idata, profile, horizon=60, design=fit.design)
+result = fit.decide(profile, horizon=60)
 print(result.to_text())
 
 # %% [markdown]
@@ -52,8 +56,14 @@ print(result.to_text())
 # holds the draws (dims chain, draw, treatment, time).
 
 # %%
-result.table[["treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "p_best", "expected_loss", "arms",
-              "class_prior_only", "extrapolation"]].round(2)
+result.table[["treatment", "modality", "status", "rmst_mean", "rmst_lo", "rmst_hi", "p_best", "expected_loss",
+              "modality_p_best", "arms", "class_prior_only", "extrapolation"]].round(2)
+
+# %% [markdown]
+# The decision between modality classes (a class is worth its best option in each draw):
+
+# %%
+result.modality_table.round(2)
 
 # %%
 result.survival
@@ -62,10 +72,10 @@ result.survival
 # ## Figures
 
 # %%
-plots.survival_curves(result)
+fig = plots.survival_curves(result)  # the leading options, one panel each
 
 # %%
-plots.rmst_densities(result)
+fig = plots.rmst_densities(result)
 
 # %%
-plots.evidence_map(fit.design)
+fig = plots.evidence_map(fit.design)

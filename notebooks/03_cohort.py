@@ -21,7 +21,6 @@
 # %%
 import os
 import time
-import warnings
 
 from rhcc_bayes.decision.recommend import decide_cohort_table
 from rhcc_bayes.evidence.table import load_evidence
@@ -31,9 +30,8 @@ from rhcc_bayes.specs import load_spec
 from rhcc_bayes.synthesis import fit_synthesis
 
 SPEC = os.environ.get("RHCC_NB_SPEC", "default")
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    fit = fit_synthesis(load_evidence(), load_spec(SPEC), cache_dir=default_cache_dir(), allow_unconverged=True)
+fit = fit_synthesis(load_evidence(), load_spec(SPEC), cache_dir=default_cache_dir(), allow_unconverged=True)
+print(fit.gate)  # a fit that fails the gate is flagged in every output (gate_warning column)
 cohort = load_cohort(project_root() / "examples" / "cohort.csv")
 cohort.to_frame().head()
 
@@ -45,13 +43,14 @@ print(f"{len(table)} rows for {len(cohort)} patients in {time.perf_counter() - t
 # %% [markdown]
 # ## The best candidate per patient, with its probability of being best
 #
-# Excluded treatments stay in the table (status `excluded`, no decision numbers).
+# Excluded treatments stay in the table (status `excluded`, no decision numbers); pooled
+# mixtures (MIXED-LRT, ABLATION) are reported but never ranked (`ranked` False).
 
 # %%
-cand = table[table["candidate"]]
+cand = table[table["ranked"]]
 best = cand.loc[cand.groupby("profile")["rmst_mean"].idxmax()]
-best[["profile", "treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "p_best", "evpi",
-      "class_prior_only", "extrapolation"]].round(2)
+best[["profile", "treatment", "modality", "status", "rmst_mean", "rmst_lo", "rmst_hi", "p_best",
+      "modality_p_best", "evpi", "class_prior_only", "extrapolation"]].round(2)
 
 # %% [markdown]
 # ## How often each treatment is excluded, and how often the best option is an extrapolation

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from rhcc_bayes.core.errors import UserError, did_you_mean
 from rhcc_bayes.core.paths import models_dir
+from rhcc_bayes.core.toml import read_toml
 from rhcc_bayes.nma.spec import NMASpec, parse_nma_spec
 from rhcc_bayes.survival.spec import SurvivalSpec, parse_survival_spec
 
@@ -50,11 +50,4 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
 def load_spec(name_or_path: str | Path = "default"):
     """Read and validate a spec TOML file (bundled name like ``"default"`` or a path)."""
     path = resolve_spec_path(name_or_path)
-    try:
-        with open(path, "rb") as fh:
-            mapping = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: not valid TOML: {err}") from None
-    except OSError as err:
-        raise UserError(f"{path}: cannot read spec: {err.strerror}") from None
-    return parse_spec(mapping, str(path))
+    return parse_spec(read_toml(path, "spec"), str(path))

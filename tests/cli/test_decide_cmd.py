@@ -50,6 +50,8 @@ def test_errors(fit_args, tmp_path, capsys):
     assert main(["decide", *fit_args]) == 2
     assert "give a patient" in capsys.readouterr().err
     assert main(["decide", "--cohort", "x.csv", *fit_args]) == 2
-    assert "--out" in capsys.readouterr().err
+    assert "x.csv" in capsys.readouterr().err
+    assert main(["decide", "--cohort", "x.csv", "--format", "table", *fit_args]) == 2
+    assert "csv or json" in capsys.readouterr().err
     assert main(["decide", "--nodules", "1", "--utility", str(tmp_path / "nope.toml"), *fit_args]) == 2
     assert "nope.toml" in capsys.readouterr().err

@@ -255,3 +255,130 @@ def test_bundled_export_validate_load_round_trip(capsys, tmp_path):
     assert again.table[cols].equals(bundled.table[cols])
     assert again.hash == bundled.hash
     assert (again.table["includes"] != "").sum() == 1
+
+
+# --- hostile input (issue 13) -----------------------------------------------------------------
+def _home(tmp_path, monkeypatch) -> Path:
+    data = tmp_path / "home" / "data"
+    data.mkdir(parents=True)
+    shutil.copy(VALID, data / "evidence.csv")
+    shutil.copy(TREATMENTS, data / "treatments.csv")
+    monkeypatch.setenv("RHCC_BAYES_HOME", str(tmp_path / "home"))
+    return data / "evidence.csv"
+
+
+def _mine(tmp_path, study="lee_12") -> Path:
+    path = tmp_path / "mine.csv"
+    header = VALID.read_text().splitlines()[0]
+    path.write_text(header + f"\n{study},,RFA,RFA,ablation,60,os,survival,12,0.95,,,,fraction,,"
+                             "recurrent,retrospective,1,yes,my registry\n")
+    return path
+
+
+def test_clash_with_bundled_and_replace_bundled(capsys, tmp_path, monkeypatch):
+    bundled = _home(tmp_path, monkeypatch)
+    mine = _mine(tmp_path)
+    assert main(["evidence", "validate", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert f"{mine}:2: column 'study': study label 'lee_12' is also a study of the bundled " \
+           f"evidence ({bundled}:2)" in err
+    assert main(["evidence", "validate", str(mine), "--replace-bundled", "lee_12"]) == 0
+    assert capsys.readouterr().out.startswith("OK: 5 rows, 3 studies")
+    assert main(["evidence", "validate", str(mine), "--replace-bundled", "lee_21"]) == 2
+    assert "did you mean 'lee_12'" in capsys.readouterr().err
+
+
+def test_export_and_summary_neutralise_formula_cells(capsys, tmp_path):
+    path = tmp_path / "evil.csv"
+    header = VALID.read_text().splitlines()[0]
+    path.write_text(header + "\n=HYPERLINK(1),,@A,=cmd,,50,os,median,,20,,,,months,,recurrent,"
+                             "retrospective,,yes,-q\n")
+    out = tmp_path / "out.csv"
+    assert main(["evidence", "export", str(path), "--open-world", "--out", str(out)]) == 0
+    capsys.readouterr()
+    row = out.read_text().splitlines()[1]
+    assert row.startswith("'=HYPERLINK(1),,'@A,'=cmd,other,50,os,median,")
+    assert row.endswith(",'-q,,")
+    assert main(["evidence", "validate", str(out), "--open-world"]) == 0
+    capsys.readouterr()
+    assert main(["evidence", "summary", str(path), "--open-world", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("'=cmd,other,os,")
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "missing", "binary", "huge_number"])
+def test_odd_inputs_exit_2_with_a_message(capsys, tmp_path, kind):
+    import os
+
+    path = tmp_path / "in.csv"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif kind == "huge_number":
+        path.write_text(VALID.read_text().replace(",50,os,survival,12,0.9,", ",1e12,os,survival,"
+                                                  "1e308,0.9,"))
+    assert main(["evidence", "validate", str(path), *OWN]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("rhcc-bayes: error:") and "Traceback" not in err
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["valid", "clash", "fresh", "dir", "missing", "same"]),
+                min_size=1, max_size=3),
+       st.lists(st.sampled_from(["lee_12", "kim_15", "nope"]), max_size=2),
+       st.sampled_from(["validate", "summary", "export"]))
+def test_cli_file_combinations_never_traceback(capsys, tmp_path_factory, monkeypatch, kinds,
+                                              replace, action):
+    tmp = tmp_path_factory.mktemp("combo")
+    _home(tmp, monkeypatch)
+    files = []
+    for k, kind in enumerate(kinds):
+        path = tmp / f"f{k}.csv"
+        if kind == "valid":
+            shutil.copy(VALID, path)
+        elif kind in ("clash", "fresh"):
+            path = _mine(tmp, "lee_12" if kind == "clash" else f"fresh_{k}").rename(path)
+        elif kind == "dir":
+            path.mkdir()
+        elif kind == "same" and files:
+            path = files[0]
+        files.append(path)
+    digests = {p: p.read_bytes() for p in files if p.is_file()}
+    args = ["evidence", action, *map(str, files)]
+    for study in replace:
+        args += ["--replace-bundled", study]
+    code = main(args)
+    _, err = capsys.readouterr()
+    assert code in (0, 2)
+    assert (code == 0) == (not err.startswith("rhcc-bayes: error:"))
+    assert all(p.read_bytes() == content for p, content in digests.items())
+
+
+@pytest.mark.parametrize("action", [["validate"], ["summary"], ["summary", "--format", "csv"],
+                                    ["export"], ["export", "--out", "/dev/full"]])
+def test_full_device_is_a_one_line_error(action):
+    """Output to /dev/full: exit 2 with a message, and /dev/full stays a device."""
+    import os
+    import stat
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "rhcc_bayes.cli.main", "evidence", *action],
+                              stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("rhcc-bayes: error: cannot write") and "Traceback" not in proc.stderr
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_out_to_a_device_writes_through_it(capsys, tmp_path):
+    import os
+    import stat
+
+    assert main(["evidence", "export", str(VALID), *OWN, "--out", os.devnull]) == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert main(["evidence", "export", str(VALID), *OWN, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err

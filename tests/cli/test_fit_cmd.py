@@ -5,7 +5,6 @@ import io
 import pandas as pd
 import pytest
 
-from rhcc_bayes.inference.cache import as_inference_data
 from rhcc_bayes.cli.main import main
 from rhcc_bayes.survival.criticism import PPC_COLUMNS, compare_models
 from rhcc_bayes.core.errors import UserError
@@ -50,14 +49,27 @@ def test_nma_spec_without_evidence_is_a_clean_error(capsys):
     assert "give its data with --evidence FILE" in capsys.readouterr().err
 
 
-def test_nma_reference_analysis_runs_from_the_command_line(examples_dir, capsys):
-    code = main(["fit", "--spec", "nma_bcg_fixed_tau", "--evidence", str(examples_dir / "reference" / "bcg.csv")])
-    assert code == 0
-    out = capsys.readouterr().out
+def test_nma_reference_analysis_runs_from_the_command_line(examples_dir, capsys, tmp_path):
+    """NMA specs take the same fit path as survival specs, posterior cache included."""
+    argv = ["fit", "--spec", "nma_bcg_fixed_tau", "--evidence", str(examples_dir / "reference" / "bcg.csv"),
+            "--cache-dir", str(tmp_path)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    out = captured.out
     line = next(l for l in out.splitlines() if l.strip().startswith("bcg"))
     mean, sd = float(line.split()[1]), float(line.split()[2])
     assert mean == pytest.approx(-0.7145, abs=0.02) and sd == pytest.approx(0.1798, abs=0.01)
-    assert "DIC" in out
+    assert "DIC" in out and "compiling model" in captured.err and "fit done in" in captured.err
+    assert main(argv) == 0
+    again = capsys.readouterr()
+    assert "loaded cached posterior" in again.err and "compiling" not in again.err
+    assert line in again.out  # the same numbers from the cached posterior
+    assert len(list(tmp_path.glob("*.nc"))) == 1
+
+
+def test_fit_out_directory_is_refused_before_fitting(fit_args, tmp_path, capsys):
+    assert main(["fit", *fit_args, "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
 
 
 def test_compare_models_requires_the_same_observations(small_fit):
@@ -66,7 +78,7 @@ def test_compare_models_requires_the_same_observations(small_fit):
     table = compare_models({"a": idata, "b": idata})
     assert list(table.index) == ["a", "b"] or set(table.index) == {"a", "b"}
     assert table["elpd_diff"].min() == pytest.approx(0.0)
-    other = as_inference_data(idata).copy()
+    other = idata.copy()
     other.observed_data["landmark_deaths"] = other.observed_data["landmark_deaths"] + 1
     with pytest.raises(UserError, match="use different observations"):
         compare_models({"a": idata, "b": other})

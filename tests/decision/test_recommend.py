@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.inference.cache import as_inference_data
-from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
+from rhcc_bayes.decision.recommend import (
+    CSV_COLUMNS,
+    NOT_AN_OPTION,
+    decide_cohort_table,
+    decide_profile,
+    shared_prior_groups,
+)
 from rhcc_bayes.survival.support import evidence_support
 from rhcc_bayes.decision.utility import load_utility
 from rhcc_bayes.core.errors import UserError, ValidationError
@@ -36,11 +41,12 @@ def test_structure_and_intervals(small):
         assert (t[f"{v}_lo"] <= t[f"{v}_mean"]).all() and (t[f"{v}_mean"] <= t[f"{v}_hi"]).all()
     assert (t["median_lo"] <= t["median_med"]).all()
     assert ((t["rmst_hi"] <= 60) & (t["rmst_lo"] > 0)).all()
-    assert np.isclose(t["p_best"].sum(), 1.0)
-    assert (t["expected_loss"] >= 0).all() and t["sucra"].between(0, 1).all()
-    # sorted by expected RMST; best has the smallest expected loss
-    assert t["rmst_mean"].is_monotonic_decreasing
-    assert t["expected_loss"].idxmin() == 0 and res.best == t["treatment"].iloc[0]
+    r = res.ranked
+    assert np.isclose(r["p_best"].sum(), 1.0)
+    assert (r["expected_loss"] >= 0).all() and r["sucra"].between(0, 1).all()
+    # ranked options first, sorted by expected RMST; best has the smallest expected loss
+    assert r["rmst_mean"].is_monotonic_decreasing and list(r.index) == list(range(len(r)))
+    assert r["expected_loss"].idxmin() == 0 and res.best == t["treatment"].iloc[0]
     ev = res.evpi
     assert ev["mean"] >= 0 and ev["lo"] <= ev["mean"] <= ev["hi"]
     assert np.isclose(ev["mean"], t["evpi"].iloc[0], atol=1e-6)
@@ -66,7 +72,7 @@ def test_honesty_flags(small_fit):
     assert no_arm and h.loc[no_arm, "class_prior_only"].all()
     assert (h.loc[no_arm, "arms"] == 0).all()
     # TACE arms state size limits <= 5 cm: a 6.5 cm tumour is an extrapolation
-    assert h.loc["TACE", "extrapolation"] and "exceeds every stated size limit" in h.loc["TACE", "flags"]
+    assert h.loc["TACE", "extrapolation"] and "tumour 6.5 cm is outside every arm's limits" in h.loc["TACE", "flags"]
     assert h.loc["TACE", "arms"] >= 1 and h.loc["TACE", "patients"] > 0
 
 
@@ -82,7 +88,7 @@ def test_posterior_file_carries_the_evidence_support(small_fit):
 
 def test_no_support_anywhere_is_flagged(small_fit):
     _, result = small_fit
-    idata = as_inference_data(result.idata).copy()
+    idata = result.idata.copy()
     del idata.attrs["evidence_support_json"]
     res = decide_profile(idata, PatientProfile(id="x"))
     assert res.honesty["flags"].str.contains("unavailable").all()
@@ -149,4 +155,67 @@ def test_cohort_table(small_fit, examples_dir):
     single = decide_profile(result.idata, p1, design=result.design).table.set_index("treatment")
     batch = df[(df["profile"] == p1.id) & df["candidate"]].set_index("treatment")
     assert np.allclose(batch.loc[single.index, "rmst_mean"], single["rmst_mean"])
-    assert np.allclose(batch.loc[single.index, "p_best"], single["p_best"])
+    assert np.allclose(batch.loc[single.index, "p_best"], single["p_best"], equal_nan=True)
+    assert np.allclose(batch.loc[single.index, "modality_p_best"], single["modality_p_best"], equal_nan=True)
+    assert list(df.columns) == list(CSV_COLUMNS)
+
+
+def test_horizons_beyond_the_evidence_are_flagged_with_the_family_assumption(small_fit, small):
+    _, result = small_fit
+    _, prof, res = small
+    last = float(result.idata.attrs["last_observed_months"])
+    assert last == 60.0  # the bundled evidence's latest landmark
+    assert res.extrapolation == "" and "Beyond the evidence" not in res.to_text()
+    long = decide_profile(result.idata, prof, horizon=120, design=result.design)
+    assert "RMST to 120 months" in long.extrapolation and "60 months" in long.extrapolation
+    assert "hazard stays constant" in long.extrapolation  # what the piecewise family assumes there
+    assert "Beyond the evidence" in long.to_text()
+    assert json.loads(json.dumps(long.to_dict()))["extrapolation_beyond_evidence"] == long.extrapolation
+
+
+def test_pooled_mixtures_are_reported_never_ranked(small):
+    _, _, res = small
+    t = res.table.set_index("treatment")
+    assert {"MIXED-LRT", "ABLATION"} <= set(t.index)  # eligible or conditional for this profile
+    for code in ("MIXED-LRT", "ABLATION"):
+        assert t.loc[code, "status"] == NOT_AN_OPTION
+        assert np.isfinite(t.loc[code, "rmst_mean"])  # reported ...
+        assert t.loc[code, ["p_best", "expected_loss", "sucra", "modality_p_best"]].isna().all()  # ... never ranked
+    assert "MIXED-LRT" not in set(res.ranked["treatment"]) and res.best not in ("MIXED-LRT", "ABLATION")
+    assert "Reported, not an option" in res.to_text()
+    d = res.to_dict()
+    assert set(d["not_an_option"]) == {"MIXED-LRT", "ABLATION"}
+    csv = res.to_csv_frame()
+    assert list(csv.columns) == list(CSV_COLUMNS)
+    assert not csv.loc[csv["treatment"] == "MIXED-LRT", "ranked"].any()
+    assert (csv.loc[csv["status"] == "excluded", "flags"].str.startswith("excluded: ")).all()
+
+
+def test_modality_level_decision(small):
+    _, _, res = small
+    mt = res.modality_table
+    assert np.isclose(mt["p_best"].sum(), 1.0) and mt["p_best"].is_monotonic_decreasing
+    assert (mt["expected_loss"] >= 0).all()
+    ranked = res.ranked.set_index("treatment")
+    for r in mt.itertuples():
+        members = [m.strip() for m in r.options.split(",")]
+        assert set(ranked.loc[members, "modality"]) == {r.modality}
+        # a class is at least as likely to hold the best option as any of its members
+        assert r.p_best >= ranked.loc[members, "p_best"].max() - 1e-9
+        assert np.allclose(ranked.loc[members, "modality_p_best"], r.p_best)
+    text = res.to_text()
+    assert "By modality" in text and "P(best class)" in text
+    assert res.to_dict()["modality_decision"][0]["modality"] == mt["modality"].iloc[0]
+
+
+def test_prior_only_siblings_are_called_indistinguishable(small):
+    _, _, res = small
+    groups = dict(shared_prior_groups(res.honesty))
+    h = res.honesty.set_index("treatment")
+    for mod, names in groups.items():
+        assert len(names) >= 2 and h.loc[names, "class_prior_only"].all()
+        assert set(h.loc[names, "modality"]) == {mod}
+        assert not set(names) & {"MIXED-LRT", "ABLATION"}  # mixtures are not options
+    if groups:
+        assert "cannot tell them apart" in res.to_text()
+        assert res.to_dict()["indistinguishable"]

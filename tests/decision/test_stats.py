@@ -332,3 +332,36 @@ def test_summary_ignores_segments_past_the_last_time():
     assert np.allclose(ds["rmst"], d.rmst(v, cuts, 60), rtol=1e-10)
     assert np.allclose(ds["median"], d.median_survival(v, cuts, 60), rtol=1e-9)
     assert np.allclose(ds["survival"], d.survival_at(v, cuts, np.arange(61.0)), rtol=1e-5)
+
+
+def test_modality_stats_takes_the_best_member_per_draw():
+    rng = np.random.default_rng(1)
+    # two near-identical ablation siblings and one clearly worse surgery option
+    base = rng.normal(30, 1, size=(1, 4000, 1))
+    u = np.concatenate([base + rng.normal(0, 0.1, base.shape), base + rng.normal(0, 0.1, base.shape),
+                        base - 5 + rng.normal(0, 0.1, base.shape)], axis=-1)
+    st = stats.decision_stats(u)
+    assert st["p_best"][0, :2].sum() == pytest.approx(1.0) and 0.3 < st["p_best"][0, 0] < 0.7
+    labels, mst = stats.modality_stats(u, ["ablation", "ablation", "surgery"])
+    assert labels == ["ablation", "surgery"]
+    assert mst["p_best"][0, 0] == pytest.approx(1.0)  # the class is clearly best, its members are not
+    assert mst["expected_loss"][0, 1] == pytest.approx(5.0, abs=0.1)
+    assert mst["p_best"].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        stats.modality_stats(u, ["ablation"])
+
+
+def test_modality_table_and_decision_table_columns():
+    ds = d.survival_summary(posterior(n_draw=200), CUTS)
+    mods = {"RFA": "ablation", "TACE": "transarterial", "TARE": "transarterial"}
+    df = stats.decision_table(ds, candidates=["RFA", "TACE", "TARE"], modalities=mods).set_index("treatment")
+    assert {"modality", "modality_p_best", "modality_expected_loss"} <= set(df.columns)
+    assert df.loc["TACE", "modality_p_best"] == df.loc["TARE", "modality_p_best"]
+    assert df.loc[["RFA", "TACE"], "modality_p_best"].sum() == pytest.approx(1.0)
+    # a class P(best) is at least the P(best) of each member
+    assert df.loc["TACE", "modality_p_best"] >= df.loc[["TACE", "TARE"], "p_best"].max() - 1e-12
+    u = ds["rmst"].sel(treatment=["RFA", "TACE", "TARE"]).stack(s=("chain", "draw")).transpose("s", "treatment")
+    mt = stats.modality_table(u.values, ["RFA", "TACE", "TARE"], ["ablation", "transarterial", "transarterial"])
+    assert list(mt.columns) == ["modality", "options", "leading", "utility_mean", "p_best", "expected_loss"]
+    assert mt["p_best"].sum() == pytest.approx(1.0) and mt["p_best"].is_monotonic_decreasing
+    assert mt.set_index("modality").loc["transarterial", "options"] == "TACE, TARE"

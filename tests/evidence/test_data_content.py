@@ -271,7 +271,9 @@ def test_treatments_known_with_matching_modality(raw, treatments):
 
 
 def test_taxonomy_well_formed(treatments):
-    assert list(treatments.columns) == ["code", "label", "modality", "components", "notes"]
+    assert list(treatments.columns) == ["code", "label", "modality", "components", "notes", "choosable"]
+    # pooled mixtures are reported but never ranked as an option
+    assert set(treatments.code[treatments.choosable.fillna("").eq("no")]) == {"MIXED-LRT", "ABLATION"}
     assert treatments.code.is_unique
     assert set(treatments.modality) <= set(schema.MODALITIES)
     codes = set(treatments.code)

@@ -104,6 +104,49 @@ RULES = {
     "includes_not_pooled.csv": [
         "includes_not_pooled.csv:3: column 'includes': includes is only for pooled rows (design "
         "meta_analysis or review), not design 'retrospective' (got 'kim_15')"],
+    "n_too_large.csv": [
+        "n_too_large.csv:2: column 'n': n must be at most 100000 patients (got '1e12')",
+        "n_too_large.csv:2: column 'nodules_max': nodules_max must be at most 50 nodules "
+        "(got '51')"],
+    "time_too_large.csv": [
+        "time_too_large.csv:2: column 'time_months': time_months must be in (0, 600] months "
+        "(got '7200')"],
+    "size_out_of_range.csv": [
+        "size_out_of_range.csv:2: column 'size_min_cm': size_min_cm must be in (0, 30] cm "
+        "(got '0')",
+        "size_out_of_range.csv:2: column 'size_max_cm': size_max_cm must be in (0, 30] cm "
+        "(got '300')"],
+    "size_order.csv": [
+        "size_order.csv:2: column 'size_min_cm': size_min_cm is not below size_max_cm 3 "
+        "(got '5')"],
+    "se_not_positive.csv": [
+        "se_not_positive.csv:2: column 'se': se must be in (0, 1000000] (got '-0.5')"],
+    "median_too_large.csv": [
+        "median_too_large.csv:2: column 'estimate': median estimate must be in (0, 600] months "
+        "(got '1e308')"],
+    "ratio_too_large.csv": [
+        "ratio_too_large.csv:2: column 'estimate': hr estimate must be in (0, 100) ratio "
+        "(got '250')",
+        "ratio_too_large.csv:2: column 'ci_high': hr ci_high must be in (0, 100) ratio "
+        "(got '1000')"],
+    "los_out_of_range.csv": [
+        "los_out_of_range.csv:2: column 'estimate': mean estimate must be in (0, 365] days "
+        "(got '400')"],
+    "count_out_of_range.csv": [
+        "count_out_of_range.csv:2: column 'estimate': count estimate must be a whole number in "
+        "[0, 100000] patients or events (got '2.5')"],
+    "magnitude_too_large.csv": [
+        "magnitude_too_large.csv:2: column 'estimate': estimate must be in [-1e9, 1e9] "
+        "(got '1e300')"],
+    "count_exceeds_n.csv": [
+        "count_exceeds_n.csv:2: column 'estimate': enrolment count differs from n 50 (got '45')",
+        "count_exceeds_n.csv:3: column 'estimate': count exceeds n 50 (got '60')"],
+    "lookalike_unicode.csv": [
+        "lookalike_unicode.csv:2: column 'treatment': treatment contains U+0410 CYRILLIC CAPITAL "
+        "LETTER A ('А'), which looks like 'A'; type codes and labels in plain ASCII "
+        "(got 'TАCE')",
+        "lookalike_unicode.csv:2: column 'treatment': unknown treatment code (did you mean "
+        "'TACE'?) (got 'TАCE')"],
     "includes_malformed.csv": [
         "includes_malformed.csv:3: column 'includes': empty study label in includes "
         "(got 'kim_15;;kim_15')",
@@ -240,3 +283,32 @@ def test_includes_of_the_bundled_data_are_valid_studies():
     for study, cell in zip(pooled["study"], pooled["includes"]):
         labels = cell.split(";")
         assert set(labels) <= studies and study not in labels
+
+
+# --- plausibility bounds ---------------------------------------------------------------------
+def test_bounds_table_is_the_one_in_the_readme():
+    from rhcc_bayes.core import paths
+    from rhcc_bayes.evidence import schema
+
+    readme = (paths.data_dir() / "README.md").read_text(encoding="utf-8")
+    start, end = readme.index("<!-- bounds:start -->\n"), readme.index("<!-- bounds:end -->")
+    assert readme[start + len("<!-- bounds:start -->\n"):end].strip() == schema.bounds_markdown()
+
+
+@pytest.mark.parametrize("measure,value,ok", [
+    ("median", "600", True), ("median", "600.5", False), ("hr", "99.9", True), ("hr", "100", False),
+    ("survival", "1", True), ("survival", "1.0001", False), ("proportion", "0", True),
+])
+def test_bounds_edges(tmp_path, taxonomy, measure, value, ok):
+    path = tmp_path / "edge.csv"
+    header = VALID.read_text().splitlines()[0]
+    time = "12" if measure == "survival" else ""
+    comp = "B" if measure == "hr" else ""
+    path.write_text(header + "\n"
+                    f"s1,1,A,RFA,ablation,50,os,{measure},{time},{value},,,,,{comp},recurrent,"
+                    "rct,,yes,q\n"
+                    "s1,1,B,TACE,,40,enrolment,count,,40,,,,patients,,recurrent,rct,,yes,q\n")
+    if ok:
+        assert len(load_evidence(path, taxonomy=taxonomy)) == 2
+    else:
+        assert len(problems(path)) == 1

@@ -10,15 +10,22 @@ import arviz as az
 import numpy as np
 import pytest
 
-import rhcc_bayes
 from rhcc_bayes.inference.cache import (
     CacheWarning,
     cache_key,
     cached_fit,
+    content_digest,
     content_hash,
     load_idata,
     save_idata,
 )
+
+SPEC = {"name": "s", "hazard": "piecewise", "cuts_months": [12.0, 36.0]}
+SAMPLER = {"backend": "nutpie", "chains": 4, "draws": 1000}
+
+
+def _key(evidence="e", spec=None, sampler=None, seed=1, version="v1"):
+    return cache_key(spec or SPEC, evidence, sampler or SAMPLER, seed, version)
 
 
 def _idata(seed: int = 0):
@@ -38,14 +45,15 @@ def _idata(seed: int = 0):
 def test_content_hash_is_pinned():
     # Pinned values: the hash must not change between runs, machines or refactors
     # (a change silently invalidates every user's cache; bump CACHE_FORMAT instead).
-    # "abc" is framed as b"str:3:abc" before hashing. The cache_key pin follows CACHE_FORMAT (v2).
+    # "abc" is framed as b"str:3:abc" before hashing. The cache_key pin follows CACHE_FORMAT (v3).
     assert content_hash("abc") == hashlib.sha256(b"str:3:abc").hexdigest()
     assert content_hash({"b": [1, 2.5], "a": "\u00e9"}) == (
         "c3ce408d9846a64077b322c6fe3b1b9e94bfff8603f642df4b82eda79657e439"
     )
-    assert cache_key("e", "s", 1, version="0.1.0") == (
-        "bde9298b5ce28a16f61c44d296d6b5beb678467f1035f16f58e5c8e3274eda0f"
-    )
+    assert _key() == PINNED_KEY
+
+
+PINNED_KEY = "9d8a9243cf57a11bad6ddb0d0a83d3cb0f2a84007463892a494f3ece09ddc9bb"
 
 
 def test_dict_key_order_does_not_matter():
@@ -84,17 +92,17 @@ def test_unhashable_type_rejected():
 
 
 def test_cache_key_changes_with_every_input():
-    base = cache_key("e" * 64, "s" * 64, 1, version="0.1.0")
-    assert base == cache_key("e" * 64, "s" * 64, 1, version="0.1.0")
+    base = _key()
+    assert base == _key() and base == cache_key(dict(reversed(list(SPEC.items()))), "e", SAMPLER, 1, "v1")
     assert len(base) == 64 and all(c in "0123456789abcdef" for c in base)
     others = {
-        cache_key("f" * 64, "s" * 64, 1, version="0.1.0"),
-        cache_key("e" * 64, "t" * 64, 1, version="0.1.0"),
-        cache_key("e" * 64, "s" * 64, 2, version="0.1.0"),
-        cache_key("e" * 64, "s" * 64, 1, version="0.2.0"),
+        _key(evidence="f"),
+        _key(spec={**SPEC, "hazard": "weibull"}),
+        _key(sampler={**SAMPLER, "draws": 500}),
+        _key(seed=2),
+        _key(version="v2"),
     }
-    assert base not in others and len(others) == 4
-    assert cache_key("e", "s", 1) == cache_key("e", "s", 1, version=rhcc_bayes.__version__)
+    assert base not in others and len(others) == 5
 
 
 # ---------------------------------------------------------------- save / load
@@ -157,7 +165,7 @@ class Fitter:
 
 def test_miss_then_hit(tmp_path):
     fit = Fitter()
-    key = cache_key("e", "s", 1)
+    key = _key()
     first, hit1 = cached_fit(tmp_path, key, fit)
     second, hit2 = cached_fit(tmp_path, key, fit)
     assert (hit1, hit2, fit.calls) == (False, True, 1)
@@ -168,15 +176,15 @@ def test_miss_then_hit(tmp_path):
 
 def test_key_change_invalidates(tmp_path):
     fit = Fitter()
-    cached_fit(tmp_path, cache_key("e", "s", 1), fit)
-    _, hit = cached_fit(tmp_path, cache_key("e", "s-edited", 1), fit)
+    cached_fit(tmp_path, _key(), fit)
+    _, hit = cached_fit(tmp_path, _key(spec={**SPEC, "name": "s-edited"}), fit)
     assert not hit and fit.calls == 2
     assert len(list(tmp_path.glob("*.nc"))) == 2
 
 
 def test_file_recording_another_key_is_not_trusted(tmp_path):
     fit = Fitter()
-    old, new = cache_key("e", "s", 1), cache_key("e", "s", 2)
+    old, new = _key(), _key(seed=2)
     cached_fit(tmp_path, old, fit)
     (tmp_path / f"{old}.nc").rename(tmp_path / f"{new}.nc")  # stale file under the new name
     with pytest.warns(CacheWarning, match="records key"):
@@ -187,7 +195,7 @@ def test_file_recording_another_key_is_not_trusted(tmp_path):
 
 def test_corrupt_file_is_refitted_with_a_warning(tmp_path):
     fit = Fitter()
-    key = cache_key("e", "s", 1)
+    key = _key()
     (tmp_path / f"{key}.nc").write_bytes(b"\x89HDF\r\n\x1a\n not really a netCDF file")
     with pytest.warns(CacheWarning, match="unreadable"):
         _, hit = cached_fit(tmp_path, key, fit)
@@ -198,12 +206,54 @@ def test_corrupt_file_is_refitted_with_a_warning(tmp_path):
     assert hit and fit.calls == 1
 
 
+def test_loaded_posterior_is_a_real_inference_data(tmp_path):
+    path = save_idata(_idata(), tmp_path / "p.nc")
+    back = load_idata(path)
+    assert isinstance(back, az.InferenceData)
+    assert az.summary(back, var_names=["mu"]).shape[0] == 3
+    back.attrs["note"] = "writable"  # not a read-only view
+
+
+def test_content_digest_survives_the_round_trip_and_sees_every_change(tmp_path):
+    idata = _idata()
+    back = load_idata(save_idata(idata, tmp_path / "p.nc"))
+    assert content_digest(back) == content_digest(idata)
+    relabelled = back.copy()
+    relabelled.posterior = relabelled.posterior.assign_coords(treatment=["TACE", "RFA", "SBRT"])
+    assert content_digest(relabelled) != content_digest(back)
+    edited = back.copy()
+    edited.posterior["mu"] = edited.posterior["mu"] + 1e-12
+    assert content_digest(edited) != content_digest(back)
+    flagged = back.copy()
+    flagged.attrs["gate_passed"] = 0
+    assert content_digest(flagged) != content_digest(back)
+
+
+def test_tampered_cache_file_is_detected_and_refitted(tmp_path):
+    """Swapping two treatment labels inside a cached file (issue 13) must not change results silently."""
+    fit = Fitter()
+    key = _key()
+    first, _ = cached_fit(tmp_path, key, fit)
+    path = tmp_path / f"{key}.nc"
+    tampered = load_idata(path)
+    tampered.posterior = tampered.posterior.assign_coords(treatment=["TACE", "RFA", "SBRT"])
+    save_idata(tampered, path)  # same key, stale digest
+    with pytest.warns(CacheWarning, match="content digest"):
+        idata, hit = cached_fit(tmp_path, key, fit)
+    assert not hit and fit.calls == 2
+    assert list(idata.posterior["treatment"].values) == ["RFA", "TACE", "SBRT"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        _, hit = cached_fit(tmp_path, key, fit)  # the refit is trusted again
+    assert hit and fit.calls == 2
+
+
 def test_fit_failure_caches_nothing(tmp_path):
     def failing():
         raise RuntimeError("gate failed")
 
     with pytest.raises(RuntimeError):
-        cached_fit(tmp_path, cache_key("e", "s", 1), failing)
+        cached_fit(tmp_path, _key(), failing)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -211,3 +261,34 @@ def test_fit_failure_caches_nothing(tmp_path):
 def test_unsafe_keys_rejected(tmp_path, key):
     with pytest.raises(ValueError, match="safe file name"):
         cached_fit(tmp_path, key, Fitter())
+
+
+def test_stale_temporaries_of_an_interrupted_write_are_cleaned(tmp_path):
+    import os
+    import time
+
+    key = _key()
+    stale = tmp_path / f".{key}.nc.abc123.tmp"
+    fresh = tmp_path / f".{key}.nc.def456.tmp"  # maybe a write in progress in another process
+    mine = tmp_path / "notes.tmp"
+    for p in (stale, fresh, mine):
+        p.write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(mine, (old, old))
+    cached_fit(tmp_path, key, Fitter())
+    assert not stale.exists() and fresh.exists() and mine.exists()
+
+
+def test_tree_and_inference_data_are_the_same_content(tmp_path):
+    import xarray as xr
+
+    from rhcc_bayes.inference.cache import load_tree, to_inference_data
+
+    path = save_idata(_idata(), tmp_path / "p.nc")
+    tree = load_tree(path)
+    assert isinstance(tree, xr.DataTree) and tree.attrs["seed"] == 0 and type(tree.attrs["seed"]) is int
+    idata = to_inference_data(tree)
+    assert isinstance(idata, az.InferenceData) and to_inference_data(idata) is idata
+    assert content_digest(tree) == content_digest(idata) == content_digest(load_idata(path))
+    np.testing.assert_array_equal(tree["posterior"]["mu"].values, idata.posterior["mu"].values)

@@ -24,7 +24,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from rhcc_bayes.nma.run import run_nma
+from rhcc_bayes.synthesis import run_nma
 
 pytestmark = pytest.mark.slow
 

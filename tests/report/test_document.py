@@ -100,9 +100,19 @@ def test_csv_json(report):
     assert d["best"] == df["treatment"].iloc[0]
 
 
+def _previous_report(folder, files=("report.md",)):
+    """A folder that looks like an earlier report (its marker lists its files)."""
+    from rhcc_bayes.report.document import MARKER
+
+    folder.mkdir()
+    for name in files:
+        (folder / name).write_text("old")
+    (folder / MARKER).write_text(json.dumps({"files": list(files)}))
+
+
 def test_failure_leaves_nothing(small_fit, tmp_path, monkeypatch):
-    from rhcc_bayes.report import figures as plots
     from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import figures as plots
     from rhcc_bayes.report.document import build_report
 
     evidence, result = small_fit
@@ -116,8 +126,134 @@ def test_failure_leaves_nothing(small_fit, tmp_path, monkeypatch):
         build_report(result, evidence, PatientProfile(id="x"), out)
     assert list(tmp_path.iterdir()) == []
     # an existing report survives a failed rewrite
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
+    _previous_report(out)
     with pytest.raises(RuntimeError):
         build_report(result, evidence, PatientProfile(id="x"), out)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"] and (out / "keep.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"] and (out / "report.md").read_text() == "old"
+
+
+def test_bottom_line_comes_first_and_answers(report):
+    md = (report / "report.md").read_text(encoding="utf-8")
+    first = md.index("Bottom line")
+    assert first < md.index("1. Patient profile") and first < md.index("3. Expected survival")
+    panel = md[first:md.index("1. Patient profile")]
+    assert "Patient: " in panel and "P(best)" in panel and "RMST to 60 months" in panel
+    assert re.search(r"\d+\.\d \[-?\d+\.\d, -?\d+\.\d\]", panel)  # difference to the leader with its interval
+    assert "clearly better" in panel or "likely the best option" in panel or "only eligible option" in panel
+    text = (report / "report.html").read_text(encoding="utf-8")
+    assert text.index('class="panel"') < text.index("1. Patient profile")
+
+
+def test_flags_are_summarised_once_per_kind(report):
+    md = (report / "report.md").read_text(encoding="utf-8")
+    assert md.count("its estimate is its modality class's mean plus prior spread") <= 2  # panel + section 3
+
+
+def test_profile_values_read_as_a_clinician_writes_them(report):
+    md = (report / "report.md").read_text(encoding="utf-8")
+    profile = md[md.index("1. Patient profile"):md.index("2. Eligibility")]
+    assert "False" not in profile and "True" not in profile and "{" not in profile
+    assert "| microvascular invasion | no |" in profile and "| largest tumour (cm) | 2.4 |" in profile
+
+
+def test_rerun_replaces_a_previous_report(report, fit_args, examples_dir):
+    from rhcc_bayes.report.document import MARKER
+
+    (report / "report.md").write_text("stale")
+    rc = main(["report", "--profile", str(examples_dir / "profiles" / "small_solitary_late.toml"),
+               "--out", str(report), *fit_args])
+    assert rc == 0 and (report / "report.md").read_text() != "stale"
+    assert json.loads((report / MARKER).read_text())["files"]
+    assert not [p for p in report.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_report_refuses_a_folder_it_did_not_write(fit_args, examples_dir, tmp_path, capsys):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.tex").write_text("years of work")
+    rc = main(["report", "--profile", str(examples_dir / "profiles" / "small_solitary_late.toml"),
+               "--out", str(folder), *fit_args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "not a previous report" in err and "chapter1.tex" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis"]
+    assert [p.name for p in folder.iterdir()] == ["chapter1.tex"]
+    assert (folder / "chapter1.tex").read_text() == "years of work"
+
+
+def test_report_refuses_a_previous_report_with_added_files(fit_args, examples_dir, tmp_path, capsys):
+    folder = tmp_path / "rep"
+    _previous_report(folder)
+    (folder / "my_notes.txt").write_text("mine")
+    rc = main(["report", "--profile", str(examples_dir / "profiles" / "small_solitary_late.toml"),
+               "--out", str(folder), *fit_args])
+    assert rc == 2 and "my_notes.txt" in capsys.readouterr().err
+    assert (folder / "my_notes.txt").read_text() == "mine" and (folder / "report.md").read_text() == "old"
+
+
+@pytest.mark.parametrize("where", ["file", "cwd", "parent"])
+def test_report_refuses_a_file_and_the_working_folder(where, fit_args, examples_dir, tmp_path, monkeypatch, capsys):
+    target = tmp_path / "results.html"
+    target.write_text("keep me")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = {"file": str(target), "cwd": ".", "parent": ".."}[where]
+    rc = main(["report", "--profile", str(examples_dir / "profiles" / "small_solitary_late.toml"),
+               "--out", out, *fit_args])
+    assert rc == 2 and "Traceback" not in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.html", "work"]  # nothing renamed or hidden
+    assert list(work.iterdir()) == []
+
+
+def test_empty_folder_is_accepted(small_fit, tmp_path, monkeypatch):
+    from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import sections
+    from rhcc_bayes.report.document import MARKER, build_report
+
+    evidence, result = small_fit
+    out = tmp_path / "empty"
+    out.mkdir()
+    build_report(result, evidence, PatientProfile(id="x"), out, sections=(sections.Header(), sections.ProfileSection()))
+    assert {"report.md", "report.html", MARKER} <= {p.name for p in out.iterdir()}
+
+
+def test_stale_temporaries_of_an_interrupted_report_are_cleaned(small_fit, tmp_path):
+    import os
+    import time
+
+    from rhcc_bayes.decision.profile import PatientProfile
+    from rhcc_bayes.report import sections
+    from rhcc_bayes.report.document import build_report
+
+    evidence, result = small_fit
+    stale = tmp_path / ".rep.k2j4h1.tmp"
+    stale.mkdir()
+    (stale / "report.md").write_text("half")
+    other = tmp_path / ".other.k2j4h1.tmp"  # another report's leftovers are not ours to judge
+    other.mkdir()
+    old = time.time() - 2 * 3600
+    for p in (stale, other):
+        os.utime(p, (old, old))
+    build_report(result, evidence, PatientProfile(id="x"), tmp_path / "rep", sections=(sections.Header(),))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1.tmp", "rep"]
+
+
+def test_report_of_an_earlier_version_is_recognised_but_not_a_lookalike(tmp_path):
+    from rhcc_bayes.core.errors import UserError
+    from rhcc_bayes.report.document import check_report_target
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name in ("report.html", "report.md", "decision.json", "decision.csv", "posterior.nc", "forest.png"):
+        (legacy / name).write_text("x")
+    assert check_report_target(legacy) == legacy
+    (legacy / "draft.docx").write_text("mine")
+    with pytest.raises(UserError, match="not a previous report"):
+        check_report_target(legacy)
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "report.html").write_text("someone else's page")
+    with pytest.raises(UserError, match="not a previous report"):
+        check_report_target(partial)

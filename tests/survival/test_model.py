@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rhcc_bayes.survival.model import build_survival_model, exposure, model_median
+from rhcc_bayes.survival.hazards.piecewise import Piecewise
+from rhcc_bayes.survival.model import build_survival_model, exposure
 from rhcc_bayes.survival.criticism import prior_survival
 from rhcc_bayes.survival.design import make_design
 from rhcc_bayes.evidence.table import load_evidence
@@ -57,8 +58,9 @@ def test_components_mode_makes_combinations_the_mean_of_their_parts(evidence):
     assert "tau_interaction" in model.named_vars
 
 
-def test_weibull_and_arm_heterogeneity_variants_build(evidence):
-    for name, var in [("weibull", "weibull_shape"), ("arm_heterogeneity", "sigma_arm")]:
+def test_hazard_family_and_arm_heterogeneity_variants_build(evidence):
+    for name, var in [("weibull", "weibull_shape"), ("arm_heterogeneity", "sigma_arm"),
+                      ("mspline", "spline_coef"), ("cure", "cure_fraction")]:
         spec = load_spec(name)
         assert var in build_survival_model(make_design(evidence, spec), spec).named_vars
 
@@ -75,7 +77,7 @@ def test_piecewise_median_closed_form_matches_numeric_inversion():
     rng = np.random.default_rng(0)
     gamma = np.log(rng.uniform(0.005, 0.08, size=4))
     theta = rng.normal(0, 0.5, size=6)
-    med = model_median(pt, {"gamma": pt.as_tensor(gamma)}, pt.as_tensor(theta), cuts).eval()
+    med = Piecewise(cuts).inverse_cumhaz_pt(pt, {"gamma": pt.as_tensor(gamma)}, pt.as_tensor(theta), np.log(2.0)).eval()
     grid = np.linspace(0, 600, 600001)
     for th, m in zip(theta, med):
         surv = np.exp(-(exposure(grid, cuts) @ np.exp(gamma + th)))

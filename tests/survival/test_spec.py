@@ -7,7 +7,7 @@ from rhcc_bayes.core.paths import models_dir
 from rhcc_bayes.survival.spec import SurvivalSpec
 from rhcc_bayes.specs import load_spec, parse_spec
 
-SURVIVAL_SPECS = ["default", "weibull", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
+SURVIVAL_SPECS = ["default", "weibull", "mspline", "cure", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
 
 
 @pytest.mark.parametrize("name", SURVIVAL_SPECS)
@@ -62,7 +62,7 @@ def test_bad_values_are_all_reported_at_once():
         "priors": {"study_sd": -0.3},
     })
     assert problems == [
-        "s.toml: column 'model.hazard': must be one of ['piecewise', 'weibull'] (did you mean 'weibull'?) (got 'weibul')",
+        "s.toml: column 'model.hazard': must be one of ['piecewise', 'weibull', 'mspline', 'cure'] (did you mean 'weibull'?) (got 'weibul')",
         "s.toml: column 'model.cuts_months': must be positive and strictly increasing (got [12, 6])",
         "s.toml: column 'model.seed': must be >= 0 (got -1)",
         "s.toml: column 'evidence.censoring': must be one of ['none', 'uniform'] (did you mean 'uniform'?) (got 'uniformly')",
@@ -112,3 +112,24 @@ def test_priors_must_be_finite_and_plausible(key, value, fragment):
         parse_spec(mapping, "bad.toml")
     msg = str(err.value)
     assert "bad.toml" in msg and f"priors.{key}" in msg and fragment in msg
+
+
+def test_hazard_family_options_are_checked():
+    assert _problems({"model": {"name": "x", "hazard": "cure", "cure_base": "cure"},
+                      "priors": {"cure_logit_sd": 0}}) == [
+        "s.toml: column 'model.cure_base': must be one of ['piecewise', 'weibull', 'mspline'] (got 'cure')",
+        "s.toml: column 'priors.cure_logit_sd': must be >= 1e-09 (got 0)",
+    ]
+    assert _problems({"model": {"name": "x", "hazard": "mspline", "spline_df": 3}}) == [
+        "s.toml: column 'model.spline_df': must be >= 4 (got 3)"]
+    spec = parse_spec({"model": {"name": "x", "hazard": "cure", "cure_base": "mspline"},
+                       "priors": {"cure_logit_mean": -2.0}}, "s.toml")
+    assert spec.cure_base == "mspline" and spec.priors.cure_logit_mean == -2.0
+
+
+def test_family_options_for_another_family_are_rejected():
+    assert _problems({"model": {"name": "x", "hazard": "weibull", "cure_base": "weibull", "spline_df": 6}}) == [
+        "s.toml: column 'model.cure_base': only used with hazard = \"cure\" (hazard is 'weibull') (got 'weibull')",
+        "s.toml: column 'model.spline_df': only used by the \"mspline\" hazard (directly or as cure_base) (got 6)",
+    ]
+    parse_spec({"model": {"name": "x", "hazard": "cure", "cure_base": "mspline", "spline_df": 8}}, "s.toml")

@@ -1,9 +1,21 @@
-"""Arguments shared by every command that needs a posterior (fit, diagnose, ppc, decide, report)."""
+"""Arguments and conventions shared by the commands.
+
+- Every command that needs a posterior takes :func:`add_fit_arguments` and calls
+  :func:`fit_from_args`, which says on stderr what it does, also when stderr is not a
+  terminal: "loaded cached posterior PATH" on a cache hit; otherwise "compiling model ...",
+  "sampling C chains x D draws ...", a heartbeat every ``HEARTBEAT_S`` seconds, and
+  "fit done in N s".
+- ``--format table|json|csv`` (:func:`add_format_argument`) and ``--out FILE`` (written
+  atomically, :func:`emit`) mean the same everywhere; ``report --out DIR`` is the one folder.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import threading
+import time
 
 from rhcc_bayes.inference.diagnostics import gate_banner  # noqa: F401  (re-exported for the commands)
 
@@ -18,11 +30,143 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
     parser.add_argument("--allow-unconverged", action="store_true",
-                        help="continue with a fit that fails the diagnostics gate (every output is flagged)")
+                        help="continue with a fit that fails the diagnostics gate (every output is flagged); "
+                             "without it such a fit exits with status 3")
+
+
+FORMATS = ("table", "json", "csv")
+#: Seconds between "... still <phase> (N s)" lines while compiling or sampling.
+HEARTBEAT_S = 15.0
+
+#: Help for the patient-profile options (added by ``decision.profile.add_profile_arguments``).
+PROFILE_HELP = {
+    "profile": "patient profile file (TOML); the options below override its values",
+    "id": "profile identifier shown in outputs",
+    "tumour_size_cm": "diameter of the largest recurrent tumour, in cm",
+    "nodules": "number of recurrent nodules",
+    "months_since_treatment": "months from the curative treatment to the recurrence (early: < 12)",
+    "microvascular_invasion": "histological microvascular invasion (primary or recurrence)",
+    "afp_ng_ml": "serum alpha-fetoprotein, ng/mL",
+    "child_pugh": "Child-Pugh class",
+    "portal_hypertension": "clinically significant portal hypertension",
+    "ecog": "ECOG performance status (0-4)",
+    "prior_treatment": "the failed curative-intent treatment",
+    "extrahepatic_spread": "extrahepatic spread",
+    "portal_vein_thrombus": "portal vein tumour thrombus",
+    "near_gallbladder": "tumour next to the gallbladder (ablation risk)",
+    "near_bowel": "tumour next to the bowel (ablation risk)",
+    "near_diaphragm": "tumour under the diaphragm (ablation risk)",
+    "near_large_vessel": "tumour next to a large vessel (heat-sink for ablation)",
+    "resection_candidate": "fit for repeat hepatectomy (liver function and remnant)",
+    "transplant_candidate": "candidate for salvage liver transplantation",
+}
+
+
+def add_format_argument(parser: argparse.ArgumentParser, choices=FORMATS, default: str | None = "table") -> None:
+    """``--format``: one meaning everywhere (table for people, json/csv for programs)."""
+    parser.add_argument("--format", choices=choices, default=default,
+                        help="output format: " + ", ".join(choices)
+                             + (f" [default: {default}]" if default else ""))
+
+
+def add_out_argument(parser: argparse.ArgumentParser, what: str = "the output") -> None:
+    """``--out FILE``: a file path, written atomically (never half-written)."""
+    parser.add_argument("--out", metavar="FILE", help=f"write {what} to FILE (atomically) instead of stdout")
+
+
+def emit(args, text: str) -> None:
+    """Write ``text`` to ``--out`` (atomically) or stdout."""
+    from rhcc_bayes.core.atomic import write_text_atomic
+
+    out = getattr(args, "out", None)
+    if out:
+        _check_out_file(out)
+        write_text_atomic(out, text)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _check_out_file(out) -> None:
+    from pathlib import Path
+
+    from rhcc_bayes.core.errors import UserError
+
+    if Path(out).is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file name")
+
+
+def fill_profile_help(parser: argparse.ArgumentParser) -> None:
+    """Give every profile option (and any ``--format`` without help) of ``parser`` and its
+    sub-parsers a help text, whichever module added it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                fill_profile_help(sub)
+            continue
+        key = action.dest[len("profile_"):] if action.dest.startswith("profile_") else action.dest
+        if not action.help and key in PROFILE_HELP:
+            action.help = PROFILE_HELP[key]
+        elif not action.help and "--format" in action.option_strings and action.choices:
+            action.help = "output format: " + ", ".join(action.choices) + (
+                f" [default: {action.default}]" if action.default else "")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """Phase messages and a heartbeat on stderr while a fit compiles and samples."""
+
+    def __init__(self, settings, interval: float = HEARTBEAT_S):
+        self.settings = settings
+        self.interval = interval
+        self.phase = "compiling model"
+        self.t0 = time.perf_counter()
+        self.t_phase = self.t0
+        self.compile_s = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self._tty and self.phase.startswith("sampling"):
+                continue  # the sampler draws its own progress bar on a terminal
+            _log(f"  ... {self.phase} ({time.perf_counter() - self.t0:.0f} s)")
+
+    def compiled(self) -> None:
+        s = self.settings
+        self.compile_s = time.perf_counter() - self.t_phase
+        self.t_phase = time.perf_counter()
+        self.phase = "sampling"
+        chains, draws, tune = (getattr(s, k, "?") for k in ("chains", "draws", "tune"))
+        _log(f"compiled in {self.compile_s:.1f} s; sampling {chains} chains x {draws} draws "
+             f"(+{tune} tuning) ...")
+
+    @contextlib.contextmanager
+    def running(self):
+        from rhcc_bayes.inference import sampling
+
+        original = sampling.compile_model
+
+        def compile_and_report(*a, **k):
+            compiled = original(*a, **k)
+            self.compiled()
+            return compiled
+
+        sampling.compile_model = compile_and_report
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            sampling.compile_model = original
 
 
 def load_inputs(args, spec_name: str | None = None):
-    """(evidence, spec) from the parsed arguments."""
+    """(evidence, spec) from the parsed arguments (read and validated once)."""
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
     from rhcc_bayes.specs import is_nma, load_spec
 
@@ -38,20 +182,51 @@ def load_inputs(args, spec_name: str | None = None):
     return evidence, spec
 
 
+def synthesis_from_args(args, spec_name: str | None = None, inputs=None):
+    """The :class:`~rhcc_bayes.synthesis.Synthesis` the arguments describe."""
+    from rhcc_bayes.synthesis import Synthesis
+
+    evidence, spec = inputs or load_inputs(args, spec_name)
+    return Synthesis(spec, evidence)
+
+
 def fit_from_args(args, spec_name: str | None = None, inputs=None):
-    """Fit (or load from cache) the synthesis the arguments describe; returns (evidence, FitResult).
+    """Fit (or load from cache) the synthesis the arguments describe: ``(evidence, SynthesisPosterior)``.
 
     ``inputs`` is an ``(evidence, spec)`` pair already read by :func:`load_inputs`.
     """
+    from rhcc_bayes.core.errors import UserError
     from rhcc_bayes.core.paths import default_cache_dir
-    from rhcc_bayes.synthesis import fit_synthesis
 
-    evidence, spec = inputs or load_inputs(args, spec_name)
+    synthesis = synthesis_from_args(args, spec_name, inputs)
+    spec, evidence = synthesis.spec, synthesis.evidence
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    print(f"fitting spec {spec.name!r} on {len(evidence)} evidence rows (cache: {cache_dir or 'off'}) ...", file=sys.stderr)
-    result = fit_synthesis(evidence, spec, seed=args.seed, cache_dir=cache_dir,
-                           allow_unconverged=args.allow_unconverged,
-                           recheck_gate=getattr(args, "recheck_gate", False))
-    origin = "loaded from cache" if result.cache_hit else "sampled"
-    print(f"posterior {origin}: {result.cache_path or '(not cached)'}", file=sys.stderr)
-    return evidence, result
+    fit = dict(cache_dir=cache_dir, seed=args.seed, allow_unconverged=args.allow_unconverged,
+               recheck_gate=getattr(args, "recheck_gate", False))
+    if cache_dir is not None and synthesis.cache_path(cache_dir, args.seed).exists():
+        posterior = synthesis.fit(**fit)
+        if posterior.cache_hit:
+            _log(f"loaded cached posterior {posterior.cache_path}")
+            return evidence, posterior
+    t0 = time.perf_counter()
+    _log(f"compiling model for spec {spec.name!r} on {len(evidence)} evidence rows "
+         f"(the first fit takes ~30-60 s; cache: {cache_dir or 'off'}) ...")
+    progress = _Progress(synthesis.settings)
+
+    def done(note: str) -> None:
+        compile_s = f"compile {progress.compile_s:.1f} s, " if progress.compile_s is not None else ""
+        _log(f"fit done in {time.perf_counter() - t0:.1f} s ({compile_s}sampling and checks "
+             f"{time.perf_counter() - progress.t_phase:.1f} s); {note}")
+
+    try:
+        with progress.running():
+            posterior = synthesis.fit(**fit)
+    except UserError as err:
+        if type(err).__name__ == "ConvergenceError":
+            done("the fit FAILED the diagnostics gate" + (f" (cached in {cache_dir})" if cache_dir else ""))
+        raise
+    if posterior.cache_hit:  # another process wrote it meanwhile
+        _log(f"loaded cached posterior {posterior.cache_path}")
+    else:
+        done(f"cached at {posterior.cache_path}" if posterior.cache_path else "not cached")
+    return evidence, posterior

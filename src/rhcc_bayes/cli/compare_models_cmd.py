@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args
+from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("compare-models", help="compare specs by PSIS-LOO (same observations required)")
+    p = sub.add_parser("compare-models", help="compare specs by PSIS-LOO (same observations required)",
+                       description="Fit (or load) each spec and compare them by PSIS-LOO; the specs must use the "
+                                   "same observations.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="two or more specs (bundled names or TOML paths)")
     add_fit_arguments(p, spec=False)
+    add_format_argument(p)
+    add_out_argument(p, "the comparison")
     p.set_defaults(func=run)
 
 
@@ -20,9 +24,17 @@ def run(args) -> int:
         _, result = fit_from_args(args, spec_name=name)
         fits[result.spec.name] = result.idata
     table = compare_models(fits)
-    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-    print("\nelpd_loo: expected log predictive density (higher is better); elpd_diff/dse: difference to the best and its SE.")
+    if args.format == "csv":
+        emit(args, table.rename_axis("spec").reset_index().to_csv(index=False))
+        return 0
+    if args.format == "json":
+        emit(args, table.rename_axis("spec").reset_index().to_json(orient="records", indent=1) + "\n")
+        return 0
+    text = table.to_string(float_format=lambda v: f"{v:.2f}")
+    text += ("\n\nelpd_loo: expected log predictive density (higher is better); "
+             "elpd_diff/dse: difference to the best and its SE.\n")
     if bool(table["warning"].any()):
-        print("warning = True: some Pareto k > 0.7 (each reported summary is influential with this little evidence);"
-              " treat those LOO values as indicative only.")
+        text += ("warning = True: some Pareto k > 0.7 (each reported summary is influential with this little "
+                 "evidence); treat those LOO values as indicative only.\n")
+    emit(args, text)
     return 0

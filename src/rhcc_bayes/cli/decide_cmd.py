@@ -3,30 +3,41 @@
     rhcc-bayes decide --profile p.toml [--horizon 60] [--population average|new] [--utility u.toml]
                       [--format table|json|csv]
     rhcc-bayes decide --tumour-size-cm 2.5 --nodules 1 ...          (profile from options)
-    rhcc-bayes decide --cohort patients.csv --out results.csv        (one row per patient x treatment)
+    rhcc-bayes decide --cohort patients.csv [--out results.csv]      (one row per patient x treatment)
+
+``--format csv`` and ``--cohort`` write the same columns
+(:data:`rhcc_bayes.decision.recommend.CSV_COLUMNS`).
 """
 
 from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.core.atomic import write_text_atomic
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args, gate_banner
+from rhcc_bayes.cli.common import (
+    add_fit_arguments,
+    add_out_argument,
+    emit,
+    fit_from_args,
+    gate_banner,
+)
 from rhcc_bayes.decision.profile import add_profile_arguments
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("decide", help="treatment decision for a patient profile (or a cohort CSV)",
-                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95%% CrI), "
+                       description="Eligibility, posterior expected survival (RMST, S12/36/60, median with 95% CrI), "
                                    "P(best), expected loss, SUCRA and EVPI, with honesty flags.")
     add_fit_arguments(p)
     p.add_argument("--horizon", type=float, default=60.0, help="RMST horizon in months [default: 60]")
     p.add_argument("--population", choices=("average", "new"), default="average",
                    help="average study population, or a new one (between-study effect integrated) [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--cohort", metavar="CSV", help="decide for every patient of a cohort CSV (needs --out)")
-    p.add_argument("--out", metavar="FILE", help="write the result here (atomic) instead of stdout")
+    p.add_argument("--format", choices=("table", "json", "csv"), default=None,
+                   help="output format: table, json or csv [default: table for a profile, csv for --cohort]")
+    p.add_argument("--cohort", metavar="CSV",
+                   help="decide for every patient of a cohort CSV (one row per patient x treatment; "
+                        "--format csv or json, default csv)")
+    add_out_argument(p, "the result")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)
     p.set_defaults(func=run)
@@ -43,8 +54,8 @@ def _validate(args):
     if args.cohort:
         if _has_profile_options(args):
             raise UserError("give either --cohort or a profile (--profile / profile options), not both")
-        if not args.out:
-            raise UserError("--cohort needs --out FILE (a CSV)")
+        if args.format == "table":
+            raise UserError("--cohort writes --format csv or json (one row per patient x treatment), not a table")
         if args.utility:
             raise UserError("--utility is not supported with --cohort (cohort tables rank by RMST)")
         return None, load_cohort(args.cohort)
@@ -58,37 +69,36 @@ def _validate(args):
 def run(args) -> int:
     import json
 
-    from rhcc_bayes.decision.recommend import decide_cohort_table, decide_profile
-
+    from rhcc_bayes.cli.common import _check_out_file
+    from rhcc_bayes.decision.recommend import decide_cohort_table
     from rhcc_bayes.decision.utility import load_utility
 
     profile, cohort = _validate(args)  # validate inputs before any (slow) fit
+    if args.out:
+        _check_out_file(args.out)
     utility = load_utility(args.utility) if args.utility else None
     _, result = fit_from_args(args)
-    banner = gate_banner(result.idata)
+    banner = gate_banner(result.draws)
     if banner:
         print(banner, file=sys.stderr)
     if cohort is not None:
         print(f"deciding for {len(cohort)} patients ...", file=sys.stderr)
-        table = decide_cohort_table(result.idata, cohort, horizon=args.horizon, population=args.population,
+        table = decide_cohort_table(result.draws, cohort, horizon=args.horizon, population=args.population,
                                     seed=args.draw_seed, design=result.design)
-        write_text_atomic(args.out, table.to_csv(index=False))
-        print(f"wrote {len(table)} rows ({len(cohort)} patients) to {args.out}", file=sys.stderr)
+        if args.format == "json":
+            text = table.to_json(orient="records", indent=1) + "\n"
+        else:
+            text = table.to_csv(index=False)
+        emit(args, text)
+        print(f"{len(table)} rows ({len(cohort)} patients x {len(table) // len(cohort)} treatments)", file=sys.stderr)
         return 0
-    res = decide_profile(result.idata, profile, horizon=args.horizon, population=args.population,
-                         utility=utility, seed=args.draw_seed, design=result.design)
+    res = result.decide(profile, horizon=args.horizon, population=args.population, utility=utility,
+                        seed=args.draw_seed)
     if args.format == "json":
         text = json.dumps(res.to_dict(), indent=2, default=str) + "\n"
     elif args.format == "csv":
-        table = res.table.copy()
-        table.insert(0, "profile", profile.id)
-        table["gate_warning"] = res.gate_warning
-        text = table.to_csv(index=False)
+        text = res.to_csv_frame().to_csv(index=False)
     else:
         text = res.to_text() + "\n"
-    if args.out:
-        write_text_atomic(args.out, text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(args, text)
     return 0

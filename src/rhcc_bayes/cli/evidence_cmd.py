@@ -12,7 +12,10 @@ import sys
 EPILOG = """\
 With no FILES the bundled data/evidence.csv is used. Given FILES are merged with
 the bundled evidence unless --treatments/--open-world (own treatment list) or
---no-bundled is given. Problems are printed one per line as FILE:LINE: column 'C': message.
+--no-bundled is given; a study of FILES may not reuse a bundled study label unless
+--replace-bundled STUDY says that FILES replace it. Problems are printed one per line
+as FILE:LINE: column 'C': message. Exported text cells that a spreadsheet would run
+as a formula (=, +, -, @, tab, CR first) get a leading ' (read back without it).
 """
 
 
@@ -36,6 +39,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common.add_argument("--bundled", action=argparse.BooleanOptionalAction, default=None,
                         help="also load the bundled evidence (default: yes with the bundled "
                              "taxonomy, no with --treatments/--open-world)")
+    common.add_argument("--replace-bundled", action="append", default=[], metavar="STUDY",
+                        help="drop the bundled study STUDY because FILES give it instead "
+                             "(repeatable); without it a study label of FILES that is also a "
+                             "bundled study is an error")
 
     actions.add_parser("validate", parents=[common], help="check files; exit 2 on problems",
                        description="Check evidence files and print every problem found.")
@@ -56,7 +63,8 @@ def load_from_args(args):
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
 
     taxonomy = OPEN_WORLD if args.open_world else args.treatments
-    return load_evidence(args.files or None, taxonomy=taxonomy, include_bundled=args.bundled)
+    return load_evidence(args.files or None, taxonomy=taxonomy, include_bundled=args.bundled,
+                         replace_bundled=args.replace_bundled)
 
 
 def format_table(frame) -> str:
@@ -77,27 +85,68 @@ def format_table(frame) -> str:
     return "\n".join(rows)
 
 
+def write_stdout(text: str) -> None:
+    """Write to standard output and flush, so that a full disk or a closed device is a
+    one-line error here rather than an exception ignored at interpreter exit."""
+    from rhcc_bayes.core.errors import UserError
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise UserError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def write_out(evidence, out: str) -> None:
+    """``evidence`` as CSV to ``out``: atomically for a file path; straight through for a
+    device or pipe (``/dev/stdout``, a FIFO), which must never be replaced by a file."""
+    import os
+    import stat
+
+    from rhcc_bayes.core.errors import UserError
+
+    try:
+        mode = os.stat(out).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UserError(f"cannot write {out}: is a directory")
+    if mode is None or stat.S_ISREG(mode):
+        evidence.to_csv(out)
+        return
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(evidence.to_csv())
+    except OSError as err:
+        raise UserError(f"cannot write {out}: {err.strerror or err}") from None
+
+
 def run(args) -> int:
     """Dispatch to validate / summary / export; problems raise ValidationError (exit 2)."""
     evidence = load_from_args(args)
     action = args.evidence_action
     if action == "validate":
-        print(f"OK: {len(evidence)} rows, {len(evidence.studies)} studies, "
-              f"{len(evidence.arms())} arms, {len(evidence.treatments)} treatments "
-              f"({', '.join(evidence.sources)})")
+        write_stdout(f"OK: {len(evidence)} rows, {len(evidence.studies)} studies, "
+                     f"{len(evidence.arms())} arms, {len(evidence.treatments)} treatments "
+                     f"({', '.join(evidence.sources)})\n")
     elif action == "summary":
         summary = evidence.summary()
         if args.format == "csv":
-            summary.to_csv(sys.stdout, index=False, lineterminator="\n")
+            from rhcc_bayes.evidence.reading import neutralise_cell
+
+            text = [c for c in summary.columns if summary[c].dtype.kind not in "iuf"]
+            summary = summary.assign(**{c: summary[c].map(neutralise_cell) for c in text})
+            write_stdout(summary.to_csv(index=False, lineterminator="\n"))
         else:
-            print(format_table(summary))
-            print(f"\n{len(evidence.studies)} studies, {len(evidence.arms())} arms; "
-                  "patients = sum of n over arms reporting the outcome "
-                  "(arms_without_n: arm size not reported)")
+            write_stdout(f"{format_table(summary)}\n\n{len(evidence.studies)} studies, "
+                         f"{len(evidence.arms())} arms; patients = sum of n over arms reporting "
+                         "the outcome (arms_without_n: arm size not reported)\n")
     elif action == "export":
         if args.out:
-            evidence.to_csv(args.out)
+            write_out(evidence, args.out)
             print(f"wrote {len(evidence)} rows to {args.out}", file=sys.stderr)
         else:
-            sys.stdout.write(evidence.to_csv())
+            write_stdout(evidence.to_csv())
     return 0

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args, gate_banner
+from rhcc_bayes.cli.common import (
+    add_fit_arguments,
+    add_format_argument,
+    add_out_argument,
+    emit,
+    fit_from_args,
+    gate_banner,
+)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("ppc", help="posterior predictive check: observed vs predicted 95%% interval per summary")
+    p = sub.add_parser("ppc", help="posterior predictive check: each observed summary vs its 95%% predictive interval",
+                       description="Posterior predictive check of every observed summary (in-sample replicate of "
+                                   "each arm: the arm's own study effect plus binomial sampling noise).")
     add_fit_arguments(p)
-    p.add_argument("--format", choices=("table", "csv"), default="table")
+    add_format_argument(p)
+    add_out_argument(p, "the check")
     p.set_defaults(func=run)
 
 
@@ -23,9 +33,11 @@ def run(args) -> int:
         print(banner, file=sys.stderr)
     table = ppc_table(result.idata, evidence.table)
     if args.format == "csv":
-        table.to_csv(sys.stdout, index=False)
-        return 0
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{int(table['outlier'].sum())} of {len(table)} observations outside their 95% predictive interval "
-          f"(coverage {ppc_coverage(table):.0%})")
+        emit(args, table.to_csv(index=False))
+    elif args.format == "json":
+        emit(args, table.to_json(orient="records", indent=1) + "\n")
+    else:
+        emit(args, table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+             + f"\n\n{int(table['outlier'].sum())} of {len(table)} observations outside their 95% predictive "
+               f"interval (coverage {ppc_coverage(table):.0%})\n")
     return 0

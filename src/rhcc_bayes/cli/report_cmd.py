@@ -3,7 +3,9 @@
     rhcc-bayes report --profile p.toml --out DIR [--horizon 60] [--population average|new] [--utility u.toml]
 
 Writes DIR/report.html (self-contained), DIR/report.md (+ PNGs), DIR/decision.csv,
-DIR/decision.json and DIR/posterior.nc, atomically (all or nothing).
+DIR/decision.json and DIR/posterior.nc, atomically (all or nothing). DIR must be new, empty
+or a previous report (marker file ``.rhcc-bayes-report``); any other folder, or a file, is
+refused before fitting (exit 2) and never deleted or renamed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ def add_parser(sub) -> None:
                        description="Fit (or load the cached posterior), decide for the profile and write "
                                    "DIR/report.html, report.md, decision.csv, decision.json and posterior.nc.")
     add_fit_arguments(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder: new, empty, or a previous report (replaced atomically); "
+                        "any other existing folder or file is refused, never deleted")
     p.add_argument("--horizon", type=float, default=60.0, help="RMST horizon in months [default: 60]")
-    p.add_argument("--population", choices=("average", "new"), default="average")
+    p.add_argument("--population", choices=("average", "new"), default="average",
+                   help="average study population, or a new one (between-study effect integrated) [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)
@@ -30,10 +35,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from rhcc_bayes.cli.decide_cmd import _has_profile_options
-    from rhcc_bayes.decision.utility import load_utility
     from rhcc_bayes.core.errors import UserError
     from rhcc_bayes.decision.profile import from_cli_args
-    from rhcc_bayes.report.document import build_report
+    from rhcc_bayes.decision.utility import load_utility
+    from rhcc_bayes.report.document import check_report_target
 
     if not _has_profile_options(args):
         raise UserError("give a patient: --profile FILE or profile options (e.g. --tumour-size-cm 2.5)")
@@ -41,10 +46,11 @@ def run(args) -> int:
         raise UserError(f"--horizon must be in (0, 240] months, got {args.horizon:g}")
     profile = from_cli_args(args)
     utility = load_utility(args.utility) if args.utility else None
-    evidence, result = fit_from_args(args)
-    if result.design is None:
-        raise UserError(f"spec {result.spec.name!r} is not a survival synthesis; reports need a survival spec")
-    out = build_report(result, evidence, profile, args.out, horizon=args.horizon, population=args.population,
-                       utility=utility, seed=args.draw_seed)
+    check_report_target(args.out)  # refuse a foreign folder or a file before any (slow) fit
+    _, posterior = fit_from_args(args)
+    if posterior.family != "survival":
+        raise UserError(f"spec {posterior.spec.name!r} is not a survival synthesis; reports need a survival spec")
+    out = posterior.report(profile, args.out, horizon=args.horizon, population=args.population, utility=utility,
+                           seed=args.draw_seed)
     print(f"report: {out / 'report.html'}", file=sys.stderr)
     return 0

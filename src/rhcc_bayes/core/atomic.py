@@ -16,6 +16,17 @@ from rhcc_bayes.core.errors import UserError
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
     target = Path(path)
+    if target.is_dir():
+        raise UserError(f"cannot write {target}: it is a directory")
+    if target.exists() and not target.is_file():
+        # a device or a pipe (/dev/stdout, a FIFO): write through it; renaming a temporary
+        # file over it would replace the device node itself (as root)
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+        except OSError as err:
+            raise UserError(f"cannot write {target}: {err.strerror or err}") from None
+        return target
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)

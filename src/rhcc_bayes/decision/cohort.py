@@ -63,7 +63,8 @@ def batch_decision_table(log_hazard: xr.DataArray, cuts, *, horizon: float = 60,
 
 def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple], cuts=None, *,
                   treatments: Sequence[str] | None = None, horizon: float = 60,
-                  landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95):
+                  landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95,
+                  modalities: dict | None = None, choosable: Callable | None = None):
     """Eligibility plus decision table for every profile of a cohort.
 
     The posterior depends on a profile only through its model covariates, and the
@@ -75,11 +76,18 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     log_hazard_for : callable
         ``covariates dict -> DataArray (chain, draw, treatment, segment)`` or
         ``-> (DataArray, cuts)`` as ``predict.profile_log_hazard`` returns, e.g.
-        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)``.
+        ``lambda cov: profile_log_hazard(idata, cov, horizon=60)`` (piecewise only); or
+        ``-> xr.Dataset``, a survival summary without curves as
+        :func:`rhcc_bayes.survival.summary.survival_summary` returns (any hazard family).
     cuts : sequence of float, optional
         Segment boundaries; needed only when ``log_hazard_for`` returns no cuts.
     treatments : sequence of str, optional
         Restrict to these treatment codes (default: those of the posterior).
+    modalities : dict, optional
+        ``treatment -> modality class``: adds the class-level decision columns.
+    choosable : callable, optional
+        ``list of codes -> the codes that are real options``; the others (pooled
+        mixtures) keep their survival columns but are never ranked.
 
     Returns
     -------
@@ -100,21 +108,25 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     codes: list[str] = []
     for cov_key, members in groups.items():
         lh = log_hazard_for(dict(cov_key))
-        if isinstance(lh, tuple):
-            lh, cuts = lh
-        if cuts is None:
-            raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
-        if treatments is not None:
-            lh = lh.sel(treatment=list(treatments))
-        codes = lh["treatment"].values.tolist()
-        summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
+        if isinstance(lh, xr.Dataset):  # already a survival summary (any hazard family)
+            summary = lh if treatments is None else lh.sel(treatment=list(treatments))
+        else:
+            if isinstance(lh, tuple):
+                lh, cuts = lh
+            if cuts is None:
+                raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
+            if treatments is not None:
+                lh = lh.sel(treatment=list(treatments))
+            summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
+        codes = summary["treatment"].values.tolist()
         by_cands: dict[tuple, int] = {}
         for i in members:
             table = assess_eligibility(cohort[i], codes)
-            key = tuple(table.allowed())
+            allowed = table.allowed()
+            key = tuple(choosable(allowed) if choosable is not None else allowed)
             if key not in by_cands:
                 by_cands[key] = len(bases)
-                bases.append(decision_table(summary, candidates=key, ci=ci))
+                bases.append(decision_table(summary, candidates=key, ci=ci, modalities=modalities))
             base_of[i] = by_cands[key]
             status[i] = [v.status for v in table]
     if not bases:

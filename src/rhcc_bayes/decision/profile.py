@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.survival.covariates import COVARIATE_NAMES, EARLY_RECURRENCE_MONTHS, profile_covariates
 
 UNKNOWN = "unknown"
 Unknown = Literal["unknown"]
@@ -184,7 +185,7 @@ class PatientProfile:
         m = self.months_since_treatment
         if m == UNKNOWN:
             return UNKNOWN
-        return "early" if m < 12 else "late"
+        return "early" if m < EARLY_RECURRENCE_MONTHS else "late"
 
     @property
     def advanced(self) -> Tri:
@@ -210,15 +211,10 @@ class PatientProfile:
             to "nr" (the model's not-reported level). A prior treatment other than
             resection or transplant (ablation, TACE...) also maps to "nr": the
             evidence only distinguishes post-resection from post-transplant arms.
+            The coding (cut-offs, levels) is owned by
+            :mod:`rhcc_bayes.survival.covariates`.
         """
-        size = self.tumour_size_cm
-        band = "nr" if size == UNKNOWN else "le3" if size <= 3 else "3to5" if size <= 5 else "gt5"
-        n = self.nodules
-        nod = "nr" if n == UNKNOWN else "solitary" if n == 1 else "multinodular"
-        rec = self.recurrence
-        prior = self.prior_treatment if self.prior_treatment in ("resection", "transplant") else "nr"
-        return {"size_band": band, "nodularity": nod,
-                "recurrence": "nr" if rec == UNKNOWN else rec, "prior": prior}
+        return profile_covariates(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields (round-trips through :meth:`from_mapping`)."""
@@ -422,8 +418,7 @@ class Cohort:
     def covariates(self) -> dict[str, list[str]]:
         """Column-wise model covariates: ``{"size_band": [...], ...}`` in cohort order."""
         rows = [p.model_covariates() for p in self.profiles]
-        keys = ("size_band", "nodularity", "recurrence", "prior")
-        return {k: [r[k] for r in rows] for k in keys}
+        return {k: [r[k] for r in rows] for k in COVARIATE_NAMES}
 
     def covariate_groups(self) -> dict[tuple[str, ...], list[int]]:
         """Map (size_band, nodularity, recurrence, prior) -> indices of profiles."""

@@ -34,61 +34,121 @@ import pandas as pd
 import xarray as xr
 
 from rhcc_bayes.core.errors import UserError
-from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws  # noqa: F401
-from rhcc_bayes.survival.support import SUPPORT_COLUMNS, attach_support, evidence_support, support_from_idata  # noqa: F401
+from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws
+from rhcc_bayes.survival.covariates import (
+    DEFAULT_LEVEL_MODE,
+    SIZE_BAND,
+    coverage_gaps,
+    reported_levels,
+)
+from rhcc_bayes.survival.support import (
+    arm_support,
+    arm_support_from_idata,
+    evidence_support,
+    support_from_idata,
+)
+
+SIZE_BAND_LABEL = dict(SIZE_BAND.level_labels)
 
 LANDMARKS = (12, 36, 60)
 CI = 0.95
-SIZE_BAND_LABEL = {"le3": "<= 3 cm", "3to5": "3-5 cm", "gt5": "> 5 cm", "nr": "not reported"}
-COVARIATE_LABEL = {"size_band": "tumour size", "nodularity": "nodularity", "recurrence": "recurrence timing",
-                   "prior": "prior treatment"}
 
 
-def _flags(profile, cov: dict, trt: str, is_ablation: bool, support: pd.DataFrame | None,
-           all_levels: dict) -> tuple[bool, bool, list[str]]:
-    """(class_prior_only, extrapolation, messages) for one treatment."""
-    if support is None:
+def _support_tables(idata, design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(per-treatment support, per-arm inclusion limits) from the design or the posterior file."""
+    if design is not None:
+        return evidence_support(design), arm_support(design)
+    return support_from_idata(idata), arm_support_from_idata(idata)
+
+
+def _records(arm_table: pd.DataFrame | None) -> list[dict] | None:
+    return None if arm_table is None else arm_table.to_dict(orient="records")
+
+
+def _flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame | None,
+           arms: pd.DataFrame | None) -> tuple[bool, bool, list[str]]:
+    """(class_prior_only, extrapolation, messages) for one treatment.
+
+    Extrapolation means the profile lies outside what the evidence covers: no arm of the
+    treatment includes the patient within its stated inclusion limits (size, number of
+    nodules, recurrence timing, prior treatment; an arm stating no limit, e.g. an
+    all-comer cohort, includes every patient). For a class-prior-only treatment the
+    arms of every treatment are checked, since its covariate effects come from them.
+    """
+    if support is None or arms is None:
         return False, False, ["evidence counts unavailable (posterior without design)"]
-    msgs: list[str] = []
-    if trt not in support.index or int(support.loc[trt, "arms"]) == 0:
-        msgs.append("class prior only: no arm of this treatment is in the likelihood; its estimate is its "
-                    "modality class's mean plus prior spread")
-        extrap = False
-        # subgroup effects then come from other treatments' arms or from the prior alone
-        unseen = [f"{COVARIATE_LABEL[c]} {SIZE_BAND_LABEL.get(level, level) if c == 'size_band' else level}"
-                  for c, level in cov.items()
-                  if level != "nr" and level not in all_levels.get(c, set())]
-        if unseen:
-            msgs.append("extrapolation: subgroup in no arm of any treatment (" + ", ".join(unseen)
-                        + "): prior-only effects")
-            extrap = True
-        return True, extrap, msgs
-    row = support.loc[trt]
-    extrap = False
-    size = profile.tumour_size_cm
-    if isinstance(size, (int, float)) and not isinstance(size, bool):
-        limit = row["size_max_cm"]
-        if not pd.isna(limit) and size > float(limit):
-            unstated = int(row["size_unstated_arms"])
-            extra = f"; {unstated} arm(s) state no limit" if unstated else ""
-            msgs.append(f"extrapolation: tumour {size:g} cm exceeds every stated size limit of its arms "
-                        f"(largest {float(limit):g} cm){extra}")
-            extrap = True
-    missing = []
-    for c, level in cov.items():
-        if level == "nr":
-            continue
-        levels = set(str(row[c if c != "size_band" else "size_bands"]).split(";"))
-        if level not in levels:
-            label = SIZE_BAND_LABEL.get(level, level) if c == "size_band" else level
-            missing.append(f"{COVARIATE_LABEL[c]} {label}")
-            if c == "size_band" and is_ablation:
-                missing[-1] += " (ablation x size interaction prior-driven)"
-    if missing:
-        msgs.append("extrapolation: subgroup not studied in its arms (" + ", ".join(missing)
-                    + "); effects from the covariate model, mostly prior-driven")
-        extrap = True
-    return False, extrap, msgs
+    own = arms[arms["treatment"] == trt]
+    if trt not in support.index or int(support.loc[trt, "arms"]) == 0 or own.empty:
+        summaries = support.loc[trt].get("population_summaries", 0) if trt in support.index else 0
+        if not pd.isna(summaries) and int(summaries) > 0:  # ranges / pooled results, no study arm
+            msgs = [f"no study arm: informed by {int(summaries)} population-level summary(ies) (ranges or pooled "
+                    "results) and its modality class"]
+        else:
+            msgs = ["class prior only: no arm of this treatment is in the likelihood; its estimate is its "
+                    "modality class's mean plus prior spread"]
+        gaps = coverage_gaps(profile, arms.to_dict(orient="records")) if len(arms) else []
+        if gaps:
+            msgs.append("extrapolation: outside every arm of every treatment (" + "; ".join(gaps)
+                        + "): covariate effects prior-only")
+        return msgs[0].startswith("class prior only"), bool(gaps), msgs
+    gaps = coverage_gaps(profile, own.to_dict(orient="records"))
+    if not gaps:
+        return False, False, []
+    if is_ablation and any(g.startswith("tumour") for g in gaps):
+        gaps = [g + " (ablation x size interaction prior-driven)" if g.startswith("tumour") else g for g in gaps]
+    return False, True, ["extrapolation: profile outside the inclusion limits of its arms (" + "; ".join(gaps)
+                         + "); effects from the covariate model, mostly prior-driven"]
+
+
+NOT_AN_OPTION = "reported (not an option)"
+
+
+def choosable_treatments(codes) -> list[str]:
+    """The codes a clinician can choose: pooled mixtures (taxonomy ``choosable = no``, e.g.
+    MIXED-LRT, ABLATION with unspecified technique) are reported but never ranked."""
+    try:
+        tax = _bundled_taxonomy()
+    except Exception:  # no readable taxonomy: every code counts as a choice
+        return list(codes)
+    return [c for c in codes if tax.choosable(c)]
+
+
+def _bundled_taxonomy():
+    global _TAXONOMY
+    if _TAXONOMY is None:
+        from rhcc_bayes.evidence.taxonomy import load_taxonomy
+
+        _TAXONOMY = load_taxonomy()
+    return _TAXONOMY
+
+
+_TAXONOMY = None
+
+
+def shared_prior_groups(honesty: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """(modality, treatments) for ranked options that share only their class prior.
+
+    Two or more class-prior-only options of one class have identical posteriors up to
+    Monte Carlo noise: the data cannot tell them apart and a split P(best) between them
+    says nothing about which is better.
+    """
+    if honesty is None or honesty.empty or "class_prior_only" not in honesty:
+        return []
+    live = honesty[(honesty["status"] != "excluded") & honesty["class_prior_only"].astype(bool)]
+    if "ranked" in live:
+        live = live[live["ranked"].astype(bool)]
+    return [(str(m), g["treatment"].tolist()) for m, g in live.groupby("modality", sort=False) if len(g) >= 2]
+
+
+def shared_prior_sentences(honesty: pd.DataFrame) -> list[str]:
+    """Plain sentences for :func:`shared_prior_groups`."""
+    out = []
+    for mod, names in shared_prior_groups(honesty):
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        out.append(f"{listed} have no data of their own: each is the {mod} class mean plus the same prior spread, "
+                   "so the evidence cannot tell them apart (their P(best) split is noise, not a difference); "
+                   "compare the modality rows instead.")
+    return out
 
 
 # --- result ---------------------------------------------------------------------------
@@ -116,6 +176,13 @@ class DecisionResult:
     evpi : dict
         ``mean`` (EVPI, months), ``lo``/``hi`` (95% interval of the per-draw opportunity
         loss of the chosen treatment, whose mean EVPI is) and ``mcse``.
+    extrapolation : str
+        Empty, or which of the horizon and landmarks lie beyond the last time the
+        evidence observed and what the hazard family assumes there.
+    modalities : pandas.DataFrame
+        The decision between modality classes (ablation vs surgery vs transarterial ...):
+        per draw a class is worth its best ranked option; ``modality``, ``options``,
+        ``leading``, ``utility_mean``, ``p_best``, ``expected_loss``.
     """
 
     profile: object
@@ -131,15 +198,52 @@ class DecisionResult:
     utility_description: str
     gate_warning: str
     provenance: dict
+    extrapolation: str = ""  # times beyond the evidence's last observed time and what the family assumes there
+    modalities: pd.DataFrame | None = None
 
     @property
     def best(self) -> str | None:
-        """Candidate with the highest posterior expected utility (None without candidates)."""
-        return None if self.table.empty else str(self.table["treatment"].iloc[0])
+        """Ranked option with the highest posterior expected utility (None without one)."""
+        ranked = self.ranked
+        return None if ranked.empty else str(ranked["treatment"].iloc[0])
 
     @property
     def candidates(self) -> list[str]:
         return self.table["treatment"].tolist()
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """The rows that are real options (pooled mixtures, reported only, are left out)."""
+        if "status" not in self.table:
+            return self.table
+        return self.table[self.table["status"] != NOT_AN_OPTION]
+
+    def to_csv_frame(self) -> pd.DataFrame:
+        """The decision as :data:`CSV_COLUMNS` rows: ranked options, reported-only mixtures, then
+        excluded treatments (with their reasons in ``flags``); same columns as the cohort CSV."""
+        t = self.table.copy()
+        t["candidate"] = True
+        t["ranked"] = t["status"] != NOT_AN_OPTION if "status" in t else True
+        if len(self.excluded):
+            h = self.honesty.set_index("treatment")
+            ex = pd.DataFrame({"treatment": self.excluded["treatment"], "status": "excluded", "candidate": False,
+                               "ranked": False})
+            for col in ("modality", "studies", "arms", "patients", "class_prior_only", "extrapolation"):
+                if col in h:
+                    ex[col] = ex["treatment"].map(h[col])
+            ex["flags"] = ["excluded: " + str(r) for r in self.excluded["reasons"]]
+            t = pd.concat([t, ex], ignore_index=True) if len(t) else ex
+        t["profile"] = self.profile.id
+        t["horizon"] = self.horizon
+        t["population"] = self.population
+        t["criterion"] = self.criterion
+        t["gate_warning"] = self.gate_warning
+        return csv_frame(t)
+
+    @property
+    def modality_table(self) -> pd.DataFrame:
+        return self.modalities if self.modalities is not None else pd.DataFrame(
+            columns=["modality", "options", "leading", "utility_mean", "p_best", "expected_loss"])
 
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite numbers become None; median beyond horizon noted)."""
@@ -166,10 +270,16 @@ class DecisionResult:
             "best": self.best,
             "evpi": {k: clean(v) for k, v in self.evpi.items()},
             "decision": records(self.table),
+            "modality_decision": records(self.modality_table),
+            "not_an_option": [t for t, st in zip(self.table.get("treatment", []), self.table.get("status", []))
+                              if st == NOT_AN_OPTION],
+            "indistinguishable": [{"modality": m, "treatments": names}
+                                  for m, names in shared_prior_groups(self.honesty)],
             "eligibility": records(self.eligibility.to_frame()),
             "honesty": records(self.honesty),
             "excluded": records(self.excluded),
             "gate_warning": self.gate_warning,
+            "extrapolation_beyond_evidence": self.extrapolation,
             "provenance": {k: clean(v) for k, v in self.provenance.items()},
             "notes": "median_med = inf (null in JSON) means S(t) stays above 0.5 to the horizon",
         }
@@ -180,9 +290,13 @@ class DecisionResult:
         if self.gate_warning:
             lines += ["!" * 78, self.gate_warning, "!" * 78, ""]
         p = self.profile
-        lines.append(f"Profile {p.id}: model covariates {self.profile.model_covariates()}; "
+        levels = self.provenance.get("covariate_levels", self.profile.model_covariates())
+        lines.append(f"Profile {p.id}: model covariates {levels}; "
                      f"{self.population} study population; horizon {self.horizon:g} months")
+        lines += [f"  note: {n}" for n in self.provenance.get("covariate_notes", [])]
         lines.append(f"Criterion: {self.criterion}" + (f" ({self.utility_description})" if self.utility_description else ""))
+        if self.extrapolation:
+            lines.append(f"Beyond the evidence: {self.extrapolation}")
         lines.append("")
         lines.append(format_table(self.table, self.horizon).to_string(index=False))
         lines.append("")
@@ -193,6 +307,16 @@ class DecisionResult:
         if self.best:
             lines.append(f"Highest expected {self.criterion}: {self.best} (P(best) "
                          f"{self.table['p_best'].iloc[0]:.2f}); research use only, not a clinical decision on its own")
+        mixtures = [t for t in self.table["treatment"][self.table["status"] == NOT_AN_OPTION]] \
+            if "status" in self.table else []
+        if mixtures:
+            lines.append(f"Reported, not an option (pooled mixtures, never ranked): {', '.join(mixtures)}")
+        mt = self.modality_table
+        if len(mt) > 1:
+            lines += ["", "By modality (a class is worth its best option in each draw):",
+                      format_modality_table(mt, self.criterion).to_string(index=False)]
+        for sentence in shared_prior_sentences(self.honesty):
+            lines.append("Indistinguishable: " + sentence)
         flagged = self.honesty[self.honesty["flags"] != ""]
         flagged = flagged[flagged["status"] != "excluded"]
         if len(flagged):
@@ -229,13 +353,44 @@ def format_table(table: pd.DataFrame, horizon: float) -> pd.DataFrame:
                             zip(table[f"s{t}_mean"], table[f"s{t}_lo"], table[f"s{t}_hi"])]
     out["median (mo)"] = [_fmt_ci(a, b, c, 1).replace("{h}", h) for a, b, c in
                           zip(table.median_med, table.median_lo, table.median_hi)]
-    out["P(best)"] = table["p_best"].map(lambda v: f"{v:.2f}")
-    out["exp. loss (mo)"] = table["expected_loss"].map(lambda v: f"{v:.2f}")
-    out["SUCRA"] = table["sucra"].map(lambda v: f"{v:.2f}")
+    def num(v):
+        return "-" if pd.isna(v) else f"{v:.2f}"
+
+    out["P(best)"] = table["p_best"].map(num)
+    out["exp. loss (mo)"] = table["expected_loss"].map(num)
+    out["SUCRA"] = table["sucra"].map(num)
     out["arms"] = table["arms"].map(lambda v: "NA" if pd.isna(v) else f"{int(v)}")
     out["flags"] = [("class prior only" if cp else "") + ("; " if cp and ex else "") + ("extrapolation" if ex else "")
                     for cp, ex in zip(table["class_prior_only"], table["extrapolation"])]
     return out
+
+
+#: The one column set of every decision CSV (``decide --format csv``, ``decide --cohort``, the
+#: report's ``decision.csv``): one row per patient x treatment, excluded treatments included.
+CSV_COLUMNS: tuple[str, ...] = (
+    "profile", "treatment", "modality", "status", "candidate", "ranked",
+    "rmst_mean", "rmst_lo", "rmst_hi", "utility_mean", "utility_lo", "utility_hi",
+    *(f"s{t}_{k}" for t in LANDMARKS for k in ("mean", "lo", "hi")),
+    "median_med", "median_lo", "median_hi",
+    "p_best", "expected_loss", "mean_rank", "sucra", "modality_p_best", "modality_expected_loss", "evpi",
+    "studies", "arms", "patients", "class_prior_only", "extrapolation", "flags",
+    "horizon", "population", "criterion", "gate_warning",
+)
+
+
+def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly :data:`CSV_COLUMNS` (missing ones empty), in that order."""
+    return df.reindex(columns=list(CSV_COLUMNS))
+
+
+def format_modality_table(mt: pd.DataFrame, criterion: str = "RMST") -> pd.DataFrame:
+    """Human-readable modality-level decision table."""
+    return pd.DataFrame({
+        "modality": mt["modality"], "options": mt["options"], "leading option": mt["leading"],
+        f"its {criterion} (mo)": mt["utility_mean"].map(lambda v: f"{v:.1f}"),
+        "P(best class)": mt["p_best"].map(lambda v: f"{v:.2f}"),
+        "exp. loss (mo)": mt["expected_loss"].map(lambda v: f"{v:.2f}"),
+    })
 
 
 # --- main entry -----------------------------------------------------------------------
@@ -263,7 +418,7 @@ def _provenance(idata) -> dict:
 
 def decide_profile(idata, profile, *, horizon: float = 60, population: str = "average",
                    utility: Utility | str | Path | None = None, seed: int = 0, design=None,
-                   ci: float = CI) -> DecisionResult:
+                   ci: float = CI, levels: str = DEFAULT_LEVEL_MODE) -> DecisionResult:
     """Eligibility, posterior expected survival and decision summaries for one profile.
 
     Parameters
@@ -284,16 +439,20 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     design : SurvivalDesign, optional
         For the evidence counts and flags (default: read from ``idata.attrs`` when
         stored by :func:`attach_support`).
+    levels : {"profile", "reported"}
+        "profile" (default) keeps the profile's covariate levels; a level no arm reports
+        gets its prior-driven effect and a note. "reported" predicts such a level at the
+        reference "nr" (the all-comer cohorts that include the patient); see
+        :func:`rhcc_bayes.survival.covariates.reported_levels`.
 
     Returns
     -------
     DecisionResult
     """
-    from rhcc_bayes.inference.diagnostics import gate_banner
-    from rhcc_bayes.decision.stats import decision_table
-    from rhcc_bayes.survival.piecewise import survival_summary
     from rhcc_bayes.decision.eligibility import assess_eligibility
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.decision.stats import decision_table, modality_table
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.survival.summary import extrapolation_note, survival_summary
 
     if "mu" not in idata.posterior or "treatment_modality" not in getattr(idata, "constant_data", {}):
         raise UserError("this posterior is not a survival synthesis (no mu / treatment structure); "
@@ -307,27 +466,23 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     treatments = idata.posterior["mu"].treatment.values.tolist()
     elig = assess_eligibility(profile, treatments)
     candidates = elig.allowed()
-    cov = profile.model_covariates()
-    lh, cuts = profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)
-    surv = survival_summary(lh.sel(treatment=candidates), cuts, horizon, landmarks)
+    ranked = choosable_treatments(candidates)  # pooled mixtures: reported, never ranked
+    support, arm_table = _support_tables(idata, design)
+    cov, level_notes = reported_levels(profile.model_covariates(), _records(arm_table), levels)
+    surv = survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population, seed=seed,
+                            treatments=candidates)
     criterion = "RMST"
     util_da = None
     if utility is not None and candidates:
         util_da = utility_draws(idata, surv["rmst"], utility)
         surv["utility"] = util_da
         criterion = "QA-RMST"
-    support = evidence_support(design) if design is not None else support_from_idata(idata)
     modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
-    all_levels = {}
-    if support is not None:
-        col = {"size_band": "size_bands"}
-        for c in cov:
-            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
 
     honesty_rows = []
     for v in elig:
-        cp, ex, msgs = _flags(profile, cov, v.treatment, is_abl[v.treatment], support, all_levels)
+        cp, ex, msgs = _flags(profile, v.treatment, is_abl[v.treatment], support, arm_table)
         srow = support.loc[v.treatment] if support is not None and v.treatment in support.index else None
         honesty_rows.append({
             "treatment": v.treatment, "modality": modality[v.treatment], "status": v.status,
@@ -337,18 +492,25 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
             "class_prior_only": cp, "extrapolation": ex, "flags": "; ".join(msgs),
         })
     honesty = pd.DataFrame(honesty_rows)
+    honesty["ranked"] = honesty["treatment"].isin(ranked)
     excluded = elig.to_frame()
     excluded = excluded[excluded["status"] == "excluded"][["treatment", "reasons", "citations"]].reset_index(drop=True)
 
+    modalities = None
     if candidates:
-        table = decision_table(surv.drop_vars("survival"), utility=util_da, ci=ci)
+        table = decision_table(surv.drop_vars("survival"), utility=util_da, ci=ci, candidates=ranked,
+                               modalities=modality)
         table = table.drop(columns=["candidate"])
         crit = "utility" if util_da is not None else "rmst"
-        u = surv[crit].transpose("chain", "draw", "treatment").values.reshape(-1, len(candidates))
+        u = surv[crit].sel(treatment=ranked).transpose("chain", "draw", "treatment").values.reshape(-1, len(ranked))
         evpi = _evpi(u, ci)
-        table = table.merge(honesty.drop(columns=["flags"]), on="treatment", how="left")
+        modalities = modality_table(u, ranked, [modality[t] for t in ranked])
+        table = table.merge(honesty.drop(columns=["flags", "modality", "ranked"]), on="treatment", how="left")
         table["flags"] = table["treatment"].map(dict(zip(honesty["treatment"], honesty["flags"])))
-        table = table.sort_values(f"{crit}_mean", ascending=False, kind="stable").reset_index(drop=True)
+        table.loc[~table["treatment"].isin(ranked), "status"] = NOT_AN_OPTION
+        table["_ranked"] = table["treatment"].isin(ranked)
+        table = (table.sort_values(["_ranked", f"{crit}_mean"], ascending=False, kind="stable")
+                 .drop(columns=["_ranked"]).reset_index(drop=True))
     else:
         table = pd.DataFrame(columns=["treatment", "status", "rmst_mean", "rmst_lo", "rmst_hi", "median_med",
                                       "median_lo", "median_hi", "p_best", "expected_loss", "mean_rank", "sucra",
@@ -359,49 +521,57 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
         profile=profile, eligibility=elig, survival=surv, table=table, honesty=honesty, excluded=excluded,
         evpi=evpi, horizon=horizon, population=population, criterion=criterion,
         utility_description=utility.describe() if utility is not None else "",
-        gate_warning=gate_banner(idata), provenance=_provenance(idata),
+        gate_warning=gate_banner(idata),
+        provenance={**_provenance(idata), "covariate_levels": cov, "covariate_notes": level_notes},
+        extrapolation=extrapolation_note(idata, horizon, landmarks), modalities=modalities,
     )
 
 
 def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str = "average", seed: int = 0,
-                        design=None, ci: float = CI) -> pd.DataFrame:
+                        design=None, ci: float = CI, levels: str = DEFAULT_LEVEL_MODE) -> pd.DataFrame:
     """Tidy decision table for every profile of a cohort (RMST criterion).
 
     Profiles sharing model covariates and candidate set are computed once
-    (:func:`rhcc_bayes.decide.decide_cohort`). Columns: ``profile``, ``treatment``,
-    ``status`` (excluded treatments are kept, with NaN decision columns), survival
-    summaries with 95% CrI, ``p_best``, ``expected_loss``, ``mean_rank``, ``sucra``,
-    ``evpi``, ``candidate``, evidence counts, ``class_prior_only``, ``extrapolation``,
-    ``flags`` and ``gate_warning``.
+    (:func:`rhcc_bayes.decision.cohort.decide_cohort`). Columns: exactly :data:`CSV_COLUMNS`
+    (the same as ``DecisionResult.to_csv_frame``): ``profile``, ``treatment``, ``modality``,
+    ``status`` (eligible / conditional / "reported (not an option)" for pooled mixtures /
+    excluded), ``candidate`` (eligible or conditional), ``ranked`` (a candidate that is a real
+    option: only these get decision numbers), survival summaries with 95% CrI, ``p_best``,
+    ``expected_loss``, ``mean_rank``, ``sucra``, ``modality_p_best``,
+    ``modality_expected_loss``, ``evpi``, evidence counts, flags, ``horizon``, ``population``,
+    ``criterion`` and ``gate_warning``.
     """
-    from rhcc_bayes.inference.diagnostics import gate_banner
     from rhcc_bayes.decision.cohort import decide_cohort
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.inference.diagnostics import gate_banner
+    from rhcc_bayes.survival.summary import survival_summary
 
     horizon = float(horizon)
     landmarks = tuple(t for t in LANDMARKS if t <= horizon)
     cohort = list(cohort)
     if not cohort:
         raise UserError("the cohort has no patients")
-    _, cuts = profile_log_hazard(idata, {}, population=population, seed=seed, horizon=horizon)
 
-    def log_hazard_for(cov):
-        return profile_log_hazard(idata, cov, population=population, seed=seed, horizon=horizon)[0]
+    support, arm_table = _support_tables(idata, design)
+    arm_records = _records(arm_table)
 
-    df = decide_cohort(cohort, log_hazard_for, cuts, horizon=horizon, landmarks=landmarks, ci=ci)
-    support = evidence_support(design) if design is not None else support_from_idata(idata)
+    def summary_for(cov):  # exact for every hazard family
+        cov = reported_levels(cov, arm_records, levels)[0]
+        return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
+                                seed=seed, curves=False)
+
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
+    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci, modalities=modality,
+                       choosable=choosable_treatments)
+    df["ranked"] = df["candidate"].astype(bool)
+    df["candidate"] = df["status"] != "excluded"
+    df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION
     treatments = idata.posterior["mu"].treatment.values.tolist()
     is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
-    all_levels = {}
-    if support is not None:
-        col = {"size_band": "size_bands"}
-        for c in ("size_band", "nodularity", "recurrence", "prior"):
-            all_levels[c] = {lv for s in support[col.get(c, c)].dropna() for lv in str(s).split(";")}
     flag_rows = []
     for p in cohort:
-        cov = p.model_covariates()
         for t in treatments:
-            cp, ex, msgs = _flags(p, cov, t, is_abl[t], support, all_levels)
+            cp, ex, msgs = _flags(p, t, is_abl[t], support, arm_table)
             flag_rows.append((p.id, t, cp, ex, "; ".join(msgs)))
     flags = pd.DataFrame(flag_rows, columns=["profile", "treatment", "class_prior_only", "extrapolation", "flags"])
     flags = flags.drop_duplicates(["profile", "treatment"])
@@ -411,6 +581,8 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
         df = df.merge(counts, left_on="treatment", right_index=True, how="left")
     df["horizon"] = horizon
     df["population"] = population
+    df["criterion"] = "RMST"
     df["gate_warning"] = gate_banner(idata)
+    df = csv_frame(df)
     df.attrs.update(ci=ci, horizon=horizon, criterion="rmst", population=population)
     return df

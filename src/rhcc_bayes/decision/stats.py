@@ -65,6 +65,63 @@ def decision_stats(u: np.ndarray) -> dict[str, np.ndarray]:
             "mean_rank": mean_rank0 + 1, "sucra": sucra, "evpi": evpi}
 
 
+def modality_stats(u: np.ndarray, modalities: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Decision summaries between modality classes from utility draws ``u[batch, sample, J]``.
+
+    Per draw, a class is worth its best member (the treatment a clinician would pick within
+    the class if the draw were the truth); P(best), expected loss, ... are then those of
+    :func:`decision_stats` over the classes.
+
+    Returns
+    -------
+    (labels, stats)
+        Class labels in first-seen order and :func:`decision_stats` on ``[batch, sample, K]``.
+    """
+    u = np.asarray(u, dtype=float)
+    mods = list(modalities)
+    if len(mods) != u.shape[-1]:
+        raise ValueError(f"{len(mods)} modalities for {u.shape[-1]} treatments")
+    labels = list(dict.fromkeys(mods))
+    per_class = np.stack([u[..., [i for i, m in enumerate(mods) if m == lab]].max(axis=-1) for lab in labels],
+                         axis=-1)
+    return labels, decision_stats(per_class)
+
+
+def modality_table(u: np.ndarray, treatments: Sequence[str], modalities: Sequence[str]):
+    """One row per modality class: its options, leading option, P(best) and expected loss.
+
+    Parameters
+    ----------
+    u : array (sample, J)
+        Utility draws of the ranked options.
+    treatments, modalities : sequences of length J
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``modality``, ``options`` (comma-separated), ``leading`` (highest posterior mean
+        within the class), ``utility_mean`` of that option, ``p_best`` and
+        ``expected_loss`` (months vs the per-draw best class), best class first.
+    """
+    import pandas as pd
+
+    u = np.asarray(u, dtype=float)
+    cols = ["modality", "options", "leading", "utility_mean", "p_best", "expected_loss"]
+    if u.size == 0 or not len(treatments):
+        return pd.DataFrame(columns=cols)
+    labels, st = modality_stats(u[None], modalities)
+    means = u.mean(axis=0)
+    rows = []
+    for k, lab in enumerate(labels):
+        idx = [i for i, m in enumerate(modalities) if m == lab]
+        lead = max(idx, key=lambda i: means[i])
+        rows.append({"modality": lab, "options": ", ".join(treatments[i] for i in idx),
+                     "leading": treatments[lead], "utility_mean": float(means[lead]),
+                     "p_best": float(st["p_best"][0, k]), "expected_loss": float(st["expected_loss"][0, k])})
+    return pd.DataFrame(rows, columns=cols).sort_values(["p_best", "utility_mean"], ascending=False,
+                                                        kind="stable").reset_index(drop=True)
+
+
 def _batched(da: xr.DataArray, sample_dims: Sequence[str]):
     """[batch, sample, treatment] values plus the batch dims and their coord tuples."""
     sdims = [d for d in sample_dims if d in da.dims]
@@ -112,10 +169,13 @@ def _columns(name: str, x: np.ndarray, ci: float, point: str = "mean") -> dict[s
 
 
 def _table(arrays: dict[str, np.ndarray], treatments: list, extra: list[str], keys: list,
-           candidates: np.ndarray, criterion: str, ci: float):
+           candidates: np.ndarray, criterion: str, ci: float, modalities: Sequence[str] | None = None):
     """Rows (batch x treatment) of the decision table from [batch, sample, J] arrays.
 
     ``candidates`` is a boolean [batch, J] mask: decisions are among candidates only.
+    ``modalities`` (one class per treatment) adds ``modality``, ``modality_p_best`` and
+    ``modality_expected_loss`` (the class-level decision among the candidates, repeated on
+    each candidate row of the class).
     """
     import pandas as pd
 
@@ -124,19 +184,30 @@ def _table(arrays: dict[str, np.ndarray], treatments: list, extra: list[str], ke
     for name, x in arrays.items():
         cols.update(_columns(name, x, ci, "median" if name == "median" else "mean"))
     dec = {k: np.full((b, j), np.nan) for k in ("p_best", "expected_loss", "mean_rank", "sucra")}
+    if modalities is not None:
+        dec.update({k: np.full((b, j), np.nan) for k in ("modality_p_best", "modality_expected_loss")})
     evpi = np.full(b, np.nan)
     # group batch rows by candidate set so each group is one vectorised call
     for mask in np.unique(candidates, axis=0):
         rows = np.flatnonzero((candidates == mask).all(axis=1))
         if not mask.any():
             continue
+        cols_idx = np.flatnonzero(mask)
         st = decision_stats(arrays[criterion][rows][:, :, mask])
-        for k in dec:
-            dec[k][np.ix_(rows, np.flatnonzero(mask))] = st[k]
+        for k in ("p_best", "expected_loss", "mean_rank", "sucra"):
+            dec[k][np.ix_(rows, cols_idx)] = st[k]
         evpi[rows] = st["evpi"]
+        if modalities is not None:
+            mods = [modalities[i] for i in cols_idx]
+            labels, mst = modality_stats(arrays[criterion][rows][:, :, mask], mods)
+            pos = [labels.index(m) for m in mods]
+            dec["modality_p_best"][np.ix_(rows, cols_idx)] = mst["p_best"][:, pos]
+            dec["modality_expected_loss"][np.ix_(rows, cols_idx)] = mst["expected_loss"][:, pos]
     cols.update(dec)
     frame = {d: np.repeat([k[i] for k in keys], j) for i, d in enumerate(extra)}
     frame["treatment"] = np.tile(np.asarray(treatments, dtype=object), b)
+    if modalities is not None:
+        frame["modality"] = np.tile(np.asarray(list(modalities), dtype=object), b)
     frame.update({k: v.reshape(-1) for k, v in cols.items()})
     frame["evpi"] = np.repeat(evpi, j)
     frame["candidate"] = candidates.reshape(-1)
@@ -147,7 +218,7 @@ def _table(arrays: dict[str, np.ndarray], treatments: list, extra: list[str], ke
 
 def decision_table(summary: xr.Dataset, *, utility: xr.DataArray | None = None,
                    candidates: Iterable[str] | None = None, ci: float = 0.95,
-                   sample_dims: Sequence[str] = SAMPLE_DIMS):
+                   sample_dims: Sequence[str] = SAMPLE_DIMS, modalities: dict | None = None):
     """Tidy decision table: every number with its ``ci`` central credible interval.
 
     Parameters
@@ -162,6 +233,9 @@ def decision_table(summary: xr.Dataset, *, utility: xr.DataArray | None = None,
         their survival columns but NaN decision columns.
     ci : float
         Credible-interval mass.
+    modalities : dict, optional
+        ``treatment -> modality class``; adds the class-level decision columns
+        ``modality``, ``modality_p_best``, ``modality_expected_loss`` (see :func:`modality_stats`).
 
     Returns
     -------
@@ -187,5 +261,6 @@ def decision_table(summary: xr.Dataset, *, utility: xr.DataArray | None = None,
     if candidates is not None:
         cand = set(candidates)
         mask = np.array([t in cand for t in treatments])
+    mods = None if modalities is None else [str(modalities.get(t, "other")) for t in treatments]
     return _table(arrays, treatments, extra, keys,
-                  np.broadcast_to(mask, (len(keys), len(treatments))), criterion, ci)
+                  np.broadcast_to(mask, (len(keys), len(treatments))), criterion, ci, mods)

@@ -13,6 +13,7 @@ from pathlib import Path
 import xarray as xr
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
+from rhcc_bayes.core.text import lookalike_problem
 from rhcc_bayes.core.toml import read_toml
 
 
@@ -36,18 +37,44 @@ class UtilityWeights:
                 f"- {self.hospital_day_months:g} x hospital days (months)")
 
 
+#: Plausibility bounds of the utility file (upper ends inclusive; every value is >= 0):
+#: RMST months lost per complication, per hospital day, and days in hospital per treatment.
+#: A weight above them is a typing or unit error (a 1e300 weight printed 300-digit RMSTs).
+UTILITY_BOUNDS: dict[str, float] = {
+    "complication_months": 120.0,   # 10 years of RMST lost per complication
+    "hospital_day_months": 10.0,    # months of RMST per day in hospital
+}
+HOSPITAL_DAYS_MAX = 365.0           # mean days in hospital for one treatment
+
+
+def _number_problem(src: str, column: str, v, high: float, not_number: str, negative: str,
+                    what: str) -> Problem | None:
+    """The problem with one value: not a finite number, negative, or above ``high``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return Problem(src, not_number, column=column, value=v)
+    if v < 0:
+        return Problem(src, negative, column=column, value=v)
+    if v > high:
+        return Problem(src, f"must be at most {high:g} ({what}); a larger value is not "
+                            "plausible (a typing or unit error?)", column=column, value=v)
+    return None
+
+
 def check_utility_weights(table: dict, src: str, prefix: str = "") -> tuple[dict, list[Problem]]:
-    """Validated weight values and the problems found (unknown keys, non-numbers, negatives)."""
+    """Validated weight values and the problems found (unknown keys, non-numbers, negatives,
+    values above :data:`UTILITY_BOUNDS`)."""
     known = [f.name for f in fields(UtilityWeights)]
     values, problems = {}, []
     for key, v in table.items():
         column = f"{prefix}{key}"
         if key not in known:
             problems.append(Problem(src, f"unknown key{did_you_mean(key, known)}", column=column))
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            problems.append(Problem(src, "must be a number (months)", column=column, value=v))
-        elif v < 0:
-            problems.append(Problem(src, "must be >= 0 (a disutility in months)", column=column, value=v))
+            continue
+        problem = _number_problem(src, column, v, UTILITY_BOUNDS[key], "must be a number (months)",
+                                  "must be >= 0 (a disutility in months)",
+                                  "a disutility in months")
+        if problem:
+            problems.append(problem)
         else:
             values[key] = float(v)
     return values, problems
@@ -128,15 +155,18 @@ def load_utility(path: str | Path) -> Utility:
     Raises
     ------
     ValidationError
-        Unreadable/malformed TOML, unknown keys, non-numeric or negative values.
+        Unreadable/malformed TOML, unknown keys, non-numeric, negative or implausible
+        values (:data:`UTILITY_BOUNDS`, :data:`HOSPITAL_DAYS_MAX`), treatment codes with
+        lookalike Unicode characters.
     """
     src = str(path)
     data = read_toml(path, "utility file")
     problems: list[Problem] = []
     days_raw = data.pop("hospital_days", {})
     weights_raw = data.pop("utility", None)
-    if weights_raw is None:  # weights at top level
-        weights_raw, data = data, {}
+    if weights_raw is None:  # weights at top level; a table there is a misspelt table name
+        weights_raw = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        data = {k: v for k, v in data.items() if isinstance(v, dict)}
     for key in data:
         problems.append(Problem(src, f"unknown table{did_you_mean(key, ['utility', 'hospital_days'])}", column=key))
     if not isinstance(weights_raw, dict):
@@ -151,11 +181,14 @@ def load_utility(path: str | Path) -> Utility:
         days_raw = {}
     for key, v in days_raw.items():
         column = f"hospital_days.{key}"
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            problems.append(Problem(src, "must be a number", column=column, value=v))
-        elif v < 0:
-            problems.append(Problem(src, "must be >= 0", column=column, value=v))
-        else:
+        problem = _number_problem(src, column, v, HOSPITAL_DAYS_MAX, "must be a number",
+                                  "must be >= 0", "days in hospital")
+        lookalike = lookalike_problem(str(key))
+        if lookalike:
+            problems.append(Problem(src, f"treatment code {lookalike}", column=column))
+        if problem:
+            problems.append(problem)
+        elif not lookalike:
             days[str(key)] = float(v)
     if problems:
         raise ValidationError(problems)

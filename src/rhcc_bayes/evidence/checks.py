@@ -8,6 +8,7 @@ order in which rules run is :data:`~rhcc_bayes.evidence.validate.ROW_CHECKS`.
 from __future__ import annotations
 
 from rhcc_bayes.core.errors import Problem, did_you_mean
+from rhcc_bayes.core.text import lookalike_note
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.rows import Rows
 
@@ -32,6 +33,32 @@ def check_identifiers_present(rows: Rows) -> list[Problem]:
         for col in ("study", "arm", "treatment")
         for i in rows.raw.index[rows.raw[col] == ""]
     ]
+
+
+#: Code and label columns in which lookalike Unicode (Cyrillic 'А' for 'A') is an error.
+IDENTIFIERS: tuple[str, ...] = ("study", "arm", "treatment", "comparator_arm", "includes")
+
+
+def check_identifiers_lookalike(rows: Rows) -> list[Problem]:
+    """Codes and labels contain no non-ASCII character that passes for ASCII.
+
+    ``TАCE`` with a Cyrillic ``А`` would be a different treatment, study or arm from
+    ``TACE``; the message names the character, its code point and Unicode name.
+    """
+    import pandas as pd
+
+    problems = []
+    for col in IDENTIFIERS:
+        values = pd.unique(rows.raw[col].to_numpy(dtype=object))
+        notes = {v: lookalike_note(v) for v in values if not v.isascii()}
+        notes = {v: note for v, note in notes.items() if note}
+        if not notes:
+            continue
+        for i in rows.raw.index[rows.raw[col].isin(list(notes)).to_numpy(dtype=bool)]:
+            value = rows.raw.at[i, col]
+            problems.append(rows.problem(
+                i, f"{col} {notes[value]}; type codes and labels in plain ASCII", col, value))
+    return problems
 
 
 def check_numeric(rows: Rows) -> list[Problem]:
@@ -81,14 +108,14 @@ def check_treatment_known(rows: Rows) -> list[Problem]:
 def check_modality_matches(rows: Rows) -> list[Problem]:
     """A stated modality equals the taxonomy's modality of the treatment."""
     tax = rows.taxonomy
-    problems = []
-    for i in rows.raw.index[rows.raw["modality"] != ""]:
-        code, stated = rows.raw.at[i, "treatment"], rows.raw.at[i, "modality"]
-        if code in tax and stated != tax.modality(code):
-            problems.append(rows.problem(
-                i, f"modality does not match the taxonomy ('{tax.modality(code)}' for "
-                   f"'{code}')", "modality", stated))
-    return problems
+    raw = rows.raw
+    expected = raw["treatment"].map({code: tax.modality(code) for code in tax.codes})
+    bad = (raw["modality"] != "") & expected.notna() & (raw["modality"] != expected)
+    return [
+        rows.problem(i, f"modality does not match the taxonomy ('{expected[i]}' for "
+                        f"'{raw.at[i, 'treatment']}')", "modality", raw.at[i, "modality"])
+        for i in raw.index[bad.to_numpy(dtype=bool)]
+    ]
 
 
 def check_estimate_present(rows: Rows) -> list[Problem]:
@@ -170,3 +197,131 @@ def check_survival_has_time(rows: Rows) -> list[Problem]:
     bad = (raw["measure"] == "survival") & (raw["time_months"] == "") & (raw["default_use"] != "no")
     return [rows.problem(i, "survival row needs time_months", "time_months")
             for i in raw.index[bad]]
+
+
+# --- plausibility bounds (schema.BOUNDS) ---------------------------------------------------
+def _selected(rows: Rows, bound: schema.Bound):
+    """Boolean mask of the rows a bound applies to."""
+    import numpy as np
+
+    mask = np.ones(len(rows.raw), dtype=bool)
+    for col, values in bound.when:
+        mask &= rows.raw[col].isin(list(values)).to_numpy(dtype=bool)
+    return mask
+
+
+def _outside(x, bound: schema.Bound, *, low: bool = True, high: bool = True):
+    """Boolean array: values of ``x`` outside the bound (NaN, i.e. empty, never is)."""
+    import numpy as np
+
+    x = np.asarray(x, dtype="float64")
+    bad = np.zeros(x.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low:
+            bad |= (x <= bound.low) if bound.low_open else (x < bound.low)
+        if high:
+            bad |= (x >= bound.high) if bound.high_open else (x > bound.high)
+        if bound.integer:
+            bad |= ~np.isnan(x) & (x % 1 != 0)
+    return bad
+
+
+def _bound_problems(rows: Rows, bound: schema.Bound, *, low: bool = True, high: bool = True,
+                    select=None, prefix: bool = False) -> list[Problem]:
+    """Problems for the cells of ``bound.columns`` outside the bound on the selected rows."""
+    select = _selected(rows, bound) if select is None else select
+    whole = "a whole number in" if bound.integer else "in"
+    unit = f" {bound.unit}" if bound.unit else ""
+    problems = []
+    for col in bound.columns:
+        bad = _outside(rows.num[col], bound, low=low, high=high) & select
+        for i in rows.raw.index[bad]:
+            label = f"{rows.raw.at[i, 'measure']} {col}" if prefix else col
+            problems.append(rows.problem(
+                i, f"{label} must be {whole} {bound.interval()}{unit}", col,
+                rows.raw.at[i, col]))
+    return problems
+
+
+def check_integer_bounds(rows: Rows) -> list[Problem]:
+    """n is at most schema.N_MAX patients and nodules_max at most schema.NODULES_MAX.
+
+    The lower end and whole numbers are check_positive_integer's.
+    """
+    problems = []
+    for col in schema.INTEGER:
+        bound = schema.bound_for(col)
+        x = rows.num[col]
+        bad = (x > bound.high) & (x % 1 == 0)
+        problems += [rows.problem(i, f"{col} must be at most {bound.high:g} {bound.unit}", col,
+                                  rows.raw.at[i, col]) for i in rows.raw.index[bad]]
+    return problems
+
+
+def check_time_bounds(rows: Rows) -> list[Problem]:
+    """time_months is at most schema.MONTHS_MAX (the lower end is check_time_positive's)."""
+    return _bound_problems(rows, schema.bound_for("time_months"), low=False)
+
+
+def check_size_bounds(rows: Rows) -> list[Problem]:
+    """Tumour-size limits lie in (0, schema.SIZE_CM_MAX] cm."""
+    return _bound_problems(rows, schema.bound_for("size_min_cm"))
+
+
+def check_size_order(rows: Rows) -> list[Problem]:
+    """size_min_cm (exclusive) is below size_max_cm: otherwise no tumour fits the subgroup."""
+    lo, hi = rows.num["size_min_cm"], rows.num["size_max_cm"]
+    return [rows.problem(i, f"size_min_cm is not below size_max_cm {rows.raw.at[i, 'size_max_cm']}",
+                         "size_min_cm", rows.raw.at[i, "size_min_cm"])
+            for i in rows.raw.index[lo >= hi]]
+
+
+def check_se_bounds(rows: Rows) -> list[Problem]:
+    """A standard error is > 0 and at most schema.SE_MAX."""
+    return _bound_problems(rows, schema.bound_for("se"))
+
+
+def check_median_bounds(rows: Rows) -> list[Problem]:
+    """Medians and their CI are at most schema.MONTHS_MAX months (> 0: check_positive_measures)."""
+    return _bound_problems(rows, schema.bound_for("estimate", "median"), low=False, prefix=True)
+
+
+def check_ratio_bounds(rows: Rows) -> list[Problem]:
+    """Hazard and odds ratios and their CI are below schema.RATIO_MAX (> 0: check_positive_measures)."""
+    return _bound_problems(rows, schema.bound_for("estimate", "hr"), low=False, prefix=True)
+
+
+def check_los_bounds(rows: Rows) -> list[Problem]:
+    """A mean length of stay and its CI lie in (0, schema.LOS_DAYS_MAX] days."""
+    return _bound_problems(rows, schema.bound_for("estimate", "mean", "los"), prefix=True)
+
+
+def check_count_bounds(rows: Rows) -> list[Problem]:
+    """Counts (patients, events) are whole numbers in [0, schema.N_MAX]."""
+    return _bound_problems(rows, schema.bound_for("estimate", "count"), prefix=True)
+
+
+def check_magnitude_bounds(rows: Rows) -> list[Problem]:
+    """Every other estimate and bound (means, mean differences) has |x| <= schema.MAGNITUDE_MAX."""
+    import numpy as np
+
+    fallback = schema.BOUNDS[-1]
+    covered = np.zeros(len(rows.raw), dtype=bool)
+    for bound in schema.BOUNDS[:-1]:
+        if set(bound.columns) & set(fallback.columns):
+            covered |= _selected(rows, bound)
+    return _bound_problems(rows, fallback, select=~covered)
+
+
+def check_count_within_n(rows: Rows) -> list[Problem]:
+    """An event count is at most the arm's n; an enrolment count equals it."""
+    raw, num = rows.raw, rows.num
+    both = (raw["measure"] == "count") & num["estimate"].notna() & num["n"].notna()
+    enrolment = raw["outcome"] == "enrolment"
+    problems = [rows.problem(i, f"enrolment count differs from n {raw.at[i, 'n']}", "estimate",
+                             raw.at[i, "estimate"])
+                for i in raw.index[both & enrolment & (num["estimate"] != num["n"])]]
+    problems += [rows.problem(i, f"count exceeds n {raw.at[i, 'n']}", "estimate",
+                              raw.at[i, "estimate"])
+                 for i in raw.index[both & ~enrolment & (num["estimate"] > num["n"])]]
+    return problems

@@ -8,6 +8,8 @@ descriptors so that each row can be read on its own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Columns in export order. ``REQUIRED`` must be present in every evidence file;
 # the rest may be omitted (they are then empty).
 COLUMNS: tuple[str, ...] = (
@@ -118,3 +120,115 @@ DEFAULT_USE: tuple[str, ...] = ("yes", "no")
 MODALITIES: tuple[str, ...] = (
     "ablation", "transarterial", "radiation", "surgery", "systemic", "combination", "other",
 )
+
+
+# --- plausibility bounds ------------------------------------------------------------------
+# Every numeric cell must be a finite number (``nan``, ``inf`` and overflowing text such as
+# ``1e999`` are "not a number") and lie inside the bound of the first entry of BOUNDS whose
+# rows it belongs to. The table is rendered into data/README.md by bounds_markdown(); the
+# rules that enforce it are the check_* functions of evidence/checks.py named in ``rule``.
+N_MAX = 100_000          # patients in one arm (the largest bundled/reference arm: 88,391)
+MONTHS_MAX = 600.0       # 50 years: any time or median beyond is a unit or typing error
+RATIO_MAX = 100.0        # hazard / odds ratios and their CIs lie in (0, 100)
+LOS_DAYS_MAX = 365.0     # mean hospital stay in days
+SIZE_CM_MAX = 30.0       # tumour-size limits
+NODULES_MAX = 50         # maximum number of nodules
+SE_MAX = 1e6             # standard error on any analysis scale
+MAGNITUDE_MAX = 1e9      # |value| of any other estimate (generic continuous outcomes)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of numeric columns on some rows.
+
+    Parameters
+    ----------
+    columns : tuple of str
+        Numeric columns the bound applies to.
+    when : tuple of (column, values)
+        Row selector: every pair must hold (``()`` = every row).
+    low, high : float
+        Range ends; ``low_open`` / ``high_open`` exclude them.
+    integer : bool
+        Values must be whole numbers.
+    unit : str
+        Unit shown in messages and in the table.
+    rule : str
+        The ``check_*`` function(s) enforcing it.
+    """
+
+    columns: tuple[str, ...]
+    when: tuple[tuple[str, tuple[str, ...]], ...]
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    unit: str = ""
+    rule: str = ""
+    rows_text: str = ""
+
+    def interval(self) -> str:
+        """``"(0, 600]"``: the range in interval notation."""
+        def fmt(x: float) -> str:
+            if float(x).is_integer() and abs(x) < 1e7:
+                return f"{int(x)}"
+            return f"{x:g}".replace("e+0", "e").replace("e+", "e")
+        return (f"{'(' if self.low_open else '['}{fmt(self.low)}, {fmt(self.high)}"
+                f"{')' if self.high_open else ']'}")
+
+    def rows(self) -> str:
+        """The selector as text, e.g. ``"measure = hr, or"``."""
+        if self.rows_text:
+            return self.rows_text
+        if not self.when:
+            return "every row"
+        return "; ".join(f"{col} = {', '.join(v or '(empty)' for v in values)}"
+                         for col, values in self.when)
+
+
+_ESTIMATES = ("estimate", "ci_low", "ci_high")
+BOUNDS: tuple[Bound, ...] = (
+    Bound(("n",), (), 1, N_MAX, integer=True, unit="patients",
+          rule="check_positive_integer, check_integer_bounds"),
+    Bound(("nodules_max",), (), 1, NODULES_MAX, integer=True, unit="nodules",
+          rule="check_positive_integer, check_integer_bounds"),
+    Bound(("time_months",), (), 0, MONTHS_MAX, low_open=True, unit="months",
+          rule="check_time_positive, check_time_bounds"),
+    Bound(("size_min_cm", "size_max_cm"), (), 0, SIZE_CM_MAX, low_open=True, unit="cm",
+          rule="check_size_bounds"),
+    Bound(("se",), (), 0, SE_MAX, low_open=True,
+          rule="check_se_bounds"),
+    Bound(_ESTIMATES, (("measure", tuple(sorted(PROBABILITY))),), 0, 1, unit="fraction",
+          rule="check_probability_range"),
+    Bound(_ESTIMATES, (("measure", ("median",)),), 0, MONTHS_MAX, low_open=True, unit="months",
+          rule="check_positive_measures, check_median_bounds"),
+    Bound(_ESTIMATES, (("measure", ("hr", "or")),), 0, RATIO_MAX, low_open=True,
+          high_open=True, unit="ratio", rule="check_positive_measures, check_ratio_bounds"),
+    Bound(_ESTIMATES, (("outcome", ("los",)), ("measure", ("mean",))), 0, LOS_DAYS_MAX,
+          low_open=True, unit="days", rule="check_los_bounds"),
+    Bound(_ESTIMATES, (("measure", ("count",)),), 0, N_MAX, integer=True,
+          unit="patients or events", rule="check_count_bounds"),
+    Bound(_ESTIMATES, (), -MAGNITUDE_MAX, MAGNITUDE_MAX, 
+          rule="check_magnitude_bounds", rows_text="every other row (means, mean differences)"),
+)
+
+
+def bound_for(column: str, measure: str = "", outcome: str = "") -> Bound:
+    """The first bound of :data:`BOUNDS` covering ``column`` on a row of this measure/outcome."""
+    row = {"measure": measure, "outcome": outcome}
+    for bound in BOUNDS:
+        if column in bound.columns and all(row.get(c) in v for c, v in bound.when):
+            return bound
+    raise KeyError(column)
+
+
+def bounds_markdown() -> str:
+    """:data:`BOUNDS` as the Markdown table of data/README.md ("Plausibility bounds")."""
+    lines = ["| columns | rows | allowed | unit | whole numbers | rule |",
+             "|---|---|---|---|---|---|"]
+    for b in BOUNDS:
+        lines.append(f"| {', '.join(f'`{c}`' for c in b.columns)} | {b.rows()} | "
+                     f"{b.interval()} | {b.unit} | {'yes' if b.integer else ''} | "
+                     f"{', '.join(f'`{r.strip()}`' for r in b.rule.split(','))} |")
+    return "\n".join(lines)

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from rhcc_bayes.core import paths
 from rhcc_bayes.core.atomic import write_text_atomic
-from rhcc_bayes.core.errors import UserError, ValidationError, did_you_mean
+from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
 from rhcc_bayes.evidence import schema
 from rhcc_bayes.evidence.consistency import includes_labels
 from rhcc_bayes.evidence.reading import (
-    PROVENANCE,
     format_number,
+    neutralise_cell,
     parse_numeric,
     raw_frame,
     read_evidence_file,
@@ -56,24 +56,81 @@ def default_evidence_path() -> Path:
 
 def _open_world_from(raw: pd.DataFrame) -> Taxonomy:
     """Open-world taxonomy of the codes in ``raw``, keeping the first valid stated modality."""
+    pairs = raw[["treatment", "modality"]].drop_duplicates()
     modalities: dict[str, str] = {}
-    for code, modality in zip(raw["treatment"], raw["modality"]):
+    for code, modality in zip(pairs["treatment"], pairs["modality"]):
         if code and (code not in modalities or not modalities[code]):
             modalities[code] = modality if modality in schema.MODALITIES else ""
     return Taxonomy.open_world(modalities)
 
 
 def _typed_table(raw: pd.DataFrame, num: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
-    """The validated table: float64 numeric columns, str text columns, modality filled in."""
-    table = raw.copy()
-    for col in schema.NUMERIC:
-        table[col] = num[col].astype("float64")
-    missing = table["modality"] == ""
-    table.loc[missing, "modality"] = [taxonomy.modality(c) for c in table.loc[missing, "treatment"]]
-    for col in (*STRING_COLUMNS, "file"):
-        table[col] = table[col].astype(str)
-    table["line"] = table["line"].astype("int64")
-    return table[[*schema.COLUMNS, *PROVENANCE]]
+    """The validated table: float64 numeric columns, str text columns, modality filled in.
+
+    Text columns keep object dtype holding ``str`` (equal cells share one string, so a
+    million-row table costs a pointer per cell, not a copy of its text).
+    """
+    import pandas as pd
+
+    data = {}
+    for col in schema.COLUMNS:
+        data[col] = num[col].astype("float64") if col in num else raw[col]
+    missing = (raw["modality"] == "").to_numpy(dtype=bool)
+    if missing.any():
+        filled = raw["modality"].to_numpy(dtype=object, copy=True)
+        fill = {code: taxonomy.modality(code) for code in taxonomy.codes}
+        filled[missing] = [fill.get(c, "") for c in raw["treatment"].to_numpy(dtype=object)[missing]]
+        data["modality"] = pd.Series(filled, index=raw.index, dtype=object)
+    data["file"] = raw["file"]
+    data["line"] = raw["line"].astype("int64")
+    return pd.DataFrame(data, copy=False)
+
+
+def _same_file(a, b) -> bool:
+    """Whether two paths name the same existing file (False when either cannot be read)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _first_lines(raw: pd.DataFrame, mask) -> dict[str, tuple[str, int]]:
+    """Study label -> (file, line) of its first row among ``mask``."""
+    sub = raw.loc[mask, ["study", "file", "line"]].drop_duplicates("study")
+    return {s: (f, int(n)) for s, f, n in zip(sub["study"], sub["file"], sub["line"])}
+
+
+def _bundled_clashes(raw: pd.DataFrame, bundled: str, replace: list[str]) -> tuple[pd.DataFrame, list[Problem]]:
+    """Drop the bundled rows of the ``replace`` studies; report every other label clash.
+
+    A study of a user file whose label is also a study of the bundled evidence would be
+    merged into it silently (an arm gaining a second landmark and an n the paper never
+    gave), so it is an error naming both files and lines unless the user asks for the
+    bundled study to be replaced.
+    """
+    is_bundled = (raw["file"] == bundled).to_numpy(dtype=bool)
+    bundled_at = _first_lines(raw, is_bundled)
+    user_at = _first_lines(raw, ~is_bundled)
+    problems = []
+    for study in replace:
+        if study not in bundled_at:
+            problems.append(Problem(bundled, f"--replace-bundled {study!r}: not a study of the "
+                                    f"bundled evidence{did_you_mean(study, list(bundled_at))}"))
+        elif study not in user_at:
+            problems.append(Problem(bundled, f"--replace-bundled {study!r}: no user evidence file "
+                                    "has this study, so nothing would replace it"))
+    for study, (file, line) in user_at.items():
+        if study in bundled_at and study not in replace:
+            bfile, bline = bundled_at[study]
+            problems.append(Problem(
+                file, f"study label '{study}' is also a study of the bundled evidence "
+                      f"({bfile}:{bline}); rename your study, or replace the bundled one with "
+                      f"--replace-bundled {study} (load_evidence(..., replace_bundled=[...]))",
+                line, "study", study))
+    drop = is_bundled & raw["study"].isin(replace).to_numpy(dtype=bool)
+    if drop.any():
+        raw = raw.loc[~drop].reset_index(drop=True)
+    return raw, problems
 
 
 def load_evidence(
@@ -81,6 +138,7 @@ def load_evidence(
     *,
     taxonomy: Taxonomy | str | os.PathLike | None = None,
     include_bundled: bool | None = None,
+    replace_bundled: Iterable[str] = (),
 ) -> Evidence:
     """Load and validate evidence CSV files.
 
@@ -95,6 +153,9 @@ def load_evidence(
     include_bundled : bool, optional
         Also load the bundled evidence. Defaults to True when ``paths`` is None or
         the bundled taxonomy is used, False with a custom or open-world taxonomy.
+    replace_bundled : iterable of str
+        Bundled study labels whose rows are dropped because a user file gives the study
+        instead. Without it, a user study label that is also a bundled study is an error.
 
     Returns
     -------
@@ -108,22 +169,35 @@ def load_evidence(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     user_paths = [] if paths is None else list(paths)
+    replace = [replace_bundled] if isinstance(replace_bundled, str) else list(replace_bundled)
     if include_bundled is None:
         include_bundled = paths is None or taxonomy is None
     files = ([default_evidence_path()] if include_bundled else []) + user_paths
     if not files:
         raise UserError("no evidence files given")
+    if replace and not include_bundled:
+        raise UserError("--replace-bundled (replace_bundled) needs the bundled evidence loaded")
+    if include_bundled:
+        for path in user_paths:
+            if _same_file(path, files[0]):
+                raise UserError(f"{path}: is the bundled evidence, which is loaded already; "
+                                "to check it alone, leave the file out (or use --no-bundled)")
     if taxonomy is None:
         taxonomy = load_taxonomy()
     elif isinstance(taxonomy, (str, os.PathLike)) and str(taxonomy) != OPEN_WORLD:
         taxonomy = load_taxonomy(taxonomy)
 
-    records, problems = [], []
+    parts, problems = [], []
     for path in files:
-        file_records, file_problems = read_evidence_file(path)
-        records += file_records
+        columns, file_problems = read_evidence_file(path)
+        if columns is not None:
+            parts.append(columns)
         problems += file_problems
-    raw = raw_frame(records)
+    raw = raw_frame(parts)
+    del parts
+    if include_bundled and (user_paths or replace):
+        raw, clash = _bundled_clashes(raw, str(files[0]), replace)
+        problems += clash
     if not isinstance(taxonomy, Taxonomy):  # OPEN_WORLD
         taxonomy = _open_world_from(raw)
     num = parse_numeric(raw)
@@ -155,7 +229,8 @@ class Evidence:
     ----------
     _table : pandas.DataFrame
         Columns ``schema.COLUMNS`` then ``file`` and ``line``; numeric columns
-        float64 (NaN when empty), text columns ``str`` ("" when empty).
+        float64 (NaN when empty), text columns of ``str`` values ("" when empty), object
+        dtype so that equal cells share one string (a million-row table stays small).
     taxonomy : Taxonomy
     sources : tuple of str
         The files read, bundled evidence first.
@@ -166,7 +241,8 @@ class Evidence:
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_table", self._table.copy())
+        # copy-on-write (pandas >= 3): a shallow copy is never changed through the caller's frame
+        object.__setattr__(self, "_table", self._table.copy(deep=False))
 
     def __repr__(self) -> str:
         return (f"Evidence({len(self)} rows, {len(self.studies)} studies, "
@@ -331,6 +407,10 @@ class Evidence:
     def to_csv(self, path_or_buffer=None) -> str | None:
         """Write exactly ``schema.COLUMNS`` as CSV.
 
+        A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR (or ``'``) is
+        written with a leading ``'`` so that no spreadsheet runs it as a formula;
+        :func:`load_evidence` reads it back without the quote.
+
         Parameters
         ----------
         path_or_buffer : path, text buffer or None
@@ -342,8 +422,11 @@ class Evidence:
         writer.writerow(schema.COLUMNS)
         numeric = set(schema.NUMERIC)
         table = self._table
+        # text cells that a spreadsheet would run as a formula get a leading "'"
+        # (read back without it); numeric columns are numbers, negatives included
         columns = [
-            [format_number(v) for v in table[c]] if c in numeric else list(table[c])
+            [format_number(v) for v in table[c]] if c in numeric
+            else [neutralise_cell(v) for v in table[c]]
             for c in schema.COLUMNS
         ]
         writer.writerows(zip(*columns))

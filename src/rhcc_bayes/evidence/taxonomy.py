@@ -1,7 +1,9 @@
 """The treatment taxonomy: canonical treatment code -> label, modality class, components.
 
 The bundled taxonomy lives in ``data/treatments.csv`` (columns
-``code,label,modality,components,notes``; ``components`` is semicolon-separated).
+``code,label,modality,components,notes`` and optional ``choosable``; ``components`` is
+semicolon-separated; ``choosable = no`` marks a pooled mixture that decisions report but
+never rank).
 Evidence files that bring their own treatment list (e.g. the reference network
 meta-analyses, whose treatments are "Placebo", "ACE Inhibitor", ...) use an
 *open-world* taxonomy built from the codes they contain, see
@@ -16,6 +18,7 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,11 @@ from rhcc_bayes.core import paths
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
 from rhcc_bayes.evidence import schema
 
-TAXONOMY_COLUMNS: tuple[str, ...] = ("code", "label", "modality", "components", "notes")
+TAXONOMY_COLUMNS: tuple[str, ...] = ("code", "label", "modality", "components", "notes", "choosable")
+#: Columns that enter the evidence hash (``choosable`` only affects decisions, never the fit).
+HASHED_COLUMNS: tuple[str, ...] = ("code", "label", "modality", "components", "notes")
+#: Spellings of the optional ``choosable`` column (empty = yes).
+CHOOSABLE_VALUES = {"": True, "yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 TAXONOMY_REQUIRED: tuple[str, ...] = ("code", "label", "modality")
 OPEN_WORLD_MODALITY = "other"
 
@@ -46,6 +53,10 @@ class Treatment:
         Constituent therapies (e.g. ``("TACE", "RFA")`` for a combination).
     notes : str
         Free text.
+    choosable : bool
+        False for a pooled mixture (e.g. ``MIXED-LRT``: patients received RFA, TAE or PEI;
+        ``ABLATION``: technique unspecified): a reporting category a clinician cannot
+        choose, so decisions report it but never rank it.
     """
 
     code: str
@@ -53,6 +64,7 @@ class Treatment:
     modality: str
     components: tuple[str, ...] = ()
     notes: str = ""
+    choosable: bool = True
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,11 @@ class Taxonomy:
         """Constituent therapies of ``code``."""
         return self._by_code[code].components
 
+    def choosable(self, code: str) -> bool:
+        """False for a pooled mixture (reported, never ranked); unknown codes are choosable."""
+        t = self._by_code.get(code)
+        return True if t is None else t.choosable
+
     def by_modality(self, modality: str) -> tuple[str, ...]:
         """Codes of the treatments in one modality class."""
         return tuple(t.code for t in self.treatments if t.modality == modality)
@@ -146,7 +163,7 @@ class Taxonomy:
         """A stable text form (used in the evidence hash)."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(TAXONOMY_COLUMNS)
+        writer.writerow(HASHED_COLUMNS)
         for t in self.treatments:
             writer.writerow([t.code, t.label, t.modality, ";".join(t.components), t.notes])
         return buf.getvalue()
@@ -181,6 +198,9 @@ def read_csv_rows(path: str | os.PathLike) -> tuple[list[tuple[int, list[str]]],
     """
     label = str(path)
     try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return [], [Problem(label, "is not a regular file (a device, pipe or socket)")]
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return [], [Problem(label, "file not found")]
@@ -274,6 +294,10 @@ def load_taxonomy(path: str | os.PathLike | None = None) -> Taxonomy:
                 line, "code", code))
         if not label:
             row_problems.append(Problem(file, "label is empty", line, "label"))
+        choosable = rec.get("choosable", "").lower()
+        if choosable not in CHOOSABLE_VALUES:
+            row_problems.append(Problem(file, "choosable must be yes or no (empty = yes)", line, "choosable",
+                                        rec["choosable"]))
         if modality not in schema.MODALITIES:
             row_problems.append(Problem(
                 file, "unknown modality" + did_you_mean(modality, schema.MODALITIES),
@@ -283,7 +307,8 @@ def load_taxonomy(path: str | os.PathLike | None = None) -> Taxonomy:
             first_line[code] = line
         if not row_problems:
             components = tuple(c.strip() for c in rec.get("components", "").split(";") if c.strip())
-            treatments.append(Treatment(code, label, modality, components, rec.get("notes", "")))
+            treatments.append(Treatment(code, label, modality, components, rec.get("notes", ""),
+                                        CHOOSABLE_VALUES.get(choosable, True)))
     if problems:
         raise ValidationError(problems)
     return Taxonomy(tuple(treatments), source=file, open=False)

@@ -1,10 +1,12 @@
 """Posterior cache: content-addressed, atomic, netCDF only (never pickle).
 
-A posterior is stored as ``<cache_dir>/<key>.nc`` where the key hashes the
-evidence, the model spec (which includes the sampler settings), the seed and the
-package version: change any of them and the old file is simply never looked up
-again. The key is also written into the file's attrs and checked on load, so a
-renamed or copied file cannot masquerade as another fit.
+A posterior is stored as ``<cache_dir>/<key>.nc`` where the key hashes what
+determines the draws: the validated spec (canonical dict, not its file name), the
+evidence content, the sampler settings, the seed and the model family's declared
+``MODEL_VERSION`` (bumped by hand when model code changes). Change any of them and the
+old file is simply never looked up again. The key and a digest of the stored content
+(every group's values, coordinates and the root attrs) are written into the file and
+checked on load, so a renamed, copied or edited file cannot masquerade as a fit.
 
 Writes go to a temporary file in the destination folder and are moved into
 place with :func:`os.replace`, which is atomic on POSIX and Windows when source
@@ -15,6 +17,7 @@ exception mid-write leaves either the old file or none, never half a file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -24,14 +27,15 @@ from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import rhcc_bayes
-
 if TYPE_CHECKING:
     import arviz as az
+    import xarray as xr
 
 #: Bumped when the cache file layout changes, so old files stop matching.
-CACHE_FORMAT = "rhcc_bayes-posterior-v2"  # v2: gate verdict stored in attrs
+CACHE_FORMAT = "rhcc_bayes-posterior-v3"  # v2: gate verdict in attrs; v3: content digest, model-version key
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+#: Temporary files older than this are leftovers of an interrupted run (a live write is minutes at most).
+STALE_SECONDS = 3600
 
 
 class CacheWarning(UserWarning):
@@ -96,8 +100,22 @@ def content_hash(*parts: Any) -> str:
     return h.hexdigest()
 
 
-def cache_key(evidence_hash: str, spec_hash: str, seed: int, version: str = rhcc_bayes.__version__) -> str:
-    """Key of one fit: hash of evidence, spec (incl. sampler settings), seed and version.
+def cache_key(spec: Mapping[str, Any], evidence_hash: str, sampler: Mapping[str, Any], seed: int,
+              model_version: str) -> str:
+    """Key of one fit: what determines its draws, and nothing else.
+
+    Parameters
+    ----------
+    spec : Mapping
+        The validated spec in canonical plain-data form (``spec.to_dict()``; no file name).
+    evidence_hash : str
+        Content hash of the evidence rows and taxonomy (``Evidence.hash``; no file names).
+    sampler : Mapping
+        The sampler settings actually used (``SamplerSettings.to_dict()``).
+    seed : int
+    model_version : str
+        The model family's declared ``MODEL_VERSION`` (bumped by hand when the model code
+        changes the posterior).
 
     Returns
     -------
@@ -107,10 +125,11 @@ def cache_key(evidence_hash: str, spec_hash: str, seed: int, version: str = rhcc
     return content_hash(
         {
             "format": CACHE_FORMAT,
+            "spec": dict(spec),
             "evidence": evidence_hash,
-            "spec": spec_hash,
+            "sampler": dict(sampler),
             "seed": int(seed),
-            "version": version,
+            "model_version": str(model_version),
         }
     )
 
@@ -146,86 +165,143 @@ def save_idata(idata: az.InferenceData, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_idata(path: str | os.PathLike) -> az.InferenceData:
-    """Read an ``InferenceData`` written by :func:`save_idata`, fully into memory.
+def load_tree(path: str | os.PathLike) -> xr.DataTree:
+    """Read a file written by :func:`save_idata` into an ``xarray.DataTree``, fully in memory, without ArviZ.
 
-    Loaded eagerly so that no file handle stays open (the file may be replaced
-    later by a refit).
+    One child per group (``posterior``, ``constant_data``...), the root attrs as plain Python
+    values. Loaded eagerly so that no file handle stays open (a refit may replace the file).
+    This is the fast path of a cache hit (importing ArviZ costs 1-3 s); :func:`to_inference_data`
+    turns it into the ArviZ object without copying the data.
     """
-    import arviz as az
-
-    with az.rc_context({"data.load": "eager"}):
-        idata = az.from_netcdf(str(path), engine="h5netcdf")
-    # netCDF hands attrs back as numpy scalars; give callers plain Python values
-    # so that e.g. json.dumps(idata.attrs) and `is` comparisons behave as before saving.
-    for name, value in list(idata.attrs.items()):
-        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            idata.attrs[name] = value.item()
-    return idata
-
-
-class Posterior:
-    """A read-only, InferenceData-like view of a posterior file, loaded with xarray alone.
-
-    Importing ArviZ costs 3-6 s here (it compiles numba ufuncs at import), which would
-    dominate ``rhcc-bayes decide`` on a cached posterior. Everything downstream reads
-    groups as attributes (``.posterior``, ``.constant_data``…), ``.groups()`` and
-    ``.attrs``; :meth:`to_inference_data` gives the real ArviZ object when a
-    function needs one (LOO, ``az.summary``).
-    """
-
-    def __init__(self, groups: Mapping[str, Any], attrs: Mapping[str, Any]):
-        self.__dict__["_groups"] = dict(groups)
-        self.__dict__["attrs"] = dict(attrs)
-
-    def groups(self) -> list[str]:
-        return list(self._groups)
-
-    def __getattr__(self, name: str):
-        groups = self.__dict__["_groups"]
-        if name in groups:
-            return groups[name]
-        raise AttributeError(f"posterior has no group {name!r}; groups: {', '.join(groups)}")
-
-    def __setattr__(self, name: str, value) -> None:
-        raise AttributeError("a loaded Posterior is read-only; use to_inference_data() to modify it")
-
-    def to_inference_data(self) -> az.InferenceData:
-        import arviz as az
-
-        # new Dataset objects, so that adding or replacing variables never reaches this view
-        return az.InferenceData(attrs=dict(self.attrs), **{k: v.copy() for k, v in self._groups.items()})
-
-    def to_netcdf(self, path: str, engine: str = "h5netcdf") -> str:
-        """Write in ArviZ's layout (one netCDF group per group, attrs on the root)."""
-        import xarray as xr
-
-        xr.Dataset(attrs=self.attrs).to_netcdf(path, mode="w", engine=engine)
-        for name, ds in self._groups.items():
-            ds.to_netcdf(path, mode="a", group=name, engine=engine)
-        return path
-
-
-def load_posterior(path: str | os.PathLike) -> Posterior:
-    """Read a file written by :func:`save_idata` into a :class:`Posterior`, without ArviZ."""
     import h5netcdf
     import xarray as xr
 
     with h5netcdf.File(str(path), "r") as fh:
         names = list(fh.groups)
-    with xr.open_dataset(str(path), engine="h5netcdf") as root:
-        attrs = {k: (v.item() if hasattr(v, "item") and getattr(v, "ndim", None) == 0 else v)
-                 for k, v in root.attrs.items()}
+        attrs = {k: _plain(v) for k, v in fh.attrs.items()}
     groups = {}
     for name in names:
         with xr.open_dataset(str(path), group=name, engine="h5netcdf") as ds:
             groups[name] = ds.load()
-    return Posterior(groups, attrs)
+    return xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), **groups})
 
 
-def as_inference_data(idata) -> az.InferenceData:
-    """The ArviZ object behind ``idata`` (a :class:`Posterior` is converted)."""
-    return idata.to_inference_data() if isinstance(idata, Posterior) else idata
+def to_inference_data(data) -> az.InferenceData:
+    """``arviz.InferenceData`` of a :func:`load_tree` tree (same datasets, no copy); an
+    InferenceData is returned as is."""
+    import xarray as xr
+
+    if not isinstance(data, xr.DataTree):
+        return data
+    import arviz as az
+
+    idata = az.InferenceData(**group_datasets(data))
+    idata.attrs.update(data.attrs)
+    return idata
+
+
+def load_idata(path: str | os.PathLike) -> az.InferenceData:
+    """Read a file written by :func:`save_idata` into an ``arviz.InferenceData``, fully in memory.
+
+    The groups are read with xarray/h5netcdf and handed to ``az.InferenceData``: the result
+    is always the real ArviZ type (``az.summary``, ``az.loo``, ``az.plot_trace`` work on it).
+    """
+    return to_inference_data(load_tree(path))
+
+
+def group_datasets(data) -> dict:
+    """``{group name: xarray.Dataset}`` of an InferenceData or a :func:`load_tree` tree."""
+    if callable(getattr(data, "groups", None)):  # arviz.InferenceData
+        return {name: data[name] for name in data.groups()}
+    return {name: node.to_dataset() for name, node in data.children.items()}
+
+
+def _plain(value: Any) -> Any:
+    """netCDF hands attrs back as numpy scalars/bytes; give callers plain Python values."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+# ---------------------------------------------------------------- content digest
+def _digest_value(value: Any) -> Any:
+    """An attr value in a form that survives a netCDF round trip unchanged."""
+    value = _plain(value)
+    if isinstance(value, bool):
+        return int(value)
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_digest_value(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def _array_bytes(values) -> tuple[str, bytes]:
+    import numpy as np
+
+    arr = np.asarray(values)
+    if arr.dtype.kind in "USO":  # text: the same strings whatever numpy/netCDF string type holds them
+        return "text", json.dumps([str(v) for v in arr.ravel().tolist()], ensure_ascii=False).encode("utf-8")
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.uint8)
+    if arr.dtype.kind == "M":
+        arr = arr.astype("datetime64[ns]").view(np.int64)
+    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+    return f"{arr.dtype.kind}{arr.dtype.itemsize}", arr.tobytes()
+
+
+def content_digest(idata) -> str:  # idata: arviz.InferenceData or a load_tree() DataTree
+    """SHA-256 over every group's variables and coordinates (names, dims, shapes, values) and the
+    root attrs (except the digest itself).
+
+    Stored with the posterior by :func:`cached_fit` and checked on every load, so a cached file
+    whose draws, treatment labels or recorded verdicts were changed is never trusted.
+    """
+    h = sha256()
+    groups = group_datasets(idata)
+    for name in sorted(groups):
+        ds = groups[name]
+        h.update(_framed(b"group", name.encode()))
+        for var in sorted([*ds.coords, *ds.data_vars], key=str):
+            da = ds[var]
+            kind, payload = _array_bytes(da.values)
+            meta = json.dumps([str(var), list(map(str, da.dims)), list(da.shape), kind])
+            h.update(_framed(b"var", meta.encode()) + _framed(b"values", payload))
+    attrs = {str(k): _digest_value(v) for k, v in idata.attrs.items() if k != "content_digest"}
+    h.update(_framed(b"attrs", json.dumps(attrs, sort_keys=True, default=str).encode("utf-8")))
+    return h.hexdigest()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, pattern: str, max_age: float = STALE_SECONDS) -> list[Path]:
+    """Delete ``.<pattern>`` leftovers of interrupted atomic writes (hidden, older than ``max_age`` s).
+
+    Only hidden names matching ``pattern`` (the temporaries :func:`save_idata` and the report
+    writer create) are touched; recent ones may belong to a write in progress and are kept.
+    """
+    import shutil
+    import time
+
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for p in folder.glob("." + pattern):
+        try:
+            if now - p.lstat().st_mtime < max_age:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+        except OSError:  # another process cleaned it, or no permission: not our problem here
+            continue
+    return removed
 
 
 def cached_fit(
@@ -256,24 +332,32 @@ def cached_fit(
     Warns
     -----
     CacheWarning
-        When ``<key>.nc`` exists but is unreadable or records another key; it
-        is refitted and overwritten rather than trusted.
+        When ``<key>.nc`` exists but is unreadable, records another key, or its content
+        no longer matches the digest stored with it (edited draws, swapped treatment
+        labels...); it is refitted and overwritten rather than trusted.
     """
     if not _KEY_RE.match(key):
         raise ValueError(f"cache key {key!r} is not a safe file name")
     path = Path(cache_dir) / f"{key}.nc"
+    remove_stale_temporaries(cache_dir, "*.nc.*.tmp")
     if path.exists():
+        problem = None
         try:
             idata = loader(path)
         except Exception as err:  # any read failure means "not usable", not "crash"
-            warnings.warn(f"cache file {path} is unreadable ({type(err).__name__}: {err}); refitting", CacheWarning, stacklevel=2)
+            problem = f"is unreadable ({type(err).__name__}: {err})"
         else:
             stored = idata.attrs.get("cache_key")
-            if stored == key:
-                return idata, True
-            warnings.warn(f"cache file {path} records key {stored!r}, not {key!r}; refitting", CacheWarning, stacklevel=2)
+            if stored != key:
+                problem = f"records key {stored!r}, not {key!r}"
+            elif idata.attrs.get("content_digest") != content_digest(idata):
+                problem = "does not match the content digest stored with it (edited or damaged)"
+        if problem is None:
+            return idata, True
+        warnings.warn(f"cache file {path} {problem}; refitting", CacheWarning, stacklevel=2)
     idata = fit_fn()
     idata.attrs["cache_key"] = key
     idata.attrs["cache_format"] = CACHE_FORMAT
+    idata.attrs["content_digest"] = content_digest(idata)
     save_idata(idata, path)
     return idata, False

@@ -142,9 +142,6 @@ def check_gate(
     import arviz as az
     import numpy as np
 
-    from rhcc_bayes.inference.cache import as_inference_data
-
-    idata = as_inference_data(idata)
     if var_names is None:
         skip = set(deterministic_names(idata))
         var_names = [str(v) for v in idata.posterior.data_vars if str(v) not in skip]

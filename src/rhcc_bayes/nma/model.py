@@ -18,7 +18,8 @@ equicorrelated (rho = 1/2) matrix of each study's non-base arms, ``z ~ N(0, 1)``
 Fixed-effect parameters with diffuse priors (``d``, independent ``mu``) stay centred:
 the data dominate them, so there is no funnel to remove.
 
-Public API: :func:`build_nma_model`, :func:`run_nma`; statistics and tables live in
+Public API: :func:`build_nma_model` (fitted through :class:`rhcc_bayes.synthesis.Synthesis`,
+or its wrapper :func:`rhcc_bayes.synthesis.run_nma`); statistics and tables live in
 :mod:`rhcc_bayes.nma_results`.
 """
 

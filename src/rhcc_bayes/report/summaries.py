@@ -22,11 +22,9 @@ def evidence_counts(design) -> pd.DataFrame:
 
 def treatment_table(idata, design=None, *, horizon: float = 60.0) -> pd.DataFrame:
     """Per treatment: log-hazard effect and average-population survival, each with its 95% CrI."""
-    from rhcc_bayes.survival.piecewise import survival_summary
-    from rhcc_bayes.survival.predict import profile_log_hazard
+    from rhcc_bayes.survival.summary import survival_summary
 
-    lh, cuts = profile_log_hazard(idata, {}, population="average", horizon=horizon)
-    summ = survival_summary(lh, cuts, horizon=horizon, landmarks=(12, 36, 60), curves=False)
+    summ = survival_summary(idata, {}, horizon=horizon, landmarks=(12, 36, 60), curves=False)
     mu = idata.posterior["mu"]
     counts = evidence_counts(design) if design is not None else None
     rows = []
@@ -48,7 +46,7 @@ def treatment_table(idata, design=None, *, horizon: float = 60.0) -> pd.DataFram
 
 def posterior_summary_text(result, evidence=None) -> str:
     """The ``rhcc-bayes fit`` report: provenance, gate verdict and the treatment table."""
-    idata = result.idata
+    idata = result.draws  # no ArviZ import needed: a cache hit stays fast
     attrs = idata.attrs
     design = result.design
     lines = [

@@ -100,9 +100,6 @@ def with_joint_log_likelihood(idata):
     """
     import xarray as xr
 
-    from rhcc_bayes.inference.cache import as_inference_data
-
-    idata = as_inference_data(idata)
     ll = idata.log_likelihood
     parts = []
     for var in ll.data_vars:
@@ -119,7 +116,7 @@ def with_joint_log_likelihood(idata):
 def prior_survival(evidence, spec, *, draws: int = 1000, seed: int = 0, landmarks=(12, 36, 60)):
     """Prior predictive check on the survival scale: S(t) per treatment under the prior.
 
-    Returns the same summary as a posterior (``decide.survival_summary`` without curves,
+    Returns the same summary as a posterior (``survival.summary.survival_summary`` without curves,
     average study population, covariates not reported), so the priors can be judged
     where clinicians think: 5-year survival should be neither piled at 0 or 1 nor
     implausible.
@@ -128,14 +125,13 @@ def prior_survival(evidence, spec, *, draws: int = 1000, seed: int = 0, landmark
     import pymc as pm
 
     from rhcc_bayes.survival.model import build_survival_model
-    from rhcc_bayes.survival.piecewise import survival_summary
     from rhcc_bayes.survival.design import make_design
-    from rhcc_bayes.survival.predict import profile_log_hazard
     from rhcc_bayes.survival.metadata import attach_metadata
+    from rhcc_bayes.survival.summary import survival_summary
 
     design = make_design(evidence, spec)
     model = build_survival_model(design, spec)
     prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
     idata = attach_metadata(az.InferenceData(posterior=prior.prior), design, spec, evidence.hash)
-    lh, cuts = profile_log_hazard(idata, {}, population="new", seed=seed, horizon=max(landmarks))
-    return survival_summary(lh, cuts, horizon=max(landmarks), landmarks=landmarks, curves=False)
+    return survival_summary(idata, {}, horizon=max(landmarks), landmarks=landmarks, population="new", seed=seed,
+                            curves=False)

@@ -40,34 +40,11 @@ from rhcc_bayes.evidence.schema import MODALITIES
 from rhcc_bayes.survival import counts as cnt
 from rhcc_bayes.survival import pooled as pool
 from rhcc_bayes.survival.counts import POOLED_DESIGNS, censor_fraction
+from rhcc_bayes.survival.covariates import arm_covariates, size_band  # noqa: F401  (coding lives there)
 from rhcc_bayes.survival.spec import COVARIATES, SurvivalSpec
 
 Z975 = 1.959963984540054
 ABLATION_MONO = "ablation"
-
-
-def size_band(size_min: float, size_max: float) -> str:
-    """Arm size band from its inclusion limits: the band of the upper limit, conservative."""
-    if not np.isnan(size_min) and size_min >= 5:
-        return "gt5"
-    if np.isnan(size_max):
-        return "nr"
-    if size_max <= 3:
-        return "le3"
-    return "3to5" if size_max <= 5 else "gt5"
-
-
-def arm_covariates(row: pd.Series) -> dict[str, str]:
-    """Covariate levels of an arm from its descriptors; unknown → "nr"."""
-    nod = row.get("nodules_max", np.nan)
-    timing = row.get("recurrence_timing", "")
-    prior = row.get("prior_treatment", "")
-    return {
-        "size_band": size_band(row.get("size_min_cm", np.nan), row.get("size_max_cm", np.nan)),
-        "nodularity": "solitary" if nod == 1 else "nr",
-        "recurrence": timing if timing in ("early", "late") else "nr",
-        "prior": prior if prior in ("resection", "transplant") else "nr",
-    }
 
 
 @dataclass(frozen=True)
@@ -351,7 +328,7 @@ def make_design(evidence, spec: SurvivalSpec, *, totals: pd.DataFrame | None = N
         excluded_df = pd.concat([excluded_df, leftover.assign(reason="no usable count after rounding")])
     used = table[table["row_key"].isin(how)].copy()
     used["how"] = used["row_key"].map(how)
-    cuts = np.array([0.0, *spec.cuts_months, np.inf]) if spec.hazard == "piecewise" else np.array([0.0, np.inf])
+    cuts = np.array([0.0, *spec.cuts_months, np.inf])  # read by the piecewise hazard family only
     bias_populations = tuple(p for p in ("primary", "mixed") if p in rules.populations)
     return SurvivalDesign(
         structure=structure, cuts=cuts, arms=arms, studies=studies, landmarks=landmarks, medians=medians,

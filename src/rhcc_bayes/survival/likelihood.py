@@ -176,7 +176,10 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
         pm.Potential("pooled_landmark", pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - log_h) ** 2 / var)))
 
     rg = design.ranges
-    if len(rg):
+    family = getattr(getattr(hazard, "family", None), "name", "")
+    if len(rg) and family == "cure":  # not proportional hazards: the documented quantile approximation
+        _range_quantiles(pm, pt, rg, hazard, theta[rg["arm_index"].to_numpy()], sigma_study, sigma_arm)
+    elif len(rg):
         th = theta[rg["arm_index"].to_numpy()]
         t = rg["t"].to_numpy(float)
         log_h0 = pt.log(hazard.cumulative_hazard(pt.zeros(len(rg)), t))  # H(t) at theta = 0 (PH)
@@ -193,3 +196,27 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
         spread = pt.log(pt.clip(cdf_b - cdf_a, 1e-300, 1.0))
         logp = np.log(k * (k - 1)) + log_f(za) + log_f(zb) + (k - 2) * spread
         pm.Potential("range_order_statistics", pt.sum(logp))
+
+
+def _range_quantiles(pm, pt, rg, hazard, th, sigma_study, sigma_arm):
+    """Range ends as noisy observations of the F-quantiles 1/(k+1) and k/(k+1) (any hazard family).
+
+    The study-level theta ~ N(m, sd^2); the ends are read as S at theta's quantiles
+    k/(k+1) (lowest survival) and 1/(k+1) (highest), on the log(-log S) scale with variance
+    sd^2 p(1-p) / ((k+2) phi(z_p)^2) (the asymptotic variance of a sample quantile) + v.
+    Used for families where theta is not a log-hazard offset (cure mixture).
+    """
+    from scipy import stats
+
+    k = rg["k"].to_numpy(float)
+    p = 1.0 / (k + 1.0)
+    z = stats.norm.ppf(p)
+    sd = pt.sqrt(sigma_study ** 2 + sigma_arm ** 2)
+    t = rg["t"].to_numpy(float)
+    logp = 0.0
+    for obs, sign in (("high", 1.0), ("low", -1.0)):  # high survival <-> low theta quantile
+        s_model = pt.clip(pt.exp(-hazard.cumulative_hazard(th + sign * z * sd, t)), 1e-9, 1 - 1e-9)
+        x = np.log(-np.log(np.clip(rg[obs].to_numpy(float), 1e-4, 1 - 1e-4)))
+        var = sd ** 2 * p * (1 - p) / ((k + 2) * stats.norm.pdf(z) ** 2) + rg["v_sampling"].to_numpy(float)
+        logp = logp + pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - pt.log(-pt.log(s_model))) ** 2 / var))
+    pm.Potential("range_quantiles", logp)

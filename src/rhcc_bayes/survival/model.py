@@ -3,12 +3,13 @@ for the survival family (standard NMA models are built in :mod:`rhcc_bayes.nma`)
 
 The model (DESIGN.md §3a), for arm a of study s(a) with treatment j(a):
 
-    log h(a, k)  = gamma_k + theta_a                       (piecewise-exponential)
-    H_a(t)       = exp(lambda0 + theta_a) * t ** alpha     (Weibull option)
+    H_a(t)       = H_0(t; exp(theta_a))                    (baseline hazard family of the spec,
+                                                            rhcc_bayes.survival.hazards: piecewise,
+                                                            Weibull, M-spline, cure mixture)
     theta_a      = mu_j + x_a . beta (+ ablation x size interaction) + u_s + eps_a
     mu_j         = m_class(j) + tau * z_j                  (treatments pooled in classes;
                                                             z centred within each class)
-    m            ~ ZeroSumNormal(class_effect_sd)          (identifies the level: gamma carries it)
+    m            ~ ZeroSumNormal(class_effect_sd)          (identifies the level: the baseline carries it)
     u_s ~ N(0, sigma_study),  eps_a ~ N(0, sigma_arm)      (non-centred)
 
 With ``combinations = "components"`` a combination's effect is the mean of its
@@ -20,22 +21,14 @@ monotone (le3 <= 3to5 <= gt5 on the log-hazard scale) and the review's prognosti
 
 from __future__ import annotations
 
-import numpy as np
-
+from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
+from rhcc_bayes.survival.hazards import BoundHazard, family_for
+from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
 from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
-
-LN2 = float(np.log(2.0))
-
-
-def exposure(times, cuts) -> np.ndarray:
-    """Time spent in each hazard segment before ``times``: shape (len(times), n_segments)."""
-    t = np.asarray(times, dtype=float)[:, None]
-    lo, hi = cuts[:-1][None, :], cuts[1:][None, :]
-    return np.clip(np.minimum(t, hi) - lo, 0.0, None)
 
 
 def coords_of(design: SurvivalDesign) -> dict:
@@ -46,15 +39,8 @@ def coords_of(design: SurvivalDesign) -> dict:
         "study": list(design.studies) or ["none"],
         "arm": [f"{s} | {a}" for s, a in zip(design.arms["study"], design.arms["arm"])],
         "segment": [segment_label(a, b) for a, b in zip(design.cuts[:-1], design.cuts[1:])],
-        "size_band_level": ["le3", "3to5", "gt5"],
-        "nodularity_level": ["solitary", "multinodular"],
-        "recurrence_level": ["early", "late"],
-        "prior_level": ["resection", "transplant"],
+        **model_coords(),
     }
-
-
-def segment_label(lo: float, hi: float) -> str:
-    return f"{lo:g}+" if np.isinf(hi) else f"{lo:g}-{hi:g}"
 
 
 def _covariate_effects(pm, pt, priors, covariates) -> dict:
@@ -105,54 +91,6 @@ def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     return pm.Deterministic("mu", mu, dims="treatment")
 
 
-def _baseline(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
-    pr = spec.priors
-    if spec.hazard == "weibull":
-        log_lambda = pm.Normal("log_lambda", pr.baseline_log_hazard_mean, pr.baseline_log_hazard_sd)
-        log_shape = pm.Normal("log_shape", 0.0, pr.weibull_shape_log_sd)
-        return {"log_lambda": log_lambda, "alpha": pm.Deterministic("weibull_shape", pt.exp(log_shape))}
-    k = len(design.cuts) - 1
-    first = pm.Normal("gamma_first", pr.baseline_log_hazard_mean, pr.baseline_log_hazard_sd)
-    if k == 1:
-        return {"gamma": pm.Deterministic("gamma", first[None], dims="segment")}
-    steps = pm.Normal("gamma_steps", 0.0, pr.segment_step_sd, shape=k - 1)
-    gamma = pt.concatenate([first[None], first + pt.cumsum(steps)])
-    return {"gamma": pm.Deterministic("gamma", gamma, dims="segment")}
-
-
-def cumulative_hazard(pt, baseline: dict, theta, times, cuts):
-    """H(t) for observations whose arm log-hazard offsets are ``theta`` (vectors, aligned)."""
-    if "gamma" in baseline:
-        return pt.exp(theta) * pt.dot(exposure(times, cuts), pt.exp(baseline["gamma"]))
-    return pt.exp(baseline["log_lambda"] + theta) * np.asarray(times, float) ** baseline["alpha"]
-
-
-def model_median(pt, baseline: dict, theta, cuts):
-    """Median survival time (months) for each entry of ``theta``; piecewise closed form."""
-    if "gamma" not in baseline:
-        return (LN2 / pt.exp(baseline["log_lambda"] + theta)) ** (1.0 / baseline["alpha"])
-    h = pt.exp(baseline["gamma"][None, :] + theta[:, None])  # (obs, segment)
-    widths = np.diff(cuts)
-    finite = np.where(np.isinf(widths), 0.0, widths)
-    h_at_cut = pt.concatenate([pt.zeros((theta.shape[0], 1)), pt.cumsum(h * finite, axis=1)[:, :-1]], axis=1)
-    t_cand = cuts[:-1][None, :] + (LN2 - h_at_cut) / h
-    inside = (h_at_cut <= LN2) & (t_cand <= cuts[1:][None, :])
-    return pt.sum(pt.switch(inside, t_cand, 0.0), axis=1)
-
-
-class _BoundHazard:
-    """The arm hazard of the spec's family, bound to its baseline parameters (for the likelihood)."""
-
-    def __init__(self, pt, baseline: dict, cuts):
-        self.pt, self.baseline, self.cuts = pt, baseline, cuts
-
-    def cumulative_hazard(self, theta, times):
-        return cumulative_hazard(self.pt, self.baseline, theta, times, self.cuts)
-
-    def median(self, theta):
-        return model_median(self.pt, self.baseline, theta, self.cuts)
-
-
 def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     """PyMC model of the survival synthesis for an already-made design."""
     import pymc as pm
@@ -162,8 +100,10 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     coords.update(likelihood_coords(design))  # incl. "<outcome>_obs" of known-n secondary rows
     coords["los_obs"] = design.stay["row_key"].tolist()
     pr = spec.priors
+    family = family_for(spec, design)
+    coords.update(family.coords())
     with pm.Model(coords=coords) as model:
-        baseline = _baseline(pm, pt, design, spec)
+        baseline = family.add_priors(pm, pt, pr)
         mu = _treatment_effects(pm, pt, design, spec)
         effects = _covariate_effects(pm, pt, pr, spec.covariates)
         if len(design.arms):
@@ -188,7 +128,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
             offsets = population_offsets(pm, pt, design, spec)
             if offsets is not None:
                 theta = theta + offsets
-            survival_likelihood(pm, pt, design, _BoundHazard(pt, baseline, design.cuts), theta)
+            survival_likelihood(pm, pt, design, BoundHazard(family, pt, baseline), theta)
         else:
             scale_prior(pm, "sigma_study", pr.study_sd)
             if spec.arm_heterogeneity:

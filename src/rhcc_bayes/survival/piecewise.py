@@ -81,6 +81,23 @@ def median_survival(log_hazard: np.ndarray, cuts, horizon: float | None = None) 
     return _median_h(np.exp(log_hazard), cuts, horizon)
 
 
+def time_at_cumhaz(log_hazard: np.ndarray, cuts, target) -> np.ndarray:
+    """The time where H reaches ``target`` (broadcast with ``log_hazard[..., 0]``);
+    ``inf`` when it never does within the cuts. The median is ``target = ln 2``."""
+    starts, widths = _cuts(cuts)
+    tgt = np.asarray(target, dtype=float)
+    shape = np.broadcast_shapes(np.shape(log_hazard)[:-1], tgt.shape)
+    h = np.broadcast_to(np.exp(log_hazard), shape + np.shape(log_hazard)[-1:])
+    tgt = np.broadcast_to(tgt, shape)[..., None]
+    h_end = np.cumsum(h[..., :-1] * widths[:-1], axis=-1)          # H at the segment ends
+    k = np.sum(h_end < tgt, axis=-1, keepdims=True)                # segment where H crosses
+    h_start = np.concatenate([np.zeros(shape + (1,)), h_end], axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = starts[k] + (tgt - np.take_along_axis(h_start, k, -1)) / np.take_along_axis(h, k, -1)
+    t = t[..., 0]
+    return np.where(t > float(np.asarray(cuts, dtype=float)[-1]), np.inf, t)
+
+
 # The same on hazards h = exp(log_hazard), so a summary takes that exp only once.
 def _cumhaz_h(h, cuts, times):
     starts, widths = _cuts(cuts)

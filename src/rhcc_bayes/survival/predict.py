@@ -1,7 +1,9 @@
-"""Posterior log hazards for a patient's covariates, and predictions for a new study arm.
+"""Linear predictors and S(t) draws for a patient's covariates, and predictions for a new study arm.
 
 Numpy on posterior arrays, wrapped in xarray with dims (``chain``, ``draw``,
-``treatment``, ``segment``). Works from the posterior file alone: the treatment
+``treatment``[, ``time``]); S(t) is exact for every hazard family
+(:mod:`rhcc_bayes.survival.hazards`); the piecewise-only log hazards
+(``segment`` dim) feed the batch fast path. Works from the posterior file alone: the treatment
 structure and cuts are read from ``idata.constant_data`` (see
 :func:`rhcc_bayes.workflow.attach_metadata`).
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from rhcc_bayes.survival.piecewise import cumulative_hazard
 from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.survival.hazards import family_from_idata
+from rhcc_bayes.survival.hazards.base import broadcast_params
 from rhcc_bayes.survival.spec import COVARIATES
 from rhcc_bayes.survival.metadata import cuts_from
 
@@ -80,25 +83,20 @@ def profile_log_hazard(idata, covariates: dict, *, population: str = "average", 
     log_hazard : xr.DataArray
         Dims (chain, draw, treatment, segment).
     cuts : numpy.ndarray
-        Segment boundaries in months, starting at 0 and ending with inf. For a Weibull
-        hazard the curve is represented exactly at whole months by monthly segments
-        up to ``horizon``.
+        Segment boundaries in months, starting at 0 and ending with inf.
+
+    Piecewise-exponential posteriors only (the batch fast path of
+    :mod:`rhcc_bayes.decision.cohort`); ``horizon`` is unused and kept for callers.
     """
+    hazard = str(getattr(idata, "attrs", {}).get("hazard", "piecewise"))
+    if hazard != "piecewise":
+        raise UserError(f"profile_log_hazard needs a piecewise-exponential posterior, this one has a "
+                        f"{hazard!r} hazard; use rhcc_bayes.survival.summary.survival_summary "
+                        "(exact for every family)")
     theta = linear_predictor(idata, covariates, population=population, seed=seed)
-    post = idata.posterior
-    if "gamma" in post:
-        cuts = cuts_from(idata)
-        gamma = post["gamma"].values  # (chain, draw, segment)
-        lh = theta.values[..., None] + gamma[:, :, None, :]
-    else:
-        grid = np.arange(0.0, np.ceil(horizon) + 1.0)
-        cuts = np.append(grid, np.inf)
-        alpha = post["weibull_shape"].values[..., None, None]
-        lam = post["log_lambda"].values[..., None, None]
-        h_grid = np.exp(lam + theta.values[..., None]) * grid[None, None, None, :] ** alpha
-        inc = np.diff(h_grid, axis=-1)  # exact H increments per month
-        last = np.log(alpha) + lam + theta.values[..., None] + (alpha - 1) * np.log(grid[-1])  # hazard at horizon
-        lh = np.concatenate([np.log(np.maximum(inc, 1e-300)), last], axis=-1)
+    cuts = cuts_from(idata)
+    gamma = idata.posterior["gamma"].values  # (chain, draw, segment)
+    lh = theta.values[..., None] + gamma[:, :, None, :]
     da = xr.DataArray(lh, dims=("chain", "draw", "treatment", "segment"),
                       coords={**theta.coords, "segment": np.arange(lh.shape[-1])})
     return da, cuts
@@ -121,8 +119,8 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
         raise UserError(f"unknown treatment {treatment!r}{did_you_mean(treatment, treatments)}")
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise UserError(f"n must be a positive integer, got {n!r}")
-    lh, cuts = profile_log_hazard(idata, covariates, population="new", seed=seed, horizon=max(times))
-    surv = np.exp(-cumulative_hazard(lh.sel(treatment=treatment).values, cuts, times))
+    surv_da = survival_draws(idata, covariates, times, population="new", seed=seed).sel(treatment=treatment)
+    surv = surv_da.values
     cond = surv / np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
     rng = np.random.default_rng(seed + 1)
     alive = np.full(surv.shape[:-1], n)
@@ -131,11 +129,14 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
         alive = rng.binomial(alive, np.clip(cond[..., k], 0, 1))
         out[..., k] = alive / n
     return xr.DataArray(out, dims=("chain", "draw", "time"),
-                        coords={"chain": lh.chain.values, "draw": lh.draw.values, "time": np.asarray(times, float)})
+                        coords={"chain": surv_da.chain.values, "draw": surv_da.draw.values,
+                                "time": np.asarray(times, float)})
 
 
 def survival_draws(idata, covariates: dict, times, *, population: str = "average", seed: int = 0) -> xr.DataArray:
     """S(t) per posterior draw and treatment at ``times`` (months) for the given covariates.
+
+    Exact for every hazard family (see :mod:`rhcc_bayes.survival.summary`).
 
     Returns
     -------
@@ -143,8 +144,9 @@ def survival_draws(idata, covariates: dict, times, *, population: str = "average
         Dims (chain, draw, treatment, time).
     """
     times = np.asarray(times, dtype=float)
-    lh, cuts = profile_log_hazard(idata, covariates, population=population, seed=seed,
-                                  horizon=float(times.max()))
-    surv = np.exp(-cumulative_hazard(lh.values, cuts, times))
-    return xr.DataArray(surv, dims=("chain", "draw", "treatment", "time"),
-                        coords={**{k: v for k, v in lh.coords.items() if "segment" not in v.dims}, "time": times})
+    family = family_from_idata(idata)
+    theta = linear_predictor(idata, covariates, population=population, seed=seed)
+    th = theta.values
+    flat = broadcast_params(family.posterior_params(idata.posterior), th.shape)
+    surv = family.survival(flat, th.reshape(-1), times).reshape(*th.shape, times.size)
+    return xr.DataArray(surv, dims=(*theta.dims, "time"), coords={**theta.coords, "time": times})

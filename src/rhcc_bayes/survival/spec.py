@@ -16,14 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
-
-COVARIATES: dict[str, tuple[str, ...]] = {
-    # levels of each patient/arm covariate; "nr" = not reported, the population average
-    "size_band": ("le3", "3to5", "gt5", "nr"),
-    "nodularity": ("solitary", "multinodular", "nr"),
-    "recurrence": ("early", "late", "nr"),
-    "prior": ("resection", "transplant", "nr"),
-}
+from rhcc_bayes.survival.covariates import (
+    LEVELS as COVARIATES,  # name -> levels incl. "nr" (re-exported)
+)
+from rhcc_bayes.survival.hazards import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -69,6 +65,9 @@ class Priors:
     arm_sd: float = 0.2
     covariate_sd: float = 0.3
     weibull_shape_log_sd: float = 0.5
+    spline_smooth_sd: float = 0.4  # mean of the Gamma(2) prior on the M-spline random-walk SD
+    cure_logit_mean: float = -1.5  # cure fraction: prior median 0.18 ...
+    cure_logit_sd: float = 1.0  # ... 95% prior interval about [0.03, 0.62]
     secondary_intercept_sd: float = 1.5
     secondary_effect_sd: float = 0.7
     # population bias delta_pop = s_pop * z_pop (primary, mixed), s_pop ~ HalfNormal(this):
@@ -83,7 +82,9 @@ class SurvivalSpec:
     name: str
     description: str = ""
     outcome: str = "os"
-    hazard: str = "piecewise"  # "piecewise" | "weibull"
+    hazard: str = "piecewise"  # a key of rhcc_bayes.survival.hazards.FAMILIES
+    cure_base: str = "weibull"  # family of the uncured when hazard = "cure"
+    spline_df: int = 6  # M-spline basis size (cubic: spline_df - 4 interior knots)
     cuts_months: tuple[float, ...] = (12.0, 36.0, 60.0)
     combinations: str = "class"  # "class" | "components"
     arm_heterogeneity: bool = False
@@ -175,7 +176,10 @@ MODEL_KEYS: dict[str, Check] = {
     "name": _string,
     "description": _string,
     "outcome": _one_of("os", "pfs", "dfs", "rfs", "ttp"),
-    "hazard": _one_of("piecewise", "weibull"),
+    # looked up at validation time, so a family added to the table is accepted at once
+    "hazard": lambda v: _one_of(*FAMILIES)(v),
+    "cure_base": lambda v: _one_of(*(f for f in FAMILIES if f != "cure"))(v),
+    "spline_df": _number(lo=4, hi=20, integer=True),
     "cuts_months": _increasing_positive,
     "combinations": _one_of("class", "components"),
     "arm_heterogeneity": _bool,
@@ -205,7 +209,9 @@ EVIDENCE_KEYS: dict[str, Check] = {
 # (148 deaths per patient-month); prior SDs above 10 on the log-hazard scale put mass on such
 # values and only make the sampler diverge.
 PRIOR_KEYS: dict[str, Check] = {
-    k: (_number(lo=-15, hi=5) if k == "baseline_log_hazard_mean" else _number(lo=1e-9, hi=10))
+    k: (_number(lo=-15, hi=5) if k == "baseline_log_hazard_mean"
+        else _number(lo=-10, hi=10) if k == "cure_logit_mean"
+        else _number(lo=1e-9, hi=10))
     for k in Priors.__dataclass_fields__
 }
 SECTIONS = {"model": MODEL_KEYS, "evidence": EVIDENCE_KEYS, "priors": PRIOR_KEYS, "sampler": None}
@@ -223,6 +229,22 @@ def _check_section(source: str, section: str, table: Any, keys: dict[str, Check]
         message = keys[key](value)
         if message:
             problems.append(Problem(source, message, column=name, value=value))
+    return problems
+
+
+def _family_options(source: str, model: Any) -> list[Problem]:
+    """Hazard-family options given for a family that does not use them (a likely mistake)."""
+    if not isinstance(model, dict):
+        return []
+    hazard = model.get("hazard", "piecewise")
+    families = {hazard, model.get("cure_base", SurvivalSpec.cure_base) if hazard == "cure" else hazard}
+    problems = []
+    if "cure_base" in model and hazard != "cure":
+        problems.append(Problem(source, f"only used with hazard = \"cure\" (hazard is {hazard!r})",
+                                column="model.cure_base", value=model["cure_base"]))
+    if "spline_df" in model and "mspline" not in families:
+        problems.append(Problem(source, "only used by the \"mspline\" hazard (directly or as cure_base)",
+                                column="model.spline_df", value=model["spline_df"]))
     return problems
 
 
@@ -257,6 +279,7 @@ def parse_survival_spec(mapping: dict, source: str = "<memory>") -> SurvivalSpec
             problems += _check_section(source, section, mapping[section], keys)
     if "sampler" in mapping and not isinstance(mapping["sampler"], dict):
         problems.append(Problem(source, "must be a table", column="[sampler]"))
+    problems += _family_options(source, mapping.get("model"))
     if problems:
         raise ValidationError(problems)
 

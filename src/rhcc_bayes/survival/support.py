@@ -1,8 +1,10 @@
 """What of the likelihood informs each treatment: arms, studies, patients and covered subgroups.
 
 Computed once from a :class:`~rhcc_bayes.survival.design.SurvivalDesign` and stored in the
-posterior file (``attrs["evidence_support_json"]``) so that decisions from a saved posterior
-keep their honesty flags.
+posterior file (``attrs["evidence_support_json"]`` per treatment, ``attrs["evidence_arms_json"]``
+per arm with its inclusion limits) so that decisions from a saved posterior keep their
+honesty flags. Coverage of a patient by an arm is decided by
+:func:`rhcc_bayes.survival.covariates.coverage_gaps`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import json
 import numpy as np
 import pandas as pd
 
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS
+
 SUPPORT_COLUMNS = ["studies", "arms", "patients", "size_max_cm", "size_unstated_arms", "size_bands",
                    "nodularity", "recurrence", "prior", "recurrent_arms", "borrowed_arms", "population_summaries",
                    "latent_n_arms"]
+
+ARM_SUPPORT_COLUMNS = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
 
 
 def evidence_support(design) -> pd.DataFrame:
@@ -89,6 +95,43 @@ def support_from_idata(idata) -> pd.DataFrame | None:
     return df.reindex(columns=SUPPORT_COLUMNS)
 
 
+def arm_support(design) -> pd.DataFrame:
+    """One row per arm in the likelihood: study, arm, treatment, n and its inclusion limits.
+
+    The limits (:data:`~rhcc_bayes.survival.covariates.ARM_DESCRIPTORS`) are the first
+    stated value among the arm's rows used by the model (NaN / "" when none states one).
+    """
+    arms = design.arms
+    if "level" in arms:  # population-level pseudo-arms (ranges, pooled results) are not study arms
+        arms = arms[arms["level"] != "population"]
+    arms = arms[["study", "arm", "treatment", "n"]].copy()
+    table = design.used if len(design.used) else None
+    for col in ARM_DESCRIPTORS:
+        numeric = col.endswith("_cm") or col == "nodules_max"
+        values = {}
+        if table is not None and col in table:
+            for (s, a), g in table.groupby(["study", "arm"]):
+                v = g[col]
+                v = v[v.notna() & (v.astype(str) != "")]
+                values[(s, a)] = v.iloc[0] if len(v) else (np.nan if numeric else "")
+        arms[col] = [values.get((s, a), np.nan if numeric else "") for s, a in zip(arms["study"], arms["arm"])]
+        arms[col] = arms[col].astype(float) if numeric else arms[col].astype(str)
+    return arms.reset_index(drop=True)[ARM_SUPPORT_COLUMNS]
+
+
+def arm_support_from_idata(idata) -> pd.DataFrame | None:
+    """Per-arm support stored in the posterior by :func:`attach_support` (None when absent)."""
+    raw = idata.attrs.get("evidence_arms_json")
+    if not raw:
+        return None
+    df = pd.DataFrame(json.loads(raw)).reindex(columns=ARM_SUPPORT_COLUMNS)
+    for col in ARM_DESCRIPTORS:
+        numeric = col.endswith("_cm") or col == "nodules_max"
+        df[col] = df[col].astype(float) if numeric else df[col].fillna("").astype(str)
+    return df
+
+
 def attach_support(idata, design) -> None:
-    """Store :func:`evidence_support` in ``idata.attrs`` so a saved posterior carries it."""
+    """Store :func:`evidence_support` and :func:`arm_support` in ``idata.attrs`` (a saved posterior carries them)."""
     idata.attrs["evidence_support_json"] = evidence_support(design).reset_index().to_json(orient="records")
+    idata.attrs["evidence_arms_json"] = arm_support(design).to_json(orient="records")

@@ -1,0 +1,9 @@
+"""The survival model's declared version, part of every posterior cache key.
+
+Bump ``MODEL_VERSION`` by hand in the same commit as any change to the survival model
+code that changes its posterior (likelihood blocks, priors' implementation, design
+coding, hazard families): cached fits of the old model are then never reused. Spec,
+evidence, sampler settings and seed are hashed separately and need no bump.
+"""
+
+MODEL_VERSION = "survival-2026.11.30"
