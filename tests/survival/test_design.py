@@ -107,16 +107,25 @@ def test_rows_left_out_carry_their_reason(tmp_path):
             estimate=0.7, population="primary"),
         row(study="q", arm="A", treatment="TACE", modality="transarterial", measure="survival", time_months=12, estimate=0.7),
     ])
-    reasons = dict(zip(make_design(ev, spec()).excluded["study"], make_design(ev, spec()).excluded["reason"]))
-    assert reasons["m"].startswith("design excluded by spec")
+    # the pre-issue-10 rules, now a sensitivity: recurrent only, no pooled results, n required
+    strict = spec(populations=["recurrent"], pooled=False, missing_n="exclude")
+    d = make_design(ev, strict)
+    reasons = dict(zip(d.excluded["study"], d.excluded["reason"]))
+    assert reasons["m"] == "a pooled meta-analysis result (spec pooled = false)"
     assert reasons["p"] == "population excluded by spec"
     assert reasons["q"] == 'arm size n not reported (spec missing_n = "exclude")'
-    assumed = make_design(ev, spec(missing_n=30))
+    assumed = make_design(ev, spec(missing_n=30, populations=["recurrent"], pooled=False))
     assert assumed.landmarks["at_risk"].tolist() == [27]  # 30 * c(12) = 30 * 0.9
+    # default rules: all three enter, each saying how
+    how = dict(zip(make_design(ev, spec()).used["study"], make_design(ev, spec()).used["how"]))
+    assert how["m"].startswith("pooled landmark S(60) on the average population, latent n")
+    assert how["p"] == "landmark S(12), n known, 36 at risk; population=primary (bias term)"
+    assert how["q"] == "landmark S(12), latent n (lognormal prior)"
 
 
-def test_bundled_design_uses_only_recurrent_primary_studies():
-    d = make_design(load_evidence(), parse_spec({"model": {"name": "d"}}, "d.toml"))
+def test_bundled_design_recurrent_only_sensitivity_uses_only_recurrent_primary_studies():
+    d = make_design(load_evidence(), parse_spec({"model": {"name": "d"}, "evidence": {
+        "populations": ["recurrent"], "missing_n": "exclude", "ranges": False, "pooled": False}}, "d.toml"))
     used = d.used
     assert set(used["population"]) == {"recurrent"}
     assert set(used["design"]) <= {"rct", "prospective", "retrospective"}

@@ -28,13 +28,23 @@ def test_model_has_named_dims_for_every_parameter(evidence):
     observed = {v.name for v in model.observed_RVs}
     # every block of the design with rows has its observed variable, and nothing else is observed
     med = design.medians
+    known_med = med["se_log"].isna() & (med["latent"] < 0)
     expected = {name for name, rows in [
-        ("landmark_deaths", design.landmarks), ("median_alive", med[med["se_log"].isna()]),
+        ("landmark_deaths", design.landmarks[design.landmarks["latent"] < 0]), ("median_alive", med[known_med]),
         ("median_log", med[med["se_log"].notna()]), ("log_hr", design.hazard_ratios), ("los_mean", design.stay),
-    ] if len(rows)} | {f"{o}_events" for o in design.secondary["outcome"].unique()}
+    ] if len(rows)} | {f"{o}_events" for o in design.secondary.loc[design.secondary["latent"] < 0, "outcome"].unique()}
     assert {"landmark_deaths", "median_alive"} <= observed
     assert observed == expected
-    assert len(model.coords["landmark_obs"]) == len(design.landmarks)
+    assert len(model.coords["landmark_obs"]) == int((design.landmarks["latent"] < 0).sum())
+    # issue 10: latent-n landmarks/medians, pooled landmarks and ranges enter as potentials
+    pots = {name for name, rows in [
+        ("landmark_latent_n", design.landmarks[design.landmarks["latent"] >= 0]),
+        ("median_latent_n", med[med["se_log"].isna() & (med["latent"] >= 0)]),
+        ("pooled_landmark", design.pooled_landmarks), ("range_order_statistics", design.ranges)] if len(rows)}
+    pots |= {f"{o}_latent_n" for o in design.secondary.loc[design.secondary["latent"] >= 0, "outcome"].unique()}
+    assert {p.name for p in model.potentials} == pots
+    assert model.named_vars_to_dims["delta_population"] == ("bias_population",)
+    assert model.named_vars_to_dims["latent_n"] == ("latent_arm",)
 
 
 def test_components_mode_makes_combinations_the_mean_of_their_parts(evidence):

@@ -66,7 +66,7 @@ def test_bad_values_are_all_reported_at_once():
         "s.toml: column 'model.cuts_months': must be positive and strictly increasing (got [12, 6])",
         "s.toml: column 'model.seed': must be >= 0 (got -1)",
         "s.toml: column 'evidence.censoring': must be one of ['none', 'uniform'] (did you mean 'uniform'?) (got 'uniformly')",
-        "s.toml: column 'evidence.missing_n': must be \"exclude\" or a positive integer (an assumed arm size, for sensitivity analyses) (got 0)",
+        "s.toml: column 'evidence.missing_n': must be \"latent\", \"exclude\" or a positive integer (an assumed arm size, for sensitivity analyses) (got 0)",
         "s.toml: column 'priors.study_sd': must be >= 1e-09 (got -0.3)",
     ]
 

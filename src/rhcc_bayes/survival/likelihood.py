@@ -1,10 +1,22 @@
 """Likelihood blocks of the survival synthesis: one function per kind of reported summary.
 
-Each block adds observed variables to the PyMC model under construction. Survival blocks
-share the arm hazard through ``hazard``, an object with ``cumulative_hazard(theta, times)``
-and ``median(theta)`` (PyTensor) bound to the baseline parameters of the spec's hazard
-family; secondary outcomes (complications, response, length of stay) have sub-models of
-their own.
+Each block adds observed variables (or potentials) to the PyMC model under construction.
+Survival blocks share the arm hazard through ``hazard``, an object with
+``cumulative_hazard(theta, times)`` and ``median(theta)`` (PyTensor) bound to the baseline
+parameters of the spec's hazard family; secondary outcomes (complications, response,
+length of stay) have sub-models of their own.
+
+Rules (the design decides which row goes where; see :mod:`rhcc_bayes.survival.counts` and
+:mod:`rhcc_bayes.survival.pooled`):
+
+* landmarks and medians with a known n: binomial counts;
+* with a latent n: normal approximation on the logit scale with variance 1/(R q (1-q)),
+  R = n * S(t_prev) * c(t) a function of the latent n (Dirichlet share of a known total,
+  or lognormal prior);
+* within-study HR: log HR ~ N(theta_a - theta_b, se); pooled contrast: variance + sigma_study^2;
+* pooled landmark: log(-log S) ~ N(log H(theta_pop, t), v(n) + sigma_study^2 / k);
+* range across k studies: exact joint density of the min and max of k study-level draws
+  (requires theta to be a log-hazard offset, true for every proportional-hazards family).
 """
 
 from __future__ import annotations
@@ -13,6 +25,8 @@ import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
 
+LOG_2PI = float(np.log(2 * np.pi))
+
 
 def observed_data(pm, name: str, values, dim: str):
     """Observations as a named data container ``<name>_data``, so a compiled model can be
@@ -20,27 +34,189 @@ def observed_data(pm, name: str, values, dim: str):
     return pm.Data(f"{name}_data", np.asarray(values), dims=dim)
 
 
+def population_offsets(pm, pt, design: SurvivalDesign, spec):
+    """Per-arm population bias: delta_pop = s_pop * z_pop for primary/mixed arms, 0 for recurrent.
+
+    s_pop ~ HalfNormal(``population_bias_sd``): near 0 = near-full borrowing from the
+    non-recurrent evidence, large = near none. Returns None when no arm needs it.
+    """
+    pops = design.bias_populations
+    idx = design.population_index
+    if not pops or not (idx > 0).any():
+        return None
+    s_pop = pm.HalfNormal("sigma_population", spec.priors.population_bias_sd)
+    z = pm.Normal("z_population", 0.0, 1.0, shape=len(pops))
+    delta = pm.Deterministic("delta_population", s_pop * z, dims="bias_population")
+    return pt.concatenate([pt.zeros(1), delta])[idx]
+
+
+def latent_sizes_of(pm, pt, design: SurvivalDesign):
+    """The model's latent arm sizes, created on first use (survival or secondary block)."""
+    model = pm.modelcontext(None)
+    if "latent_n" in model.named_vars:
+        return model["latent_n"]
+    return latent_sizes(pm, pt, design)
+
+
+def latent_sizes(pm, pt, design: SurvivalDesign):
+    """Latent arm sizes (PyTensor vector aligned with ``design.latent_n``), or None."""
+    lat = design.latent_n
+    if not len(lat):
+        return None
+    pieces = [None] * len(lat)
+    groups = design.latent_groups
+    for g in groups.itertuples():
+        k = int(g.n_members)
+        conc = float(design.options.get("share_concentration", 2.0))
+        share = pm.Dirichlet(f"n_share_{g.group}", a=np.full(k, conc)) if k > 1 else pt.ones(1)
+        for i, r in enumerate(lat.itertuples()):
+            if r.group == g.group:
+                pieces[i] = float(g.total) * share[int(r.share_pos)]
+    prior_rows = [i for i, r in enumerate(lat.itertuples()) if r.group < 0]
+    if prior_rows:
+        z = pm.Normal("z_latent_n", 0.0, 1.0, shape=len(prior_rows))
+        n_prior = pt.exp(design.latent_prior["log_mean"] + design.latent_prior["log_sd"] * z)
+        for j, i in enumerate(prior_rows):
+            pieces[i] = n_prior[j]
+    return pm.Deterministic("latent_n", pt.stack(pieces), dims="latent_arm")
+
+
+def _logit_normal(pm, pt, name, q_obs, q_model, at_risk, dim):
+    """logit q_obs ~ N(logit q_model, 1/(R q~(1-q~))), q~ continuity corrected; R may be latent."""
+    q_cc = (at_risk * q_obs + 0.5) / (at_risk + 1.0)
+    var = 1.0 / (at_risk * q_cc * (1 - q_cc))
+    x = pt.log(q_cc) - pt.log1p(-q_cc)
+    mu = pt.log(q_model) - pt.log1p(-q_model)
+    logp = -0.5 * (LOG_2PI + pt.log(var) + (x - mu) ** 2 / var)
+    pm.Potential(name, pt.sum(logp))
+
+
+def likelihood_coords(design: SurvivalDesign) -> dict:
+    """Coordinates of the likelihood blocks' observation dims (for ``pm.Model(coords=...)``)."""
+    lm, med = design.landmarks, design.medians
+    lm_known = lm["latent"] < 0 if "latent" in lm else np.ones(len(lm), bool)
+    med_known = med["latent"] < 0 if "latent" in med else np.ones(len(med), bool)
+    return {
+        "landmark_obs": lm.loc[lm_known, "row_key"].tolist(),
+        "median_obs": med.loc[med["se_log"].isna() & med_known, "row_key"].tolist(),
+        "median_ci_obs": med.loc[med["se_log"].notna(), "row_key"].tolist(),
+        "hr_obs": design.hazard_ratios["row_key"].tolist(),
+        "bias_population": list(design.bias_populations),
+        "latent_arm": [f"{st} | {ar}" for st, ar in zip(design.latent_n["study"], design.latent_n["arm"])],
+        **{f"{o}_obs": rows.loc[rows["latent"] < 0 if "latent" in rows else rows.index, "row_key"].tolist()
+           for o, rows in design.secondary.groupby("outcome", sort=False)},
+    }
+
+
 def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
+    model = pm.modelcontext(None)
+    n_lat = latent_sizes_of(pm, pt, design)
+    sigma_study = model["sigma_study"] if "sigma_study" in model.named_vars else 0.0
+    sigma_arm = model["sigma_arm"] if "sigma_arm" in model.named_vars else 0.0
+
     lm = design.landmarks
-    if len(lm):
-        th = theta[lm["arm_index"].to_numpy()]
-        d_h = hazard.cumulative_hazard(th, lm["t"]) - hazard.cumulative_hazard(th, lm["t_prev"])
+    known = lm[lm["latent"] < 0] if "latent" in lm else lm
+    if len(known):
+        th = theta[known["arm_index"].to_numpy()]
+        d_h = hazard.cumulative_hazard(th, known["t"]) - hazard.cumulative_hazard(th, known["t_prev"])
         p_death = pt.clip(-pt.expm1(-d_h), 1e-12, 1 - 1e-12)
-        pm.Binomial("landmark_deaths", n=lm["at_risk"].to_numpy(), p=p_death,
-                    observed=observed_data(pm, "landmark_deaths", lm["deaths"], "landmark_obs"), dims="landmark_obs")
+        pm.Binomial("landmark_deaths", n=known["at_risk"].to_numpy(int), p=p_death,
+                    observed=observed_data(pm, "landmark_deaths", known["deaths"].to_numpy(int), "landmark_obs"),
+                    dims="landmark_obs")
+    lat_lm = lm[lm["latent"] >= 0] if "latent" in lm else lm.iloc[:0]
+    if len(lat_lm):
+        th = theta[lat_lm["arm_index"].to_numpy()]
+        d_h = hazard.cumulative_hazard(th, lat_lm["t"]) - hazard.cumulative_hazard(th, lat_lm["t_prev"])
+        q_model = pt.clip(pt.exp(-d_h), 1e-9, 1 - 1e-9)
+        at_risk = n_lat[lat_lm["latent"].to_numpy()] * (lat_lm["s_prev"] * lat_lm["censor"]).to_numpy(float)
+        _logit_normal(pm, pt, "landmark_latent_n", lat_lm["cond"].to_numpy(float), q_model, at_risk, "landmark_latent_obs")
+
     med = design.medians
-    counted = med[med["se_log"].isna()]
+    lat_col = med["latent"] if "latent" in med else np.full(len(med), -1)
+    counted = med[med["se_log"].isna() & (lat_col < 0)]
     if len(counted):
         th = theta[counted["arm_index"].to_numpy()]
         surv = pt.exp(-hazard.cumulative_hazard(th, counted["time"]))
-        pm.Binomial("median_alive", n=counted["at_risk"].to_numpy(), p=pt.clip(surv, 1e-12, 1 - 1e-12),
-                    observed=observed_data(pm, "median_alive", counted["alive"], "median_obs"), dims="median_obs")
+        pm.Binomial("median_alive", n=counted["at_risk"].to_numpy(int), p=pt.clip(surv, 1e-12, 1 - 1e-12),
+                    observed=observed_data(pm, "median_alive", counted["alive"].to_numpy(int), "median_obs"),
+                    dims="median_obs")
+    lat_med = med[med["se_log"].isna() & (lat_col >= 0)]
+    if len(lat_med):
+        th = theta[lat_med["arm_index"].to_numpy()]
+        surv = pt.clip(pt.exp(-hazard.cumulative_hazard(th, lat_med["time"])), 1e-9, 1 - 1e-9)
+        at_risk = n_lat[lat_med["latent"].to_numpy()] * lat_med["censor"].to_numpy(float)
+        _logit_normal(pm, pt, "median_latent_n", np.full(len(lat_med), 0.5), surv, at_risk, "median_latent_obs")
     with_ci = med[med["se_log"].notna()]
     if len(with_ci):
         th = theta[with_ci["arm_index"].to_numpy()]
         pm.Normal("median_log", mu=pt.log(hazard.median(th)), sigma=with_ci["se_log"].to_numpy(),
                   observed=observed_data(pm, "median_log", np.log(with_ci["time"]), "median_ci_obs"), dims="median_ci_obs")
+
     hr = design.hazard_ratios
     if len(hr):
+        pooled = hr["pooled"].to_numpy(bool) if "pooled" in hr else np.zeros(len(hr), bool)
+        add = pooled.astype(float) * float(design.options.get("add_between_study", 1.0))
+        sigma = pt.sqrt(hr["se"].to_numpy(float) ** 2 + add * sigma_study ** 2)
         pm.Normal("log_hr", mu=theta[hr["arm_index"].to_numpy()] - theta[hr["comparator_index"].to_numpy()],
-                  sigma=hr["se"].to_numpy(), observed=observed_data(pm, "log_hr", hr["log_hr"], "hr_obs"), dims="hr_obs")
+                  sigma=sigma, observed=observed_data(pm, "log_hr", hr["log_hr"], "hr_obs"), dims="hr_obs")
+
+    pl = design.pooled_landmarks
+    if len(pl):
+        th = theta[pl["arm_index"].to_numpy()]
+        log_h = pt.log(hazard.cumulative_hazard(th, pl["t"]))
+        s = np.clip(pl["estimate"].to_numpy(float), 1e-3, 1 - 1e-3)
+        n = pt.as_tensor_variable(np.nan_to_num(pl["n"].to_numpy(float), nan=1.0))
+        if (pl["latent"] >= 0).any():
+            n = pt.switch(pl["latent"].to_numpy() >= 0, n_lat[np.maximum(pl["latent"].to_numpy(), 0)], n)
+        n_eff = n * pl["censor"].to_numpy(float)
+        v = (1 - s) / (n_eff * s * np.log(s) ** 2)
+        add = float(design.options.get("add_between_study", 1.0))
+        var = v + add * sigma_study ** 2 / pl["k"].to_numpy(float)
+        x = np.log(-np.log(s))
+        pm.Potential("pooled_landmark", pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - log_h) ** 2 / var)))
+
+    rg = design.ranges
+    family = getattr(getattr(hazard, "family", None), "name", "")
+    if len(rg) and family == "cure":  # not proportional hazards: the documented quantile approximation
+        _range_quantiles(pm, pt, rg, hazard, theta[rg["arm_index"].to_numpy()], sigma_study, sigma_arm)
+    elif len(rg):
+        th = theta[rg["arm_index"].to_numpy()]
+        t = rg["t"].to_numpy(float)
+        log_h0 = pt.log(hazard.cumulative_hazard(pt.zeros(len(rg)), t))  # H(t) at theta = 0 (PH)
+        sd = pt.sqrt(sigma_study ** 2 + sigma_arm ** 2 + rg["v_sampling"].to_numpy(float))
+        lo = np.clip(rg["low"].to_numpy(float), 1e-4, 1 - 1e-4)
+        hi = np.clip(rg["high"].to_numpy(float), 1e-4, 1 - 1e-4)
+        # the highest survival is the smallest theta (a), the lowest survival the largest (b)
+        za = (np.log(-np.log(hi)) - log_h0 - th) / sd
+        zb = (np.log(-np.log(lo)) - log_h0 - th) / sd
+        k = rg["k"].to_numpy(float)
+        log_f = lambda z: -0.5 * (LOG_2PI + z ** 2) - pt.log(sd)  # noqa: E731
+        cdf_b = 0.5 * pt.erfc(-zb / np.sqrt(2.0))
+        cdf_a = 0.5 * pt.erfc(-za / np.sqrt(2.0))
+        spread = pt.log(pt.clip(cdf_b - cdf_a, 1e-300, 1.0))
+        logp = np.log(k * (k - 1)) + log_f(za) + log_f(zb) + (k - 2) * spread
+        pm.Potential("range_order_statistics", pt.sum(logp))
+
+
+def _range_quantiles(pm, pt, rg, hazard, th, sigma_study, sigma_arm):
+    """Range ends as noisy observations of the F-quantiles 1/(k+1) and k/(k+1) (any hazard family).
+
+    The study-level theta ~ N(m, sd^2); the ends are read as S at theta's quantiles
+    k/(k+1) (lowest survival) and 1/(k+1) (highest), on the log(-log S) scale with variance
+    sd^2 p(1-p) / ((k+2) phi(z_p)^2) (the asymptotic variance of a sample quantile) + v.
+    Used for families where theta is not a log-hazard offset (cure mixture).
+    """
+    from scipy import stats
+
+    k = rg["k"].to_numpy(float)
+    p = 1.0 / (k + 1.0)
+    z = stats.norm.ppf(p)
+    sd = pt.sqrt(sigma_study ** 2 + sigma_arm ** 2)
+    t = rg["t"].to_numpy(float)
+    logp = 0.0
+    for obs, sign in (("high", 1.0), ("low", -1.0)):  # high survival <-> low theta quantile
+        s_model = pt.clip(pt.exp(-hazard.cumulative_hazard(th + sign * z * sd, t)), 1e-9, 1 - 1e-9)
+        x = np.log(-np.log(np.clip(rg[obs].to_numpy(float), 1e-4, 1 - 1e-4)))
+        var = sd ** 2 * p * (1 - p) / ((k + 2) * stats.norm.pdf(z) ** 2) + rg["v_sampling"].to_numpy(float)
+        logp = logp + pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - pt.log(-pt.log(s_model))) ** 2 / var))
+    pm.Potential("range_quantiles", logp)

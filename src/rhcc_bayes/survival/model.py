@@ -25,7 +25,7 @@ from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.hazards import BoundHazard, family_for
 from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
-from rhcc_bayes.survival.likelihood import survival_likelihood
+from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
@@ -97,14 +97,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     import pytensor.tensor as pt
 
     coords = coords_of(design)
-    coords.update({
-        "landmark_obs": design.landmarks["row_key"].tolist(),
-        "median_obs": design.medians.loc[design.medians["se_log"].isna(), "row_key"].tolist(),
-        "median_ci_obs": design.medians.loc[design.medians["se_log"].notna(), "row_key"].tolist(),
-        "hr_obs": design.hazard_ratios["row_key"].tolist(),
-    })
-    for outcome, rows in design.secondary.groupby("outcome", sort=False):
-        coords[f"{outcome}_obs"] = rows["row_key"].tolist()
+    coords.update(likelihood_coords(design))  # incl. "<outcome>_obs" of known-n secondary rows
     coords["los_obs"] = design.stay["row_key"].tolist()
     pr = spec.priors
     family = family_for(spec, design)
@@ -125,10 +118,16 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
                     x_beta = x_beta + _padded(pt, beta)[idx[name]]
             sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
             u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
-            theta = mu[t_idx] + x_beta + u[design.arms["s_index"].to_numpy()]
+            # population-level pseudo-arms (ranges, pooled results) have no study/arm effect;
+            # primary/mixed-population arms get the population bias term delta_pop
+            mask = design.study_effect_mask
+            theta = mu[t_idx] + x_beta + mask * u[design.arms["s_index"].to_numpy()]
             if spec.arm_heterogeneity:
                 sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
-                theta = theta + sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+                theta = theta + mask * sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+            offsets = population_offsets(pm, pt, design, spec)
+            if offsets is not None:
+                theta = theta + offsets
             survival_likelihood(pm, pt, design, BoundHazard(family, pt, baseline), theta)
         else:
             scale_prior(pm, "sigma_study", pr.study_sd)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
-from rhcc_bayes.survival.likelihood import observed_data
+from rhcc_bayes.survival.likelihood import latent_sizes_of, observed_data
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.spec import SurvivalSpec
 
@@ -31,8 +31,21 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         sigma = scale_prior(pm, f"{outcome}_sigma_study", pr.study_sd * 2)
         v = pm.Normal(f"{outcome}_z_study", 0.0, 1.0, shape=n_studies)
         logit_p = alpha + eff[rows["treatment_index"].to_numpy()] + sigma * v[[local[s] for s in rows["study_index"]]]
-        pm.Binomial(f"{outcome}_events", n=rows["n"].to_numpy(), p=pm.math.invlogit(logit_p),
-                    observed=observed_data(pm, f"{outcome}_events", rows["events"], f"{outcome}_obs"), dims=f"{outcome}_obs")
+        known = (rows["latent"] < 0).to_numpy() if "latent" in rows else np.ones(len(rows), bool)
+        if known.any():
+            pm.Binomial(f"{outcome}_events", n=rows["n"].to_numpy()[known].astype(int),
+                        p=pm.math.invlogit(logit_p[np.flatnonzero(known)]),
+                        observed=observed_data(pm, f"{outcome}_events", rows["events"].to_numpy()[known].astype(int),
+                                               f"{outcome}_obs"), dims=f"{outcome}_obs")
+        if (~known).any():  # latent n (issue 10): logit-normal relaxation of the binomial
+            lat = np.flatnonzero(~known)
+            n = latent_sizes_of(pm, pt, design)[rows["latent"].to_numpy()[lat]]
+            p_obs = rows["estimate"].to_numpy(float)[lat]
+            q = (n * p_obs + 0.5) / (n + 1.0)
+            var = 1.0 / (n * q * (1 - q))
+            x = pt.log(q) - pt.log1p(-q)
+            mu = logit_p[lat]
+            pm.Potential(f"{outcome}_latent_n", pt.sum(-0.5 * (np.log(2 * np.pi) + pt.log(var) + (x - mu) ** 2 / var)))
 
 
 def stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):

@@ -75,9 +75,12 @@ def replace_observations(design: SurvivalDesign, observed: dict) -> SurvivalDesi
     for var, (table_name, column) in OBSERVED.items():
         if var in observed:
             tab = getattr(design, table_name).copy()
+            known = (tab["latent"] < 0).to_numpy() if "latent" in tab else np.ones(len(tab), bool)
             if var == "median_alive":
-                mask = tab["se_log"].isna().to_numpy()
+                mask = tab["se_log"].isna().to_numpy() & known
                 tab.loc[mask, column] = np.asarray(observed[var])
+            elif var == "landmark_deaths":  # latent-n landmarks enter as potentials: not simulated
+                tab.loc[known, column] = np.asarray(observed[var])
             else:
                 tab[column] = np.asarray(observed[var])
             updates[table_name] = tab
@@ -85,7 +88,8 @@ def replace_observations(design: SurvivalDesign, observed: dict) -> SurvivalDesi
     for outcome in sec["outcome"].unique():
         var = f"{outcome}_events"
         if var in observed:
-            sec.loc[sec["outcome"] == outcome, "events"] = np.asarray(observed[var])
+            known = sec["latent"] < 0 if "latent" in sec else True
+            sec.loc[(sec["outcome"] == outcome) & known, "events"] = np.asarray(observed[var])
     return replace(design, secondary=sec, **updates)
 
 

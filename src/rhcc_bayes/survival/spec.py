@@ -26,14 +26,30 @@ from rhcc_bayes.survival.hazards import FAMILIES
 class EvidenceRules:
     """Which evidence rows enter the likelihood and how they are read."""
 
-    populations: tuple[str, ...] = ("recurrent",)
-    designs: tuple[str, ...] = ("rct", "prospective", "retrospective")
+    # primary/mixed populations enter with a population bias term (delta_pop, see Priors)
+    populations: tuple[str, ...] = ("recurrent", "primary", "mixed")
+    # study designs of arm-level (patient-level) rows; pooled rows are governed by ``pooled``/``ranges``
+    designs: tuple[str, ...] = ("rct", "prospective", "retrospective", "trial")
     default_use_only: bool = True
-    missing_n: str | int = "exclude"  # "exclude", or an assumed arm size (sensitivity only)
+    # "latent": an arm without its n enters with a latent n (Dirichlet share of a known total,
+    # else a lognormal prior fitted to the reported arm sizes); "exclude"; or an assumed integer n
+    missing_n: str | int = "latent"
     hr_policy: str = "arm_level_first"  # "arm_level_first" | "always" | "never"
     censoring: str = "uniform"  # "none" | "uniform": effective-sample-size rule for landmarks
     max_followup_months: float = 120.0
     min_observed_fraction: float = 0.1
+    ranges: bool = True  # review ranges across k studies enter as min/max order statistics
+    pooled: bool = True  # pooled meta-analysis results (contrasts, landmarks) enter
+    overlap: str = "constituents"  # pooled row vs its constituent rows: "constituents" | "pooled"
+    # "add_between_study": sigma_study^2 added to a pooled result's variance (random-effects mean
+    # of another population mix); "reported": its own SE only
+    pooled_variance: str = "add_between_study"
+    # overall vs subgroup contrasts of one meta-analysis (same patients): "subgroups" | "overall"
+    pooled_subgroups: str = "subgroups"
+    share_concentration: float = 2.0  # Dirichlet(c, ..., c) shares of a known total over arms
+    # lognormal prior on an unknown arm n; empty = fitted to the arm sizes the evidence reports
+    latent_n_log_mean: float | None = None
+    latent_n_log_sd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,9 @@ class Priors:
     cure_logit_sd: float = 1.0  # ... 95% prior interval about [0.03, 0.62]
     secondary_intercept_sd: float = 1.5
     secondary_effect_sd: float = 0.7
+    # population bias delta_pop = s_pop * z_pop (primary, mixed), s_pop ~ HalfNormal(this):
+    # s_pop near 0 = full borrowing from non-recurrent evidence, large = almost none
+    population_bias_sd: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -145,10 +164,10 @@ def _increasing_positive(v):
 
 
 def _missing_n(v):
-    if v == "exclude":
+    if v in ("exclude", "latent"):
         return None
     return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else (
-        "must be \"exclude\" or a positive integer (an assumed arm size, for sensitivity analyses)"
+        "must be \"latent\", \"exclude\" or a positive integer (an assumed arm size, for sensitivity analyses)"
     )
 
 
@@ -177,6 +196,14 @@ EVIDENCE_KEYS: dict[str, Check] = {
     "censoring": _one_of("none", "uniform"),
     "max_followup_months": _number(lo=1),
     "min_observed_fraction": _number(lo=0.01, hi=1),
+    "ranges": _bool,
+    "pooled": _bool,
+    "overlap": _one_of("constituents", "pooled"),
+    "pooled_variance": _one_of("add_between_study", "reported"),
+    "pooled_subgroups": _one_of("subgroups", "overall"),
+    "share_concentration": _number(lo=0.1),
+    "latent_n_log_mean": _number(lo=0, hi=12),
+    "latent_n_log_sd": _number(lo=0.01, hi=5),
 }
 # Plausibility bounds: a monthly log hazard outside [-15, 5] is e^-15 (never dies) to e^5
 # (148 deaths per patient-month); prior SDs above 10 on the log-hazard scale put mass on such

@@ -17,7 +17,8 @@ import pandas as pd
 from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS
 
 SUPPORT_COLUMNS = ["studies", "arms", "patients", "size_max_cm", "size_unstated_arms", "size_bands",
-                   "nodularity", "recurrence", "prior"]
+                   "nodularity", "recurrence", "prior", "recurrent_arms", "borrowed_arms", "population_summaries",
+                   "latent_n_arms"]
 
 ARM_SUPPORT_COLUMNS = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
 
@@ -29,25 +30,56 @@ def evidence_support(design) -> pd.DataFrame:
     ``size_max_cm`` (largest stated upper size limit among its arms, NaN if none),
     ``size_unstated_arms`` (arms with no upper size limit), and the sets of covariate
     levels its arms cover (``size_bands``, ``nodularity``, ``recurrence``, ``prior``;
-    joined with ``;``).
+    joined with ``;``; population-level evidence such as a meta-analysis' <= 3 cm subgroup
+    contrast counts as covering its level). How much the estimate leans on borrowed evidence:
+    ``recurrent_arms`` / ``borrowed_arms`` (study arms of recurrent vs primary/mixed
+    populations, the latter through the population bias term), ``population_summaries``
+    (ranges and pooled results about the treatment, population-level evidence) and
+    ``latent_n_arms`` (arms entering with a latent n).
     """
-    arms = design.arms.copy()
+    all_arms = design.arms.copy()
+    level = all_arms["level"] if "level" in all_arms else pd.Series("study", index=all_arms.index)
+    arms = all_arms[level != "population"].copy()
+    population_rows = {}
+    for tbl in ("ranges", "pooled_landmarks", "hazard_ratios"):
+        df = getattr(design, tbl, None)
+        if df is None or not len(df):
+            continue
+        for col in ("arm_index", "comparator_index"):
+            if col in df:
+                for a in df[col]:
+                    if level.iloc[int(a)] == "population":
+                        trt = all_arms.at[int(a), "treatment"]
+                        population_rows[trt] = population_rows.get(trt, 0) + 1
+    latent = set(getattr(design, "latent_n", pd.DataFrame(columns=["arm_index"]))["arm_index"])
     table = design.used if len(design.used) else design.arms
     limits = {}
     if "size_max_cm" in table:
         for (s, a), g in table.groupby(["study", "arm"]):
             limits[(s, a)] = float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan
     arms["size_max_cm"] = [limits.get((s, a), np.nan) for s, a in zip(arms["study"], arms["arm"])]
+    levels_of = {trt: {c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")}
+                 for trt, g in all_arms.groupby("treatment")}
     rows = {}
     for trt, g in arms.groupby("treatment"):
+        pop = g["population"] if "population" in g else pd.Series("recurrent", index=g.index)
         rows[trt] = {
             "studies": int(g["study"].nunique()),
             "arms": int(len(g)),
             "patients": int(g["n"].fillna(0).sum()),
             "size_max_cm": float(g["size_max_cm"].max()) if g["size_max_cm"].notna().any() else np.nan,
             "size_unstated_arms": int(g["size_max_cm"].isna().sum()),
-            **{c: ";".join(sorted(set(g[c]))) for c in ("size_band", "nodularity", "recurrence", "prior")},
+            **levels_of[trt],
+            "recurrent_arms": int((pop == "recurrent").sum()),
+            "borrowed_arms": int((pop != "recurrent").sum()),
+            "population_summaries": int(population_rows.get(trt, 0)),
+            "latent_n_arms": int(sum(i in latent for i in g.index)),
         }
+    for trt, k in population_rows.items():  # treatments informed only by population-level evidence
+        if trt not in rows:
+            rows[trt] = {"studies": 0, "arms": 0, "patients": 0, "size_max_cm": np.nan, "size_unstated_arms": 0,
+                         **levels_of[trt], "recurrent_arms": 0,
+                         "borrowed_arms": 0, "population_summaries": int(k), "latent_n_arms": 0}
     df = pd.DataFrame.from_dict(rows, orient="index")
     df = df.rename(columns={"size_band": "size_bands"}).reindex(columns=SUPPORT_COLUMNS)
     df.index.name = "treatment"

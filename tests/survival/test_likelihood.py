@@ -1,0 +1,154 @@
+"""Likelihood blocks (issue 10): latent n, range order statistics, pooled results, population bias."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rhcc_bayes.specs import parse_spec
+from rhcc_bayes.survival.design import make_design
+from rhcc_bayes.survival.model import build_survival_model, exposure
+
+import csv
+
+from rhcc_bayes.evidence.schema import COLUMNS
+from rhcc_bayes.evidence.table import load_evidence
+
+TOTALS = pd.DataFrame({"study": ["y"], "total_n": [100], "arms": ["A;B;C"]})
+
+
+def row(**kw):
+    base = {c: "" for c in COLUMNS}
+    base.update(ref="1", population="recurrent", design="retrospective", default_use="yes",
+                source="test", outcome="os", unit="fraction", measure="survival")
+    base.update({k: str(v) for k, v in kw.items()})
+    return base
+
+
+def write(tmp_path, rows):
+    path = tmp_path / "ev.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    return load_evidence([path], include_bundled=False)
+
+
+def spec(**evidence):
+    return parse_spec({"model": {"name": "t"}, "evidence": evidence}, "t.toml")
+
+
+def _values(model, names):
+    outs = model.replace_rvs_by_values([model[n] for n in names])
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    point = model.initial_point()
+    rng = np.random.default_rng(3)
+    point = {k: v + 0.3 * rng.standard_normal(np.shape(v)) for k, v in point.items()}
+    return point, dict(zip(names, fn(point)))
+
+
+def _potential(model, name, point):
+    pot = next(p for p in model.potentials if p.name == name)
+    out = model.replace_rvs_by_values([pot])[0]
+    return float(model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")(point))
+
+
+def test_range_potential_is_the_joint_density_of_min_and_max(tmp_path):
+    ev = write(tmp_path, [row(study="rg", ref="1;2;3;4", arm="TACE", treatment="TACE", modality="transarterial",
+                              design="review", time_months=36, estimate="", ci_low=0.3, ci_high=0.6, interval="range")])
+    sp = spec()
+    d = make_design(ev, sp, totals=TOTALS)
+    model = build_survival_model(d, sp)
+    point, v = _values(model, ["gamma", "mu", "sigma_study"])
+    h0 = float(exposure([36.0], d.cuts)[0] @ np.exp(v["gamma"]))
+    m = v["mu"][d.structure.treatments.index("TACE")]
+    sd = np.sqrt(v["sigma_study"] ** 2 + d.ranges["v_sampling"].iloc[0])
+    a = np.log(-np.log(0.6)) - np.log(h0)  # highest survival = smallest theta
+    b = np.log(-np.log(0.3)) - np.log(h0)
+    k = 4
+    f = stats.norm(m, sd)
+    expected = np.log(k * (k - 1)) + f.logpdf(a) + f.logpdf(b) + (k - 2) * np.log(f.cdf(b) - f.cdf(a))
+    assert _potential(model, "range_order_statistics", point) == pytest.approx(expected, rel=1e-6)
+
+
+def test_latent_n_landmark_is_a_logit_normal_with_variance_from_the_latent_n(tmp_path):
+    ev = write(tmp_path, [row(study="q", arm="A", treatment="TACE", modality="transarterial", time_months=12,
+                              estimate=0.7),
+                          row(study="k", arm="A", treatment="TACE", modality="transarterial", n=50, time_months=12,
+                              estimate=0.8)])
+    sp = spec(censoring="none")
+    d = make_design(ev, sp, totals=TOTALS)
+    model = build_survival_model(d, sp)
+    assert model.named_vars_to_dims["latent_n"] == ("latent_arm",)
+    point, v = _values(model, ["gamma", "mu", "latent_n", "z_study", "sigma_study"])
+    a = int(d.latent_n["arm_index"].iloc[0])
+    theta = v["mu"][d.structure.treatments.index("TACE")] + v["sigma_study"] * v["z_study"][d.arms.at[a, "s_index"]]
+    s_model = np.exp(-np.exp(theta) * float(exposure([12.0], d.cuts)[0] @ np.exp(v["gamma"])))
+    n = float(v["latent_n"][0])
+    q = (n * 0.7 + 0.5) / (n + 1)
+    expected = stats.norm(np.log(s_model / (1 - s_model)), np.sqrt(1 / (n * q * (1 - q)))).logpdf(np.log(q / (1 - q)))
+    assert _potential(model, "landmark_latent_n", point) == pytest.approx(expected, rel=1e-6)
+
+
+def test_known_total_shares_are_dirichlet_and_sum_to_the_total(tmp_path):
+    rows = [row(study="y", arm=arm, treatment=trt, modality=mod, time_months=12, estimate=s)
+            for arm, trt, mod, s in [("A", "TACE-RFA", "combination", 0.9), ("B", "TACE", "transarterial", 0.7),
+                                     ("C", "RFA", "ablation", 0.8)]]
+    ev = write(tmp_path, rows)
+    sp = spec()
+    d = make_design(ev, sp, totals=TOTALS)
+    model = build_survival_model(d, sp)
+    assert "n_share_0" in model.named_vars
+    _, v = _values(model, ["latent_n"])
+    assert v["latent_n"].sum() == pytest.approx(100.0)
+
+
+def test_population_bias_only_for_non_recurrent_arms(tmp_path):
+    ev = write(tmp_path, [row(study="p", arm="A", treatment="RFA", modality="ablation", n=60, time_months=12,
+                              estimate=0.9, population="primary"),
+                          row(study="r", arm="A", treatment="RFA", modality="ablation", n=60, time_months=12,
+                              estimate=0.8)])
+    sp = spec()
+    d = make_design(ev, sp, totals=TOTALS)
+    model = build_survival_model(d, sp)
+    assert model.named_vars_to_dims["delta_population"] == ("bias_population",)
+    assert "sigma_population" in model.named_vars
+    # recurrent-only evidence: no bias parameters at all
+    ev2 = write(tmp_path, [row(study="r", arm="A", treatment="RFA", modality="ablation", n=60, time_months=12,
+                               estimate=0.8)])
+    assert "delta_population" not in build_survival_model(make_design(ev2, sp, totals=TOTALS), sp).named_vars
+
+
+def test_pooled_contrast_variance_adds_between_study_variance(tmp_path):
+    rows = [row(study="pc", ref="", arm="RR", treatment="REPEAT-RESECTION", modality="surgery", design="meta_analysis",
+                measure="hr", estimate=0.77, ci_low=0.65, ci_high=0.92, interval="ci95", comparator_arm="RFA",
+                unit="ratio"),
+            row(study="pc", ref="", arm="RFA", treatment="RFA", modality="ablation", design="meta_analysis",
+                outcome="enrolment", measure="count", unit="patients", estimate="")]
+    ev = write(tmp_path, rows)
+    for policy, add in (("add_between_study", True), ("reported", False)):
+        sp = spec(pooled_variance=policy)
+        d = make_design(ev, sp, totals=TOTALS)
+        model = build_survival_model(d, sp)
+        point, v = _values(model, ["mu", "sigma_study"])
+        t = d.structure.treatments
+        mean = v["mu"][t.index("REPEAT-RESECTION")] - v["mu"][t.index("RFA")]
+        se = d.hazard_ratios["se"].iloc[0]
+        sd = np.sqrt(se ** 2 + (v["sigma_study"] ** 2 if add else 0.0))
+        logp = float(model.compile_fn(model.logp(vars=[model["log_hr"]], sum=True), inputs=model.value_vars,
+                                      on_unused_input="ignore")(point))
+        assert logp == pytest.approx(stats.norm(mean, sd).logpdf(np.log(0.77)), rel=1e-6)
+
+
+def test_pooled_landmark_uses_the_average_population_on_the_cloglog_scale(tmp_path):
+    ev = write(tmp_path, [row(study="pl", ref="54", arm="TACE", treatment="TACE", modality="transarterial",
+                              design="meta_analysis", time_months=60, estimate=0.155, n=300)])
+    sp = spec(censoring="none")
+    d = make_design(ev, sp, totals=TOTALS)
+    model = build_survival_model(d, sp)
+    point, v = _values(model, ["gamma", "mu", "sigma_study"])
+    h = np.exp(v["mu"][0]) * float(exposure([60.0], d.cuts)[0] @ np.exp(v["gamma"]))
+    s = 0.155
+    var = (1 - s) / (300 * s * np.log(s) ** 2) + v["sigma_study"] ** 2 / 2
+    expected = stats.norm(np.log(h), np.sqrt(var)).logpdf(np.log(-np.log(s)))
+    assert _potential(model, "pooled_landmark", point) == pytest.approx(expected, rel=1e-6)
