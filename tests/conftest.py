@@ -1,7 +1,7 @@
 """Shared fixtures: ONE small survival fit for the decision/report/plot/notebook tests.
 
 The fit uses the default spec and its sampler settings (compiling dominates; sampling
-1000 draws x 4 chains takes seconds), written to a spec file in a cache folder shared by all pytest-xdist workers. A file
+2000 draws x 4 chains takes seconds), written to a spec file in a cache folder shared by all pytest-xdist workers. A file
 lock makes the first worker fit (one numba compile) while the others wait and then
 load the cached posterior. CLI tests pass the same ``--spec`` and ``--cache-dir`` so
 they hit that cache too.
@@ -10,13 +10,23 @@ they hit that cache too.
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import warnings
 from pathlib import Path
 
 import pytest
 
-SMALL_SAMPLER = "[sampler]\nbackend = \"nutpie\"\nchains = 4\ndraws = 1000\ntune = 1000\ntarget_accept = 0.9\nlow_rank_mass_matrix = false\n"
+
+
+def _sampler_table(spec_text: str) -> str:
+    """The spec's own [sampler] table without comments: the session fit uses the default's settings."""
+    import tomllib
+
+    table = tomllib.loads(spec_text)["sampler"]
+    lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v) if not isinstance(v, str) else chr(34) + v + chr(34)}"
+             for k, v in table.items()]
+    return "[sampler]\n" + "\n".join(lines) + "\n"
 
 
 def _shared_dir(tmp_path_factory) -> Path:
@@ -35,10 +45,10 @@ def small_spec_path(tmp_path_factory) -> Path:
     d = _shared_dir(tmp_path_factory)
     path = d / "small_default.toml"
     text = (models_dir() / "default.toml").read_text(encoding="utf-8")
-    text = re.sub(r"\[sampler\].*", SMALL_SAMPLER, text, flags=re.S)
+    text = re.sub(r"\[sampler\].*", _sampler_table(text), text, flags=re.S)
     text = text.replace('name = "default"', 'name = "small_default"')
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".tmp{os.getpid()}")  # one per xdist worker
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return path

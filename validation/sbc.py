@@ -80,7 +80,7 @@ PATIENT = {"size_band": "le3", "nodularity": "solitary"}
 class SBCConfig:
     """Everything that determines the simulations and the fits (hashed for resuming)."""
 
-    spec: str = "default"
+    spec: str = "sbc"
     sims: int = 100
     seed: int = 20260101
     chains: int = 4
@@ -112,7 +112,7 @@ def code_fingerprint() -> str:
 
     here = Path(rhcc_bayes.__file__).parent
     h = hashlib.sha256()
-    files = [here / n for n in ("build.py", "design.py", "simulate.py", "fit.py", "predict.py", "decide.py")]
+    files = sorted((here / "survival").rglob("*.py")) + [here / "inference" / "sampling.py"]
     ev = Path(default_evidence_path())
     files += sorted(ev.rglob("*")) if ev.is_dir() else [ev]
     files.append(Path(resolve_spec_path("default")))
@@ -672,7 +672,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sims", type=int, default=100, help="number of simulations (default 100)")
     p.add_argument("--seed", type=int, default=SBCConfig.seed)
-    p.add_argument("--spec", default="default")
+    p.add_argument("--spec", default="sbc")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--draws", type=int, default=500, help="draws per chain per fit (default 500)")
     p.add_argument("--tune", type=int, default=500, help="tuning draws per chain per fit (default 500)")

@@ -18,7 +18,7 @@ def test_fit_prints_gate_and_treatment_table(fit_args, small_fit, capsys):
     assert "diagnostics gate passed" in out
     design = small_fit[1].design
     assert len(design.used) >= 13
-    assert (f"{len(design.used)} rows in the likelihood from {len(design.arms)} arms of "
+    assert (f"{len(design.used)} rows in the likelihood from {len(design.study_arms)} arms of "
             f"{len(design.studies)} studies") in out
     row = next(line for line in out.splitlines() if line.strip().startswith("SALVAGE-LT"))
     assert "[" in row and "]" in row  # every number with its interval

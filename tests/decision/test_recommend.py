@@ -58,18 +58,29 @@ def test_excluded_listed_with_reasons(small):
 
 
 def test_honesty_flags(small_fit):
+    from rhcc_bayes.survival.support import arm_support
+
     _, result = small_fit
     support = evidence_support(result.design)
-    prof = PatientProfile(id="big", tumour_size_cm=6.5, nodules=1, months_since_treatment=20)
+    arms = arm_support(result.design)
+    by_trt = dict(list(arms.groupby("treatment")))
+    # treatments whose every arm states an upper size limit; a tumour above all of them is outside
+    limits = {t: float(g["size_max_cm"].max()) for t, g in by_trt.items() if g["size_max_cm"].notna().all()}
+    open_arm = [t for t, g in by_trt.items() if g["size_max_cm"].isna().any()]
+    assert limits and open_arm, "the bundled evidence has size-limited and all-comer treatments"
+    size = max(limits.values()) + 0.5
+    prof = PatientProfile(id="big", tumour_size_cm=size, nodules=1, months_since_treatment=20)
     res = decide_profile(result.idata, prof, design=result.design)
     h = res.honesty.set_index("treatment")
     # a treatment with no arm in the likelihood is class-prior only
     no_arm = [t for t in h.index if t not in support.index]
     assert no_arm and h.loc[no_arm, "class_prior_only"].all()
     assert (h.loc[no_arm, "arms"] == 0).all()
-    # TACE arms state size limits <= 5 cm: a 6.5 cm tumour is an extrapolation
-    assert h.loc["TACE", "extrapolation"] and "tumour 6.5 cm is outside every arm's limits" in h.loc["TACE", "flags"]
-    assert h.loc["TACE", "arms"] >= 1 and h.loc["TACE", "patients"] > 0
+    for t in limits:
+        assert h.loc[t, "extrapolation"] and f"tumour {size:g} cm is outside every arm's limits" in h.loc[t, "flags"]
+        assert h.loc[t, "arms"] >= 1
+    for t in open_arm:  # an all-comer arm (no stated limit) includes the patient
+        assert f"tumour {size:g} cm" not in h.loc[t, "flags"]
 
 
 def test_posterior_file_carries_the_evidence_support(small_fit):

@@ -38,7 +38,9 @@ def test_evidence_and_forest(small_fit):
     _, result = small_fit
     _check(plots.evidence_map(result.design))
     data = plots.forest_data(result.idata, result.design)
-    assert len(data) == len(result.design.landmarks) + len(result.design.medians)
+    # one row per observed survival summary (latent-n rows are likelihood potentials: no replicate draws)
+    observed = result.idata.observed_data
+    assert len(data) == sum(observed[v].size for v in ("landmark_deaths", "median_alive", "median_log") if v in observed)
     assert (data["pred_lo"] <= data["pred_hi"]).all()
     _check(plots.forest_plot(result.idata, result.design))
 
@@ -105,7 +107,8 @@ def test_forest_and_ppc_share_one_predictive_distribution(small_fit):
     evidence, result = small_fit
     ppc = ppc_table(result.idata, evidence.table).set_index("row")
     data = plots.forest_data(result.idata, result.design)
-    keys = list(result.design.landmarks["row_key"]) + list(result.design.medians["row_key"])
+    keys = [k for k in list(result.design.landmarks["row_key"]) + list(result.design.medians["row_key"])
+            if k in ppc.index]
     assert data["outside"].tolist() == [bool(ppc.loc[k, "outlier"]) for k in keys]
     inside = ~data["outside"]
     assert ((data["observed"] >= data["pred_lo"] - 1e-9) & (data["observed"] <= data["pred_hi"] + 1e-9))[inside].all()

@@ -7,7 +7,7 @@ from rhcc_bayes.core.paths import models_dir
 from rhcc_bayes.survival.spec import SurvivalSpec
 from rhcc_bayes.specs import load_spec, parse_spec
 
-SURVIVAL_SPECS = ["default", "weibull", "mspline", "cure", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
+SURVIVAL_SPECS = ["default", "sbc", "weibull", "mspline", "cure", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
 
 
 @pytest.mark.parametrize("name", SURVIVAL_SPECS)

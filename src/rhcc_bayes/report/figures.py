@@ -207,8 +207,8 @@ def network_text(components: list[list[str]]) -> str:
 
 
 def evidence_counts_index(design) -> list[str]:
-    """Treatments in the likelihood (the network's nodes)."""
-    return sorted(set(design.arms["treatment"]))
+    """Treatments with study arms in the likelihood (the network's nodes)."""
+    return sorted(set(design.study_arms["treatment"]))
 
 
 def evidence_map(design, *, figsize=(13, 6.2)):
@@ -229,7 +229,7 @@ def evidence_map(design, *, figsize=(13, 6.2)):
     ax1.set_title("Evidence per treatment", fontsize=10)
 
     nodes = list(counts.index[::-1])
-    edges = _network_edges(design.arms)
+    edges = _network_edges(design.study_arms)  # ranges and pooled results are not study arms
     comps = network_components(nodes, edges)
     # place each connected part on consecutive angles so its edges stay short
     order = [n for c in comps for n in c]

@@ -13,10 +13,7 @@ def _interval(x: np.ndarray, digits: int = 2, scale: float = 1.0) -> str:
 
 def evidence_counts(design) -> pd.DataFrame:
     """Studies, arms and patients in the likelihood, per treatment."""
-    arms = design.arms
-    if "level" in arms:  # population-level pseudo-arms (ranges, pooled results) are not study arms
-        arms = arms[arms["level"] != "population"]
-    g = arms.groupby("treatment")
+    g = design.study_arms.groupby("treatment")
     return pd.DataFrame({"studies": g["study"].nunique(), "arms": g.size(), "patients": g["n"].sum(min_count=1)})
 
 
@@ -52,7 +49,7 @@ def posterior_summary_text(result, evidence=None) -> str:
     lines = [
         f"spec {attrs.get('spec_name')!r}: {result.spec.description}",
         f"evidence {str(attrs.get('evidence_hash'))[:12]}: {len(design.used)} rows in the likelihood from "
-        f"{int((design.arms['level'] != 'population').sum()) if 'level' in design.arms else len(design.arms)} arms of "
+        f"{len(design.study_arms)} arms of "
         f"{len(design.studies)} studies ({len(design.excluded)} rows left out; see `rhcc-bayes ppc`)",
         f"sampler {attrs.get('backend')}: {attrs.get('chains')} chains x {attrs.get('draws')} draws, seed {attrs.get('seed')}",
         str(result.gate),

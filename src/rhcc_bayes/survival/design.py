@@ -115,6 +115,13 @@ class SurvivalDesign:
         return {c: np.array([COVARIATES[c].index(v) for v in self.arms[c]]) for c in COVARIATES}
 
     @property
+    def study_arms(self) -> pd.DataFrame:
+        """Arms of actual studies (without the population-level pseudo-arms of ranges and pooled results)."""
+        if "level" not in self.arms:
+            return self.arms
+        return self.arms[self.arms["level"] != "population"]
+
+    @property
     def study_effect_mask(self) -> np.ndarray:
         """1 for arms of a study (study/arm random effects apply), 0 for population-level pseudo-arms."""
         if "level" not in self.arms:

@@ -101,10 +101,7 @@ def arm_support(design) -> pd.DataFrame:
     The limits (:data:`~rhcc_bayes.survival.covariates.ARM_DESCRIPTORS`) are the first
     stated value among the arm's rows used by the model (NaN / "" when none states one).
     """
-    arms = design.arms
-    if "level" in arms:  # population-level pseudo-arms (ranges, pooled results) are not study arms
-        arms = arms[arms["level"] != "population"]
-    arms = arms[["study", "arm", "treatment", "n"]].copy()
+    arms = design.study_arms[["study", "arm", "treatment", "n"]].copy()
     table = design.used if len(design.used) else None
     for col in ARM_DESCRIPTORS:
         numeric = col.endswith("_cm") or col == "nodules_max"
