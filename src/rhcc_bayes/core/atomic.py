@@ -1,40 +1,57 @@
-"""Atomic text writes: a temporary file in the target folder, then ``os.replace``.
+"""Atomic writes: a temporary file in the target folder, then ``os.replace``.
 
 Either the whole new file appears or the old one is left untouched; a failure is a
-:class:`~rhcc_bayes.errors.UserError` naming the path.
+:class:`~rhcc_bayes.core.errors.UserError` naming the path. A device or a pipe as the target
+(``/dev/stdout``, a FIFO) is written through, never replaced; a directory is refused.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rhcc_bayes.core.errors import UserError
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
+def _fail(target: Path, err: OSError) -> UserError:
+    return UserError(f"cannot write {target}: {err.strerror or err}")
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to create or replace.
+    write : callable
+        Writes the whole content to the path it is given (e.g. ``ds.to_netcdf``).
+
+    Returns
+    -------
+    pathlib.Path
+    """
     target = Path(path)
     if target.is_dir():
         raise UserError(f"cannot write {target}: it is a directory")
     if target.exists() and not target.is_file():
-        # a device or a pipe (/dev/stdout, a FIFO): write through it; renaming a temporary
-        # file over it would replace the device node itself (as root)
+        # a device or a pipe: write through it; renaming a temporary file over it would
+        # replace the device node itself (as root)
         try:
-            with open(target, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+            write(str(target))
         except OSError as err:
-            raise UserError(f"cannot write {target}: {err.strerror or err}") from None
+            raise _fail(target, err) from None
         return target
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        os.close(fd)
     except OSError as err:
-        raise UserError(f"cannot write {target}: {err.strerror or err}") from None
+        raise _fail(target, err) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        write(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; publish with ordinary permissions
@@ -42,6 +59,16 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise UserError(f"cannot write {target}: {err.strerror or err}") from None
+            raise _fail(target, err) from None
         raise
     return target
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
+
+    def write(name: str) -> None:
+        with open(name, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+
+    return write_atomic(path, write)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import csv
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from rhcc_bayes.core.toml import read_toml
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
 from rhcc_bayes.survival.covariates import COVARIATE_NAMES, EARLY_RECURRENCE_MONTHS, profile_covariates
 
@@ -330,12 +330,7 @@ def load_profile(path: str | Path) -> PatientProfile:
         Unreadable or malformed TOML, or invalid fields (all reported together).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValidationError([Problem(str(path), f"cannot read profile: {err.strerror}")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValidationError([Problem(str(path), f"not valid TOML: {err}")]) from None
+    data = read_toml(path, "profile")  # BOM accepted; directories, devices and huge files refused
     if set(data) == {"profile"} and isinstance(data["profile"], dict):
         data = data["profile"]
     data = dict(data)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from rhcc_bayes.core.atomic import write_atomic
+from rhcc_bayes.core.toml import read_toml
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
 from rhcc_bayes.survival.covariates import (
     DEFAULT_LEVEL_MODE,
@@ -151,12 +151,7 @@ def load_population(path: str | os.PathLike) -> Population:
         Unreadable file, malformed TOML, unknown keys or bad values (with file and key).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ValidationError([Problem(str(path), f"cannot read population: {err.strerror}")]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValidationError([Problem(str(path), f"not valid TOML: {err}")]) from None
+    data = read_toml(path, "population")
     if "population" in data:
         if not isinstance(data["population"], dict) or len(data) > 1:
             raise ValidationError([Problem(str(path), "expected only a [population] table", column="population")])
@@ -290,19 +285,4 @@ def prediction_table(ds: xr.Dataset, intervals=INTERVALS) -> pd.DataFrame:
 
 def write_netcdf_atomic(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to netCDF through a temporary file beside ``path``, then rename."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        os.close(fd)
-    except OSError as err:
-        raise UserError(f"cannot write {target}: {err.strerror or err}") from None
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, target)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise UserError(f"cannot write {target}: {err.strerror or err}") from None
-        raise
-    return target
+    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
