@@ -27,9 +27,8 @@ import numpy as np
 import xarray as xr
 
 from rhcc_bayes.decision.cohort import batch_decision_table, decide_cohort
-
 from rhcc_bayes.decision.stats import decision_table
-                               survival_summary)
+from rhcc_bayes.survival.piecewise import survival_summary
 
 CUTS = (0.0, 12.0, 36.0, 60.0, float("inf"))
 N_TREAT = 21
