@@ -98,7 +98,7 @@ img{max-width:100%;border:1px solid #eee}
 .ok{background:#e8f5e9;padding:.5em;border-left:4px solid #2e7d32}
 .note{background:#fff8e1;padding:.5em;border-left:4px solid #f9a825}
 .panel{background:#f3f7fb;border:2px solid #2b5d8a;border-radius:6px;padding:.3em 1.2em;margin:1em 0}
-.panel table{font-size:14px}.panel .answer{font-size:17px}
+.panel h2{margin-top:.5em}.panel table{font-size:14px}.panel .answer{font-size:17px}
 code{background:#f4f4f4;padding:0 3px}
 """
 
