@@ -87,6 +87,14 @@ def emit(args, text: str) -> None:
         sys.stdout.write(text)
 
 
+def frame_text(table, fmt: str) -> str:
+    """A table for programs: ``csv`` (no index) or ``json`` (a list of records), the one meaning
+    of ``--format csv|json`` in every command."""
+    if fmt == "json":
+        return table.to_json(orient="records", indent=1) + "\n"
+    return table.to_csv(index=False)
+
+
 def _check_out_file(out) -> None:
     from pathlib import Path
 

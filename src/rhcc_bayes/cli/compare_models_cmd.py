@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args
+from rhcc_bayes.cli.common import (
+    add_fit_arguments,
+    add_format_argument,
+    add_out_argument,
+    emit,
+    fit_from_args,
+    frame_text,
+)
 
 
 def add_parser(sub) -> None:
@@ -24,11 +31,8 @@ def run(args) -> int:
         _, result = fit_from_args(args, spec_name=name)
         fits[result.spec.name] = result.idata
     table = compare_models(fits)
-    if args.format == "csv":
-        emit(args, table.rename_axis("spec").reset_index().to_csv(index=False))
-        return 0
-    if args.format == "json":
-        emit(args, table.rename_axis("spec").reset_index().to_json(orient="records", indent=1) + "\n")
+    if args.format in ("csv", "json"):
+        emit(args, frame_text(table.rename_axis("spec").reset_index(), args.format))
         return 0
     text = table.to_string(float_format=lambda v: f"{v:.2f}")
     text += ("\n\nelpd_loo: expected log predictive density (higher is better); "

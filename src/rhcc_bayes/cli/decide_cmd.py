@@ -18,6 +18,7 @@ from rhcc_bayes.cli.common import (
     add_out_argument,
     emit,
     fit_from_args,
+    frame_text,
     gate_banner,
 )
 from rhcc_bayes.cli.profile_args import add_profile_arguments
@@ -86,11 +87,7 @@ def run(args) -> int:
         print(f"deciding for {len(cohort)} patients ...", file=sys.stderr)
         table = decide_cohort_table(result.draws, cohort, horizon=args.horizon, population=args.population,
                                     seed=args.draw_seed, design=result.design)
-        if args.format == "json":
-            text = table.to_json(orient="records", indent=1) + "\n"
-        else:
-            text = table.to_csv(index=False)
-        emit(args, text)
+        emit(args, frame_text(table, "json" if args.format == "json" else "csv"))
         print(f"{len(table)} rows ({len(cohort)} patients x {len(table) // len(cohort)} treatments)", file=sys.stderr)
         return 0
     res = result.decide(profile, horizon=args.horizon, population=args.population, utility=utility,
@@ -98,7 +95,7 @@ def run(args) -> int:
     if args.format == "json":
         text = json.dumps(res.to_dict(), indent=2, default=str) + "\n"
     elif args.format == "csv":
-        text = res.to_csv_frame().to_csv(index=False)
+        text = frame_text(res.to_csv_frame(), "csv")
     else:
         text = res.to_text() + "\n"
     emit(args, text)

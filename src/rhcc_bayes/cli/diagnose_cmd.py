@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args
+from rhcc_bayes.cli.common import (
+    add_fit_arguments,
+    add_format_argument,
+    add_out_argument,
+    emit,
+    fit_from_args,
+    frame_text,
+)
 
 
 def add_parser(sub) -> None:
@@ -26,8 +33,7 @@ def run(args) -> int:
         table = table.head(15)
     if args.format in ("csv", "json"):
         table = table.rename_axis("parameter").reset_index()
-        emit(args, table.to_csv(index=False) if args.format == "csv"
-             else table.to_json(orient="records", indent=1) + "\n")
+        emit(args, frame_text(table, args.format))
         return 0 if gate.passed else 3
     lines = [str(gate)]
     lines.append(f"divergences: {gate.divergences}   E-BFMI per chain: {', '.join(f'{b:.2f}' for b in gate.bfmi)}")

@@ -10,6 +10,7 @@ from rhcc_bayes.cli.common import (
     add_out_argument,
     emit,
     fit_from_args,
+    frame_text,
     gate_banner,
 )
 
@@ -32,10 +33,8 @@ def run(args) -> int:
     if banner:
         print(banner, file=sys.stderr)
     table = ppc_table(result.idata, evidence.table)
-    if args.format == "csv":
-        emit(args, table.to_csv(index=False))
-    elif args.format == "json":
-        emit(args, table.to_json(orient="records", indent=1) + "\n")
+    if args.format in ("csv", "json"):
+        emit(args, frame_text(table, args.format))
     else:
         emit(args, table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
              + f"\n\n{int(table['outlier'].sum())} of {len(table)} observations outside their 95% predictive "
