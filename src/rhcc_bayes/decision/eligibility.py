@@ -147,6 +147,14 @@ def _frailty(p: PatientProfile) -> list[Finding]:
                        "Child-Pugh class unknown", "6"))
 
 
+def _no_extrahepatic_spread(p: PatientProfile) -> list[Finding]:
+    """Extrahepatic spread is BCLC C, where systemic therapy is the standard [6]: conditional."""
+    ehs = _flag(p.extrahepatic_spread)
+    return _require(None if ehs is None else not ehs, "conditional",
+                    "extrahepatic spread (BCLC C): systemic therapy is the standard",
+                    "extrahepatic spread unknown", "6")
+
+
 def _not_advanced(p: PatientProfile, status: Status, why: str, refs: str) -> list[Finding]:
     """Portal-vein thrombus or extrahepatic spread (BCLC C) -> ``status``."""
     adv = p.advanced
@@ -252,13 +260,11 @@ def rule_transarterial(p: PatientProfile, code: str) -> list[Finding]:
     out = _tace_indication(p)
     if _any(_cmp(p.tumour_size_cm, ">", 5), _cmp(p.nodules, ">=", 2)):
         out.append(_note("tumour > 5 cm or >= 2 lesions predict poorer TACE outcomes", "50"))
-    pvtt, ehs = _flag(p.portal_vein_thrombus), _flag(p.extrahepatic_spread)
+    pvtt = _flag(p.portal_vein_thrombus)
     out += _require(None if pvtt is None else not pvtt, "conditional",
                     "portal-vein tumour thrombus: embolisation risky, TARE carries less risk",
                     "portal-vein thrombus unknown", "63")
-    out += _require(None if ehs is None else not ehs, "conditional",
-                    "extrahepatic spread (BCLC C): systemic therapy is the standard",
-                    "extrahepatic spread unknown", "6")
+    out += _no_extrahepatic_spread(p)
     return out + _frailty(p)
 
 
@@ -278,10 +284,7 @@ def rule_tare(p: PatientProfile, code: str) -> list[Finding]:
     out += _require(_cmp(p.tumour_size_cm, "<", 8), "conditional",
                     f"largest tumour {p.tumour_size_cm} cm >= 8 cm: beyond LEGACY (< 8 cm)",
                     "tumour size unknown (LEGACY: < 8 cm)", "65")
-    ehs = _flag(p.extrahepatic_spread)
-    out += _require(None if ehs is None else not ehs, "conditional",
-                    "extrahepatic spread (BCLC C): systemic therapy is the standard",
-                    "extrahepatic spread unknown", "6")
+    out += _no_extrahepatic_spread(p)
     return out + _frailty(p)
 
 
@@ -308,10 +311,7 @@ def rule_sbrt(p: PatientProfile, code: str) -> list[Finding]:
     out += _require(_cmp(p.nodules, "<=", 3), "conditional",
                     f"{p.nodules} nodules: SBRT treats a limited number of lesions",
                     "number of nodules unknown")
-    ehs = _flag(p.extrahepatic_spread)
-    out += _require(None if ehs is None else not ehs, "conditional",
-                    "extrahepatic spread (BCLC C): systemic therapy is the standard",
-                    "extrahepatic spread unknown", "6")
+    out += _no_extrahepatic_spread(p)
     return out + _frailty(p)
 
 
