@@ -1,0 +1,107 @@
+"""What the page shows for one profile, as HTML fragments: pure functions of a DecisionResult.
+
+The bottom-line panel is the report's own (:class:`rhcc_bayes.report.sections.BottomLine`),
+the decision table is :func:`rhcc_bayes.decision.result.format_table`, the curves are
+:func:`rhcc_bayes.report.figures.survival_curves`; so the page and ``report.html`` never
+disagree. :func:`decision_view` times each step (the benchmark reads those timings).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from rhcc_bayes.report import bottom_line as bl
+
+#: Resolution of the survival-curve image on the page (the report uses 110 dpi).
+CURVES_DPI = 80
+
+
+def prior_only_note(res, lead: pd.DataFrame) -> str:
+    """A warning when the leading option has no data of its own ('' otherwise).
+
+    A class-prior-only treatment is its modality class's mean plus the prior spread: a wide
+    posterior that leads on P(best) by uncertainty, not evidence. The note names the best-ranked
+    option that has data of its own, so the panel never lets a prior-only option lead unlabelled.
+    """
+    if lead.empty:
+        return ""
+    prior_only = bl._prior_only(res)
+    leader = str(lead["treatment"].iloc[0])
+    if leader not in prior_only:
+        return ""
+    ranked = res.ranked if hasattr(res, "ranked") else res.table
+    with_data = ranked[~ranked["treatment"].isin(prior_only)]
+    text = (f"{leader} leads without data of its own: its estimate is its modality class's mean plus prior "
+            f"spread, so its lead reflects the class and the prior, not evidence about {leader}.")
+    if len(with_data):
+        r = with_data.iloc[0]
+        text += (f" The leading option with its own data is {r.treatment}: RMST to {res.horizon:g} months "
+                 f"{r.rmst_mean:.1f} [{r.rmst_lo:.1f}, {r.rmst_hi:.1f}], P(best) {r.p_best:.2f}.")
+    return text
+
+
+def panel_html(res, profile) -> str:
+    """The report's bottom-line panel for ``res`` (plus the prior-only note), as an HTML fragment."""
+    from rhcc_bayes.report.sections import BottomLine, ReportContext
+    from rhcc_bayes.report.writers import Paragraph, block_html
+
+    ctx = ReportContext(posterior=None, evidence=None, profile=profile, decision=res,
+                        horizon=res.horizon, population=res.population)
+    blocks = BottomLine().blocks(ctx)
+    note = prior_only_note(res, bl.leading_options(res))
+    if note:
+        inner = list(blocks[0].blocks)
+        inner.insert(3, Paragraph(note, "note prior-only"))  # after the heading, patient line and answer
+        blocks = [dataclasses.replace(blocks[0], blocks=tuple(inner)), *blocks[1:]]
+    return "\n".join(block_html(b) for b in blocks)
+
+
+def table_html(res) -> str:
+    """The decision table (every candidate, ranked; pooled mixtures reported, not ranked)."""
+    from rhcc_bayes.decision.result import format_table
+    from rhcc_bayes.report.writers import html_table
+
+    return html_table(format_table(res.table, res.horizon), "decision")
+
+
+def curves_png(res) -> bytes:
+    """Survival curves of the leading options (small multiples with 95% bands), PNG bytes."""
+    from rhcc_bayes.report import figures
+
+    return figures.figure_png(figures.survival_curves(res), dpi=CURVES_DPI)
+
+
+def img_html(png: bytes, alt: str) -> str:
+    b64 = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}" style="max-width:100%">'
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """The page's content for one profile and the milliseconds each step took."""
+
+    decision: object  # DecisionResult
+    panel: str
+    table: str
+    curves: bytes
+    timings_ms: dict = field(default_factory=dict)
+
+
+def decision_view(posterior, profile, *, horizon: float = 60.0, population: str = "average",
+                  curves: bool = True) -> DecisionView:
+    """Decide for ``profile`` on ``posterior`` and render the panel, table and curves."""
+    t0 = time.perf_counter()
+    res = posterior.decide(profile, horizon=horizon, population=population)
+    t1 = time.perf_counter()
+    panel, table = panel_html(res, profile), table_html(res)
+    t2 = time.perf_counter()
+    png = curves_png(res) if curves else b""
+    t3 = time.perf_counter()
+    ms = {"decide": (t1 - t0) * 1e3, "panel_and_table": (t2 - t1) * 1e3, "curves": (t3 - t2) * 1e3}
+    return DecisionView(res, panel, table, png, ms)
