@@ -44,6 +44,11 @@ CSS = """
 """
 
 
+_TABLE_NOTE = ("Candidates (eligible and conditional) ranked by posterior mean RMST; each number is the posterior "
+               "mean (median for median survival) [95% credible interval]. Pooled mixtures are reported, never "
+               "ranked; excluded treatments are not listed.")
+
+
 def _sidebar(profile, horizon: float, population: str):
     from shiny import ui
 
@@ -100,9 +105,7 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
         ui.div(banner, class_="banner", id="gate-banner") if banner else None,
         ui.output_ui("errors"),
         ui.output_ui("panel"),
-        ui.h4("Expected survival of the leading options"),
         ui.output_ui("curves"),
-        ui.h4("All candidates"),
         ui.output_ui("table"),
         ui.p(f"Posterior: spec {posterior.spec.name!r}, {posterior.family} model"
              + (f", {posterior.cache_path}" if posterior.cache_path else "")
@@ -170,13 +173,15 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
             v = view()
             if isinstance(v, Exception):
                 return None
-            return ui.div(ui.HTML(img_html(v.curves, "survival curves of the leading options")), id="curves")
+            return ui.div(ui.h4("Expected survival of the leading options"),
+                          ui.HTML(img_html(v.curves, "survival curves of the leading options")), id="curves")
 
         @render.ui
         def table():
             v = view()
             if isinstance(v, Exception):
                 return None
-            return ui.div(ui.HTML(v.table), id="decision-table")
+            return ui.div(ui.h4("All candidates"), ui.p(_TABLE_NOTE, class_="small"), ui.HTML(v.table),
+                          id="decision-table")
 
     return App(page, server)

@@ -54,8 +54,8 @@ class FormField:
 def _hint(spec) -> str:
     if spec.kind not in ("float", "int"):
         return ""
-    lo = f"> {spec.low:g}" if spec.low_open else f"{spec.low:g}"
-    rng = f"{lo} to {spec.high:g}" if not spec.low_open else f"{lo}, up to {spec.high:g}"
+    lo = f"> {spec.low:,.15g}" if spec.low_open else f"{spec.low:,.15g}"
+    rng = f"{lo} to {spec.high:,.15g}" if not spec.low_open else f"{lo}, up to {spec.high:,.15g}"
     return f"{'whole number ' if spec.kind == 'int' else ''}{rng}{' ' + spec.unit if spec.unit else ''}, or unknown"
 
 
