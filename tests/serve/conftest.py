@@ -39,6 +39,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def port() -> int:
+    """A free localhost port."""
+    return free_port()
+
+
 @pytest.fixture(scope="module")
 def app_url(small_fit):
     """The app on the shared small fit, served by uvicorn in a thread on a free port."""

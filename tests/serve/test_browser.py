@@ -8,7 +8,6 @@ import dataclasses
 import pytest
 
 from rhcc_bayes.core.errors import ValidationError
-
 from rhcc_bayes.report import bottom_line as bl
 from rhcc_bayes.serve.form import default_profile, form_fields, profile_from_form, widget_value
 

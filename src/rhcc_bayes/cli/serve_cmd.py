@@ -79,6 +79,17 @@ def run(args) -> int:
     print("preparing the page (first decision) ...", file=sys.stderr, flush=True)
     decision_view(posterior, profile, horizon=args.horizon, population=args.population)  # warm caches
     app = create_app(posterior, profile, horizon=args.horizon, population=args.population)
-    print(f"serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    url = f"http://{args.host}:{args.port}/"
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if self.started:  # listening: only now is the address worth printing
+                print(f"serving on {url} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+
+    try:
+        Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its clean shutdown: the normal way to stop
+        pass
+    print("stopped", file=sys.stderr)
     return 0
