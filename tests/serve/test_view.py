@@ -32,7 +32,7 @@ def test_view_shows_the_decision(posterior):
     for trt in res.table["treatment"]:  # every candidate in the decision table
         assert f"<td>{html.escape(trt)}</td>" in view.table
     assert view.curves[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(view.timings_ms) == {"decide", "panel_and_table", "curves"}
+    assert set(view.timings_ms) == {f"{k}{s}" for k in ("decide", "panel_and_table", "curves") for s in ("", "_cpu")}
 
 
 def test_view_follows_the_profile(posterior):

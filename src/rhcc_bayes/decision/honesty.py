@@ -8,6 +8,8 @@ because they share only their class prior.
 
 from __future__ import annotations
 
+import weakref
+
 import pandas as pd
 
 from rhcc_bayes.survival.covariates import coverage_gaps
@@ -19,10 +21,21 @@ from rhcc_bayes.survival.support import (
 )
 
 
+_LAST_SUPPORT: list = [None, None]  # [weakref to the last design, its tables]: one design serves many decisions
+
+
 def support_tables(idata, design) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """(per-treatment support, per-arm inclusion limits) from the design or the posterior file."""
+    """(per-treatment support, per-arm inclusion limits) from the design or the posterior file.
+
+    The design's tables are computed once per design object (~50 ms; the interactive page
+    decides on every form change) and handed out as copies.
+    """
     if design is not None:
-        return evidence_support(design), arm_support(design)
+        ref, tables = _LAST_SUPPORT
+        if ref is None or ref() is not design:
+            tables = (evidence_support(design), arm_support(design))
+            _LAST_SUPPORT[:] = [weakref.ref(design), tables]
+        return tables[0].copy(), tables[1].copy()
     return support_from_idata(idata), arm_support_from_idata(idata)
 
 

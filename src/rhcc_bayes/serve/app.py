@@ -8,7 +8,9 @@ under its field and above the results, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import traceback
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError
@@ -21,9 +23,17 @@ from rhcc_bayes.serve.form import (
     profile_from_form,
     widget_value,
 )
-from rhcc_bayes.serve.view import decision_view, img_html
+from rhcc_bayes.serve.view import curves_png, decision_view, img_html
 
 log = logging.getLogger("rhcc_bayes.serve")
+
+_PYPLOT = threading.Lock()  # pyplot keeps global state: one figure at a time across sessions
+
+
+def _curves_png(res) -> bytes:
+    with _PYPLOT:
+        return curves_png(res)
+
 
 TITLE = "rhcc-bayes: salvage treatment for recurrent HCC"
 CSS = """
@@ -135,8 +145,8 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
             prof, h, pop, err = inputs()
             if err is not None:
                 return err
-            try:
-                return decision_view(posterior, prof, horizon=h, population=pop)
+            try:  # the curves follow in the background (see curves_task): the answer does not wait for them
+                return decision_view(posterior, prof, horizon=h, population=pop, curves=False)
             except UserError as e:
                 return e
             except Exception as e:  # a bug: log it, show one line, never a traceback on the page
@@ -168,13 +178,25 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
                 return ui.div("Correct the highlighted field to see the bottom line.", class_="text-muted")
             return ui.div(ui.HTML(v.panel), id="bottom-line")
 
-        @render.ui
-        def curves():
+        @reactive.extended_task
+        async def curves_task(res):
+            return await asyncio.to_thread(_curves_png, res)
+
+        @reactive.effect
+        def _draw_curves():
             v = view()
             if isinstance(v, Exception):
+                curves_task.cancel()
+            else:
+                curves_task.invoke(v.decision)
+
+        @render.ui
+        def curves():
+            if isinstance(view(), Exception):
                 return None
+            png = curves_task.result()  # silent (keeps the previous image) while the task runs
             return ui.div(ui.h4("Expected survival of the leading options"),
-                          ui.HTML(img_html(v.curves, "survival curves of the leading options")), id="curves")
+                          ui.HTML(img_html(png, "survival curves of the leading options")), id="curves")
 
         @render.ui
         def table():
