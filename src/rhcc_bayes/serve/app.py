@@ -117,9 +117,10 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
         ui.output_ui("panel"),
         ui.output_ui("curves"),
         ui.output_ui("table"),
-        ui.p(f"Posterior: spec {posterior.spec.name!r}, {posterior.family} model"
-             + (f", {posterior.cache_path}" if posterior.cache_path else "")
-             + ". Research use only: not a clinical decision on its own.", class_="text-muted small"),
+        ui.p(f"Posterior: spec {posterior.spec.name!r} ({posterior.family} model), diagnostics gate "
+             f"{'passed' if posterior.converged else 'FAILED'}"
+             + (f", cached as {posterior.cache_path.name}" if posterior.cache_path else "")
+             + ". Research use only: not a clinical decision on its own.", class_="text-muted small", id="provenance"),
         title=TITLE, window_title="rhcc-bayes serve",
     )
 
