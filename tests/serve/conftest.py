@@ -7,6 +7,7 @@ are not reachable from these machines). Without it the browser tests are skipped
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,14 +46,11 @@ def port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="module")
-def app_url(small_fit):
-    """The app on the shared small fit, served by uvicorn in a thread on a free port."""
+@contextlib.contextmanager
+def serving(app):
+    """Serve ``app`` with uvicorn in a thread on a free localhost port; yields its URL."""
     import uvicorn
 
-    from rhcc_bayes.serve import create_app, default_profile
-
-    app = create_app(small_fit[1], default_profile())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -61,9 +59,26 @@ def app_url(small_fit):
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the app did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_url(small_fit):
+    """The app on the shared small fit."""
+    from rhcc_bayes.serve import create_app, default_profile
+
+    with serving(create_app(small_fit[1], default_profile())) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """``serving`` for tests that build their own app."""
+    return serving
 
 
 @pytest.fixture(scope="module")
