@@ -10,7 +10,7 @@ import pytest
 
 from rhcc_bayes.report import bottom_line as bl
 from rhcc_bayes.serve.form import default_profile
-from rhcc_bayes.serve.view import decision_view, prior_only_note
+from rhcc_bayes.serve.view import decision_view
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_prior_only_leader_is_labelled(posterior):
     res = posterior.decide(default_profile())
     lead = bl.leading_options(res)
     prior_only = bl._prior_only(res)
-    note = prior_only_note(res, lead)
+    note = bl.prior_only_note(res, lead)
     leader = lead["treatment"].iloc[0]
     if leader not in prior_only:  # the note appears exactly when the leader has no data of its own
         assert note == ""
@@ -55,10 +55,10 @@ def test_prior_only_leader_is_labelled(posterior):
         if lead.empty:
             pytest.skip("no prior-only candidate for this profile on this fit")
         leader = lead["treatment"].iloc[0]
-        note = prior_only_note(res, lead)
+        note = bl.prior_only_note(res, lead)
     ranked = res.ranked
     own = ranked[~ranked["treatment"].isin(prior_only)].iloc[0]
-    assert note.startswith(f"{leader} leads without data of its own")
+    assert note.startswith(f"{leader} leads without data of its own (class prior only)")
     assert (f"The leading option with its own data is {own.treatment}: RMST to 60 months "
             f"{own.rmst_mean:.1f} [{own.rmst_lo:.1f}, {own.rmst_hi:.1f}], P(best) {own.p_best:.2f}.") in note
     if leader == bl.leading_options(res)["treatment"].iloc[0]:

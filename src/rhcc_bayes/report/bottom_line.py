@@ -270,3 +270,27 @@ def modality_sentence(res) -> str:
                  "prior spread gives them a fair chance of being best and of being worst, which is uncertainty, "
                  "not evidence.")
     return text
+
+
+def prior_only_note(res, lead: pd.DataFrame) -> str:
+    """A warning when the leading option has no data of its own ('' otherwise).
+
+    A class-prior-only treatment is its modality class's mean plus the prior spread: a wide
+    posterior that can lead on expected survival and P(best) by uncertainty, not evidence. The
+    note names the best-ranked option that has data of its own.
+    """
+    if lead.empty:
+        return ""
+    prior_only = _prior_only(res)
+    leader = str(lead["treatment"].iloc[0])
+    if leader not in prior_only:
+        return ""
+    ranked = res.ranked if hasattr(res, "ranked") else res.table
+    text = (f"{leader} leads without data of its own (class prior only): its lead reflects its modality class "
+            f"and the prior spread, not evidence about {leader}.")
+    with_data = ranked[~ranked["treatment"].isin(prior_only)]
+    if len(with_data):
+        r = with_data.iloc[0]
+        text += (f" The leading option with its own data is {r.treatment}: RMST to {res.horizon:g} months "
+                 f"{r.rmst_mean:.1f} [{r.rmst_lo:.1f}, {r.rmst_hi:.1f}], P(best) {r.p_best:.2f}.")
+    return text

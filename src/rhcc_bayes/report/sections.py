@@ -139,6 +139,8 @@ class BottomLine(Section):
         lead = bl.leading_options(res)
         inner = [Heading(2, "Bottom line"), Paragraph("Patient: " + bl.patient_line(ctx.profile)),
                  Paragraph(bl.certainty_sentence(res, lead), "answer")]
+        if bl.prior_only_note(res, lead):  # a prior-only leader never leads unlabelled
+            inner.append(Paragraph(bl.prior_only_note(res, lead), "note"))
         if not lead.empty:
             inner.append(Table(bl.leading_table(res, lead)))
             inner.append(Paragraph(f"Posterior means with 95% credible intervals for the {res.population} study "

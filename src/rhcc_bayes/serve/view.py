@@ -9,57 +9,22 @@ disagree. :func:`decision_view` times each step (the benchmark reads those timin
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import time
 from dataclasses import dataclass, field
-
-import pandas as pd
-
-from rhcc_bayes.report import bottom_line as bl
 
 #: Resolution of the survival-curve image on the page (the report uses 110 dpi).
 CURVES_DPI = 80
 
 
-def prior_only_note(res, lead: pd.DataFrame) -> str:
-    """A warning when the leading option has no data of its own ('' otherwise).
-
-    A class-prior-only treatment is its modality class's mean plus the prior spread: a wide
-    posterior that leads on P(best) by uncertainty, not evidence. The note names the best-ranked
-    option that has data of its own, so the panel never lets a prior-only option lead unlabelled.
-    """
-    if lead.empty:
-        return ""
-    prior_only = bl._prior_only(res)
-    leader = str(lead["treatment"].iloc[0])
-    if leader not in prior_only:
-        return ""
-    ranked = res.ranked if hasattr(res, "ranked") else res.table
-    with_data = ranked[~ranked["treatment"].isin(prior_only)]
-    text = (f"{leader} leads without data of its own: its estimate is its modality class's mean plus prior "
-            f"spread, so its lead reflects the class and the prior, not evidence about {leader}.")
-    if len(with_data):
-        r = with_data.iloc[0]
-        text += (f" The leading option with its own data is {r.treatment}: RMST to {res.horizon:g} months "
-                 f"{r.rmst_mean:.1f} [{r.rmst_lo:.1f}, {r.rmst_hi:.1f}], P(best) {r.p_best:.2f}.")
-    return text
-
-
 def panel_html(res, profile) -> str:
-    """The report's bottom-line panel for ``res`` (plus the prior-only note), as an HTML fragment."""
+    """The report's bottom-line panel for ``res``, as an HTML fragment."""
     from rhcc_bayes.report.sections import BottomLine, ReportContext
-    from rhcc_bayes.report.writers import Paragraph, block_html
+    from rhcc_bayes.report.writers import block_html
 
     ctx = ReportContext(posterior=None, evidence=None, profile=profile, decision=res,
                         horizon=res.horizon, population=res.population)
-    blocks = BottomLine().blocks(ctx)
-    note = prior_only_note(res, bl.leading_options(res))
-    if note:
-        inner = list(blocks[0].blocks)
-        inner.insert(3, Paragraph(note, "note prior-only"))  # after the heading, patient line and answer
-        blocks = [dataclasses.replace(blocks[0], blocks=tuple(inner)), *blocks[1:]]
-    return "\n".join(block_html(b) for b in blocks)
+    return "\n".join(block_html(b) for b in BottomLine().blocks(ctx))
 
 
 def table_html(res) -> str:
