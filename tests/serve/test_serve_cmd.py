@@ -21,6 +21,8 @@ from rhcc_bayes.cli.main import EXIT_BAD_INPUT, main
     (["--port", "70000"], "--port must be in 1-65535, got 70000"),
     (["--horizon", "0"], "--horizon must be in (0, 240] months, got 0"),
     (["--profile", "no/such/profile.toml"], "no/such/profile.toml"),
+    (["--spec", "nma_bcg_re"], "--spec nma_bcg_re: serve decides for a patient and needs a survival spec"),
+    (["--spec", "no_such_spec"], "no_such_spec"),
 ])
 def test_bad_arguments_exit_2_before_fitting(argv, message, capsys, tmp_path, port):
     # an empty cache folder: reaching the fit would print "compiling model"

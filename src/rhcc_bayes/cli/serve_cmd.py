@@ -65,9 +65,13 @@ def run(args) -> int:
     if not lo < args.horizon <= hi:
         raise UserError(f"--horizon must be in ({lo:g}, {hi:g}] months, got {args.horizon:g}")
     profile = default_profile(args.profile)  # validated before the fit
+    from rhcc_bayes.specs import is_nma, load_spec
+
+    spec = load_spec(args.spec)
+    if is_nma(spec):
+        raise UserError(f"--spec {args.spec}: serve decides for a patient and needs a survival spec; "
+                        f"{spec.name!r} is a network meta-analysis spec")
     _, posterior = fit_from_args(args)
-    if posterior.family != "survival":
-        raise UserError(f"serve needs a survival spec; {posterior.spec.name!r} is a {posterior.family} spec")
     banner = gate_banner(posterior.draws)
     if banner:
         print(banner, file=sys.stderr)
