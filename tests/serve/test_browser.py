@@ -79,3 +79,32 @@ def test_bad_value_shows_inline_error_and_no_traceback(page, posterior):
     expect(_lead_cells(page)).to_have_text([str(c) for c in _expected_lead(posterior, default_profile())],
                                            timeout=TIMEOUT_MS)
     expect(page.locator("#profile-error")).to_have_count(0)
+
+
+class _Broken:
+    """A posterior whose decision fails with a bug (not bad input)."""
+
+    def __init__(self, posterior):
+        self._posterior = posterior
+
+    def __getattr__(self, name):
+        return getattr(self._posterior, name)
+
+    def decide(self, *args, **kwargs):
+        raise ZeroDivisionError("secret internals")
+
+
+def test_a_bug_shows_one_line_not_its_traceback(browser, posterior, serve_app, caplog):
+    from playwright.sync_api import expect
+
+    from rhcc_bayes.serve import create_app
+
+    with serve_app(create_app(_Broken(posterior), default_profile())) as url:
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#profile-error")).to_have_text(
+            "internal error (ZeroDivisionError); the details are in the server log", timeout=TIMEOUT_MS)
+        text = page.locator("body").inner_text()
+        page.close()
+    assert "secret internals" not in text and "Traceback" not in text
+    assert "ZeroDivisionError: secret internals" in caplog.text  # the log has the details

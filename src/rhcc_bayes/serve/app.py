@@ -31,8 +31,13 @@ _PYPLOT = threading.Lock()  # pyplot keeps global state: one figure at a time ac
 
 
 def _curves_png(res) -> bytes:
-    with _PYPLOT:
-        return curves_png(res)
+    """The curves' PNG, or b"" when drawing failed (logged; the page says so in one line)."""
+    try:
+        with _PYPLOT:
+            return curves_png(res)
+    except Exception:
+        log.error("drawing the survival curves failed:\n%s", traceback.format_exc())
+        return b""
 
 
 TITLE = "rhcc-bayes: salvage treatment for recurrent HCC"
@@ -196,6 +201,9 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
             if isinstance(view(), Exception):
                 return None
             png = curves_task.result()  # silent (keeps the previous image) while the task runs
+            if not png:
+                return ui.div("The survival curves could not be drawn (details in the server log).",
+                              class_="text-muted", id="curves")
             return ui.div(ui.h4("Expected survival of the leading options"),
                           ui.HTML(img_html(png, "survival curves of the leading options")), id="curves")
 
@@ -207,4 +215,6 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
             return ui.div(ui.h4("All candidates"), ui.p(_TABLE_NOTE, class_="small"), ui.HTML(v.table),
                           id="decision-table")
 
-    return App(page, server)
+    app = App(page, server)
+    app.sanitize_errors = True  # an unforeseen error shows a generic line, never its text or a traceback
+    return app
