@@ -173,15 +173,17 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
         def errors():
             v = view()
             if isinstance(v, Exception):
-                return ui.div(ui.tags.strong("Cannot decide for this profile: "), ui.tags.pre(str(v), id="profile-error"),
-                              class_="alert alert-danger", role="alert")
+                return ui.div(ui.tags.strong("Cannot decide for this profile: "),
+                              ui.tags.pre(str(v), id="profile-error"), class_="alert alert-danger", role="alert")
             return None
 
         @render.ui
         def panel():
             v = view()
+            if isinstance(v, ValidationError):
+                return ui.div("Correct the value marked in red to see the bottom line.", class_="text-muted")
             if isinstance(v, Exception):
-                return ui.div("Correct the highlighted field to see the bottom line.", class_="text-muted")
+                return None
             return ui.div(ui.HTML(v.panel), id="bottom-line")
 
         @reactive.extended_task
