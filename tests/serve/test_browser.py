@@ -49,14 +49,14 @@ def test_leading_option_and_numbers_follow_tumour_size(page, posterior):
     cells = _lead_cells(page)
     expect(cells).to_have_text([str(c) for c in small], timeout=TIMEOUT_MS)
     expect(page.locator("#bottom-line")).to_contain_text(bl.patient_line(base))
-    first_curves = page.locator("#curves img").get_attribute("src")
+    first_curves = page.locator("#survival-curves img").get_attribute("src")
 
     _set(page, "tumour_size_cm", "6")
     large = _expected_lead(posterior, dataclasses.replace(base, tumour_size_cm=6.0))
     assert large != small  # the profile change matters for this posterior
     expect(cells).to_have_text([str(c) for c in large], timeout=TIMEOUT_MS)
     expect(page.locator("#bottom-line")).to_contain_text("6 cm solitary recurrent HCC")
-    expect(page.locator("#curves img")).not_to_have_attribute("src", first_curves, timeout=TIMEOUT_MS)
+    expect(page.locator("#survival-curves img")).not_to_have_attribute("src", first_curves, timeout=TIMEOUT_MS)
     expect(page.locator("#decision-table table tbody tr").first.locator("td").first).to_have_text(
         posterior.decide(dataclasses.replace(base, tumour_size_cm=6.0)).table["treatment"].iloc[0])
 

@@ -205,9 +205,9 @@ def create_app(posterior, profile, *, horizon: float = 60.0, population: str = "
             png = curves_task.result()  # silent (keeps the previous image) while the task runs
             if not png:
                 return ui.div("The survival curves could not be drawn (details in the server log).",
-                              class_="text-muted", id="curves")
+                              class_="text-muted", id="survival-curves")
             return ui.div(ui.h4("Expected survival of the leading options"),
-                          ui.HTML(img_html(png, "survival curves of the leading options")), id="curves")
+                          ui.HTML(img_html(png, "survival curves of the leading options")), id="survival-curves")
 
         @render.ui
         def table():
