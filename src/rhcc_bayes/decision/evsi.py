@@ -91,7 +91,14 @@ def evsi_task(task: dict) -> dict:
     alive = binomial_survivors(np.asarray(task["survival"], float), n, rng)
     r = voi_by_regression(task["nb"], alive / float(n), method=task["method"], n_se=task["n_se"],
                           seed=int(task["seed"]))
-    return {"n": n, "evsi": r["value"], "se": r["se"], "method": r["method"], "edf": r["edf"]}
+    # numpy's SIMD reductions depend on array alignment, which differs between processes in the
+    # last bit; 12 significant digits make the executors agree exactly
+    return {"n": n, "evsi": _round(r["value"]), "se": _round(r["se"]), "method": r["method"],
+            "edf": _round(r["edf"])}
+
+
+def _round(v: float, digits: int = 12) -> float:
+    return float(f"{v:.{digits}g}")
 
 
 def run_tasks(tasks: list[dict], executor: str = "processes", workers: int | None = None) -> list[dict]:
