@@ -17,7 +17,8 @@ set of posterior draws suffices. Smoothers (:func:`smooth`):
 - ``rff`` (larger groups): a Gaussian-process regression approximated by random Fourier
   features (Rahimi & Recht 2007) of normal-score-transformed parameters, i.e. ridge
   regression on ``cos(X W + b)`` with an RBF kernel; length-scale and ridge penalty by
-  GCV. ``tests/decision/test_voi.py`` shows it agrees with the GAM where both apply.
+  restricted marginal likelihood (GCV is nearly flat in the length-scale and chose wiggly fits
+  that inflated EVPPI with many options). ``tests/decision/test_voi.py`` shows it agrees with the GAM where both apply.
 
 Rank (normal-score) transforms are monotone, so conditioning on them is conditioning on
 ``phi``: EVPPI is unchanged, and the basis adapts to heavy-tailed draws (SDs).
@@ -46,7 +47,7 @@ GAM_MAX_PARAMS = 4
 GAM_BASIS = {1: 12, 2: 7, 3: 5, 4: 4}
 RFF_FEATURES = 300
 N_SE = 100
-_LOG10_GRID = np.arange(-7.0, 5.01, 0.5)
+_LOG10_GRID = np.arange(-7.0, 9.01, 0.5)
 
 
 # ---------------------------------------------------------------- numpy regression core
@@ -111,82 +112,96 @@ def rff_design(x: np.ndarray, lengthscale: float, features: int = RFF_FEATURES,
 
 @dataclass(frozen=True)
 class _Fit:
-    """Penalised least-squares fit of m responses on one basis (shared smoothing parameters)."""
+    """Penalised least-squares fits of m responses on one basis, each with its own smoothing parameters."""
 
-    coef: np.ndarray        # (q, m)
-    cov_root: np.ndarray    # (q, q): a square root of (B'B + P)^-1
-    sigma2: np.ndarray      # (m,) residual variances
-    edf: float
-    gcv: float
-
-
-def _gcv(rss, edf, n, scale):
-    return float(np.sum(n * rss / scale / max(n - edf, 1.0) ** 2))
+    coef: np.ndarray             # (q, m)
+    cov_roots: list              # m arrays (q, q): a square root of (B'B + P_i)^-1
+    sigma2: np.ndarray           # (m,) residual variances
+    edf: np.ndarray              # (m,)
+    gcv: float                   # summed over the variance-scaled responses
 
 
-def _fit_one_penalty(btb, bty, yty, n, pen, scale) -> tuple[float, tuple]:
-    """GCV over a grid of the single smoothing parameter in O(q) per value: with
-    B'B = R'R and R^-T P R^-1 = U diag(s) U', (B'B + lam P)^-1 = R^-1 U diag(1/(1 + lam s)) U' R^-T."""
+def _fit_one_penalty(btb, bty, yty, n, pen, criterion: str = "gcv") -> _Fit:
+    """One smoothing parameter per response, chosen on a grid in O(q) per value: with
+    B'B = R'R and R^-T P R^-1 = U diag(s) U', (B'B + lam P)^-1 = R^-1 U diag(1/(1 + lam s)) U' R^-T.
+
+    ``criterion="gcv"``: generalised cross-validation. ``"reml"``: the restricted marginal
+    likelihood of the Gaussian prior the penalty implies (sigma^2 profiled out), the GP way of
+    setting hyperparameters; its value is comparable between bases (used for the RFF length-scale).
+    """
     from scipy.linalg import solve_triangular
 
-    q = btb.shape[0]
+    q, m = bty.shape
     r = np.linalg.cholesky(btb + 1e-9 * np.trace(btb) / q * np.eye(q)).T       # upper: btb = r' r
     rinv = solve_triangular(r, np.eye(q))
     s, u = np.linalg.eigh(rinv.T @ pen @ rinv)
     s = np.clip(s, 0.0, None)
-    bt = u.T @ (rinv.T @ bty)                                                    # (q, m)
-    best = None
-    lam_scale = 1.0 / max(np.mean(s[s > 1e-12]) if np.any(s > 1e-12) else 1.0, 1e-300)
-    for g in _LOG10_GRID:
-        d = 1.0 / (1.0 + 10.0 ** g * lam_scale * s)
-        edf = float(d.sum())
-        rss = np.clip(yty - 2 * (d[:, None] * bt ** 2).sum(0) + ((d[:, None] * bt) ** 2).sum(0), 0.0, None)
-        crit = _gcv(rss, edf, n, scale)
-        if best is None or crit < best[0]:
-            best = (crit, d, edf, rss)
-    crit, d, edf, rss = best
-    root = rinv @ u * np.sqrt(d)
-    coef = rinv @ u @ (d[:, None] * bt)
-    return crit, (coef, root, rss / max(n - edf, 1.0), edf)
+    ru = rinv @ u
+    bt = ru.T @ bty                                                              # (q, m)
+    pos = s > 1e-12 * max(s.max(), 1e-300)
+    lam = 10.0 ** _LOG10_GRID / (s[pos].mean() if pos.any() else 1.0)
+    d = 1.0 / (1.0 + lam[:, None] * s[None, :])                                 # (grid, q)
+    edf = d.sum(axis=1)                                                          # (grid,)
+    rss = np.clip(yty[None, :] - 2 * d @ bt ** 2 + (d ** 2) @ bt ** 2, 0.0, None)  # (grid, m)
+    if criterion == "reml":
+        quad = np.clip(yty[None, :] - d @ bt ** 2, 1e-300, None)               # rss + lam b'Pb
+        logdet = 2 * np.log(np.abs(np.diag(r))).sum() + np.log(1.0 + lam[:, None] * s[None, pos]).sum(1) \
+            - pos.sum() * np.log(lam) - np.log(s[pos]).sum()
+        crit = (n - (q - pos.sum())) * np.log(quad) + logdet[:, None]
+    else:
+        crit = n * rss / np.maximum(n - edf, 1.0)[:, None] ** 2 / np.maximum(yty / n, 1e-300)[None, :]
+    best = crit.argmin(axis=0)                                                   # per response
+    cols = np.arange(m)
+    dm = d[best].T                                                               # (q, m)
+    coef = ru @ (dm * bt)
+    roots = [ru * np.sqrt(dm[:, i]) for i in range(m)]
+    e = edf[best]
+    sigma2 = rss[best, cols] / np.maximum(n - e, 1.0)
+    return _Fit(coef, roots, sigma2, e, float(crit[best, cols].sum()))
 
 
-def _fit_penalties(btb, bty, yty, n, penalties, scale) -> tuple[float, tuple]:
-    """Several penalties (tensor-product GAM): a common smoothing parameter on a grid, then one
-    coordinate sweep around it; GCV summed over the (variance-scaled) responses."""
+def _fit_penalties(btb, bty, yty, n, penalties) -> _Fit:
+    """Several penalties (tensor-product GAM), per response: a common smoothing parameter on a
+    grid, then one coordinate sweep around it, by GCV."""
     from scipy.linalg import cho_factor, cho_solve
 
     scales = [np.trace(btb) / max(np.trace(pm), 1e-300) for pm in penalties]
-    q = btb.shape[0]
+    q, m = bty.shape
     jitter = 1e-9 * np.trace(btb) / q * np.eye(q)
 
-    def solve(logs):
+    def solve(logs, cols):
         a = btb + jitter + sum(10.0 ** lg * sc * pm for lg, sc, pm in zip(logs, scales, penalties))
         c = cho_factor(a, lower=True)
-        coef = cho_solve(c, bty)
+        coef = cho_solve(c, bty[:, cols])
         edf = float(np.trace(cho_solve(c, btb)))
-        rss = np.clip(yty - 2 * (coef * bty).sum(0) + (coef * (btb @ coef)).sum(0), 0.0, None)
-        return _gcv(rss, edf, n, scale), c, coef, edf, rss
+        rss = np.clip(yty[cols] - 2 * (coef * bty[:, cols]).sum(0) + (coef * (btb @ coef)).sum(0), 0.0, None)
+        return n * rss / max(n - edf, 1.0) ** 2, c, coef, edf, rss
 
-    grid = _LOG10_GRID
-    logs = [min(grid, key=lambda g: solve([g] * len(penalties))[0])] * len(penalties)
-    for j in range(len(penalties)):
-        cands = logs[j] + np.arange(-3.0, 3.01, 1.0)
-        logs[j] = min(cands, key=lambda g: solve(logs[:j] + [g] + logs[j + 1:])[0])
-    crit, c, coef, edf, rss = solve(logs)
-    inv = cho_solve(c, np.eye(q))
-    w, v = np.linalg.eigh((inv + inv.T) / 2)
-    return crit, (coef, v * np.sqrt(np.clip(w, 0.0, None)), rss / max(n - edf, 1.0), edf)
+    k = len(penalties)
+    common = np.array([solve([g] * k, slice(None))[0] for g in _LOG10_GRID])    # (grid, m)
+    coefs, roots, sigma2, edfs, total = np.empty((q, m)), [], np.empty(m), np.empty(m), 0.0
+    for i in range(m):
+        logs = [float(_LOG10_GRID[common[:, i].argmin()])] * k
+        for j in range(k):
+            cands = logs[j] + np.arange(-3.0, 3.01, 1.0)
+            logs[j] = float(min(cands, key=lambda g: solve(logs[:j] + [g] + logs[j + 1:], [i])[0][0]))
+        crit, c, coef, edf, rss = solve(logs, [i])
+        inv = cho_solve(c, np.eye(q))
+        w, v = np.linalg.eigh((inv + inv.T) / 2)
+        coefs[:, i], edfs[i], sigma2[i] = coef[:, 0], edf, rss[0] / max(n - edf, 1.0)
+        roots.append(v * np.sqrt(np.clip(w, 0.0, None)))
+        total += crit[0] / max(yty[i] / n, 1e-300)
+    return _Fit(coefs, roots, sigma2, edfs, float(total))
 
 
-def _penalised_fit(basis, y, penalties) -> _Fit:
+def _penalised_fit(basis, y, penalties, criterion: str = "gcv") -> _Fit:
     n = basis.shape[0]
     btb = basis.T @ basis
     bty = basis.T @ y
     yty = (y * y).sum(0)
-    scale = np.maximum(y.var(axis=0), 1e-300)
-    fit = _fit_one_penalty if len(penalties) == 1 else (lambda *a: _fit_penalties(*a[:4], penalties, a[5]))
-    crit, (coef, root, sigma2, edf) = fit(btb, bty, yty, n, penalties[0], scale)
-    return _Fit(coef, root, sigma2, edf, crit)
+    if len(penalties) == 1:
+        return _fit_one_penalty(btb, bty, yty, n, penalties[0], criterion)
+    return _fit_penalties(btb, bty, yty, n, penalties)
 
 
 def smooth(x: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0):
@@ -197,8 +212,8 @@ def smooth(x: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0)
     x : ndarray (n, p)
         Draws of the conditioning parameters (or summary statistics).
     y : ndarray (n, m)
-        Responses (incremental net benefits), fitted on one basis with shared smoothing
-        parameters (GCV summed over the variance-scaled responses).
+        Responses (incremental net benefits), fitted on one basis, each with its own
+        smoothing parameters (GAM: GCV; RFF: marginal likelihood, the length-scale shared).
     method : {"auto", "gam", "rff"}
         ``auto``: ``gam`` for p <= :data:`GAM_MAX_PARAMS`, else ``rff``.
 
@@ -206,7 +221,7 @@ def smooth(x: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0)
     -------
     basis : ndarray (n, q)
     fit : _Fit
-        Coefficients (q, m), a square root of (B'B + P)^-1, residual variances, EDF, GCV.
+        Coefficients (q, m), square roots of (B'B + P_i)^-1, residual variances, EDFs, GCV.
     method : str
     """
     x = np.asarray(x, float)
@@ -224,9 +239,9 @@ def smooth(x: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0)
     if method != "rff":
         raise ValueError(f"unknown smoother {method!r}; use auto, gam or rff")
     best = None
-    for ls in (0.5, 1.0, 2.0, 4.0):  # length-scale (per sqrt(p) normal-score units) by GCV
+    for ls in (0.5, 1.0, 2.0, 4.0, 8.0):  # length-scale (per sqrt(p) normal-score units) by marginal likelihood
         basis, pens = rff_design(x, ls * np.sqrt(p), seed=seed)
-        fit = _penalised_fit(basis, y, pens)
+        fit = _penalised_fit(basis, y, pens, "reml")
         if best is None or fit.gcv < best[1].gcv:
             best = (basis, fit)
     return best[0], best[1], method
@@ -276,16 +291,17 @@ def _voi_by_regression(nb, x, *, method, n_se, seed) -> dict:
     value = gain.mean()
     # regression error: resample the coefficients from their posterior (Strong et al. 2014) ...
     rng = np.random.default_rng([seed, 7])
-    broot = basis @ fit.cov_root
-    reps = np.empty(n_se)
-    sims = [basis @ fit.coef[:, i:i + 1] + np.sqrt(fit.sigma2[i]) * (broot @ rng.standard_normal((broot.shape[1], n_se)))
-            for i in range(inb.shape[1])]
-    for k in range(n_se):
-        fk = np.column_stack([np.zeros(n)] + [s[:, k] for s in sims])
-        reps[k] = fk.max(axis=1).mean() - max(fk.mean(axis=0).max(), 0.0)
+    best = np.zeros((n, n_se))       # per draw and replicate: max over options (option 0 is 0)
+    means = np.zeros(n_se)
+    for i in range(inb.shape[1]):
+        sim = basis @ (fit.coef[:, i:i + 1] + np.sqrt(fit.sigma2[i])
+                       * (fit.cov_roots[i] @ rng.standard_normal((basis.shape[1], n_se))))
+        np.maximum(best, sim, out=best)
+        means = np.maximum(means, sim.mean(axis=0))
+    reps = best.mean(axis=0) - means
     # ... plus the Monte Carlo error of averaging over n draws
     se = float(np.sqrt(reps.var(ddof=1) + gain.var(ddof=1) / n))
-    return {"value": float(max(value, 0.0)), "se": se, "method": used, "edf": float(fit.edf),
+    return {"value": float(max(value, 0.0)), "se": se, "method": used, "edf": float(np.max(fit.edf)),
             "n_params": int(x.shape[1])}
 
 
@@ -381,7 +397,7 @@ def _select(available: Mapping[str, pd.DataFrame], groups) -> dict[str, pd.DataF
 
 def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: float = 60.0,
           population: str = "average", utility=None, seed: int = 0, method: str = "auto",
-          n_se: int = N_SE, decision=None) -> pd.DataFrame:
+          n_se: int = N_SE, decision=None, floor: bool = True) -> pd.DataFrame:
     """EVPPI of each parameter group for ``profile``'s decision (months of RMST or QA-RMST).
 
     Parameters
@@ -399,13 +415,17 @@ def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: f
         Coefficient draws for the Monte Carlo SE.
     decision : DecisionResult, optional
         An already-computed decision for the same posterior and profile (saves recomputing it).
+    floor : bool
+        Also estimate the regression's noise floor per group size (:func:`noise_floor`).
 
     Returns
     -------
     pandas.DataFrame
         One row per group, largest EVPPI first: ``group``, ``parameters`` (how many),
         ``evppi``, ``se``, ``evppi_raw``, ``evpi``, ``evpi_se``, ``share`` (EVPPI / EVPI),
-        ``method``, ``edf``, ``members`` (parameter names). attrs: ``profile``,
+        ``floor``/``floor_se`` (the estimate for unrelated draws of the same size),
+        ``above_floor`` (EVPPI exceeds the floor by > 2 combined SE), ``method``, ``edf``,
+        ``members`` (parameter names). attrs: ``profile``,
         ``criterion``, ``horizon``, ``population``, ``options`` (the ranked treatments),
         ``draws``.
     """
@@ -420,19 +440,37 @@ def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: f
     available = parameter_groups(idata, options)
     chosen = _select(available, groups)
     ev, ev_se = evpi_of(nb)
-    rows = []
+    rows, floors = [], {}
     for name, df in chosen.items():
         r = voi_by_regression(nb, df.to_numpy(), method=method, n_se=n_se, seed=seed)
-        rows.append({"group": name, "parameters": df.shape[1], "evppi": min(r["value"], ev), "se": r["se"],
+        p = df.shape[1]
+        if floor and p not in floors:
+            floors[p] = noise_floor(nb, p, method=method, n_se=n_se, seed=seed)
+        fl = floors.get(p, {"value": np.nan, "se": np.nan})
+        rows.append({"group": name, "parameters": p, "evppi": min(r["value"], ev), "se": r["se"],
                      "evppi_raw": r["value"], "evpi": ev, "evpi_se": ev_se,
-                     "share": min(r["value"], ev) / ev if ev > 0 else 0.0, "method": r["method"],
-                     "edf": r["edf"], "members": ", ".join(df.columns)})
+                     "share": min(r["value"], ev) / ev if ev > 0 else 0.0,
+                     "floor": fl["value"], "floor_se": fl["se"],
+                     "above_floor": bool(r["value"] > fl["value"] + 2 * np.hypot(r["se"], fl["se"]))
+                     if floor else True,
+                     "method": r["method"], "edf": r["edf"], "members": ", ".join(df.columns)})
     if not rows:
         raise UserError("no parameter groups to evaluate")
     out = pd.DataFrame(rows).sort_values("evppi", ascending=False, kind="stable").reset_index(drop=True)
     out.attrs.update(profile=decision.profile.id, criterion=decision.criterion, horizon=decision.horizon,
                      population=decision.population, options=list(options), draws=int(nb.shape[0]))
     return out
+
+
+def noise_floor(nb: np.ndarray, p: int, *, method: str = "auto", n_se: int = N_SE, seed: int = 0) -> dict:
+    """The estimator's value for ``p`` standard-normal "parameters" independent of everything.
+
+    The true EVPPI of unrelated draws is 0; the regression estimate is not (fitted noise in
+    many options' net benefits raises E[max]). A group is informative only when its EVPPI
+    clearly exceeds this floor.
+    """
+    rng = np.random.default_rng([seed, 11, p])
+    return voi_by_regression(nb, rng.standard_normal((nb.shape[0], p)), method=method, n_se=n_se, seed=seed)
 
 
 def net_benefit(decision) -> tuple[np.ndarray, list[str]]:
@@ -462,9 +500,14 @@ def evppi_text(table: pd.DataFrame) -> str:
         "group": table["group"], "params": table["parameters"],
         "EVPPI (mo)": [f"{v:.3f} ± {s:.3f}" for v, s in zip(table["evppi"], table["se"])],
         "% of EVPI": [f"{100 * s:.0f}%" for s in table["share"]],
-        "method": table["method"],
     })
+    if "floor" in table and table["floor"].notna().any():
+        show["noise floor"] = [f"{v:.3f}" for v in table["floor"]]
+        show["informative"] = ["yes" if a else "no" for a in table["above_floor"]]
+    show["method"] = table["method"]
     lines.append(show.to_string(index=False))
     lines += ["", "EVPPI: expected gain in months from learning that group exactly (± Monte Carlo SE, "
-              "regression method of Strong et al. 2014); research use only."]
+              "regression method of Strong et al. 2014). Noise floor: the same estimate for unrelated "
+              "random draws of the group's size (true value 0); 'informative' = EVPPI above it by more "
+              "than 2 SE. Research use only."]
     return "\n".join(lines)

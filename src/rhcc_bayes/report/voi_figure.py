@@ -30,6 +30,8 @@ def evppi_figure(table: pd.DataFrame, *, max_bars: int | None = MAX_BARS, figsiz
     y = np.arange(n)
     ax.barh(y, t["evppi"], xerr=2 * t["se"], color="#1f5fa6", alpha=0.85, capsize=3,
             error_kw={"elinewidth": 1, "ecolor": "#333333"})
+    if "floor" in t and t["floor"].notna().any():  # what the estimator gives for unrelated draws
+        ax.scatter(t["floor"], y, marker="|", s=220, color="#888888", zorder=3, label="noise floor")
     ax.set_yticks(y, [f"{g} ({p})" for g, p in zip(t["group"], t["parameters"])])
     if len(table):
         ev = float(table["evpi"].iloc[0])
@@ -83,16 +85,20 @@ class ValueOfInformationSection(Section):
         show = pd.DataFrame({"group": table["group"], "parameters": table["parameters"],
                              "EVPPI (mo)": [f"{v:.2f} ± {s:.2f}" for v, s in zip(table["evppi"], table["se"])],
                              "% of EVPI": [f"{100 * s:.0f}%" for s in table["share"]],
+                             "noise floor": [f"{v:.2f}" for v in table["floor"]],
+                             "informative": ["yes" if a else "no" for a in table["above_floor"]],
                              "method": table["method"]})
         return [Paragraph("Expected value of partial perfect information (EVPPI): how many months of expected "
                           f"{ctx.decision.criterion} this patient would gain, on average, if one group of model "
                           "parameters were known exactly before choosing. Estimated by nonparametric regression of "
                           "each option's net benefit on the group's posterior draws (Strong et al. 2014), ± Monte "
                           "Carlo SE; groups: each option's own effect (its deviation from its class), each "
-                          "modality class, the covariate effects, the baseline hazard and the heterogeneity SDs."),
+                          "modality class, the covariate effects, the baseline hazard and the heterogeneity SDs. "
+                          "Noise floor: the estimate for unrelated random draws of the same size (true value 0); "
+                          "a group is informative when its EVPPI exceeds it by more than 2 SE."),
                 ctx.figure("evppi.png", lambda: evppi_figure(table),
-                           "EVPPI per parameter group, largest first (bars ±2 MC SE); dashed: EVPI, the value of "
-                           "resolving all uncertainty."),
+                           "EVPPI per parameter group, largest first (bars ±2 MC SE; grey ticks: noise floor); "
+                           "dashed: EVPI, the value of resolving all uncertainty."),
                 Table(show)]
 
 
