@@ -67,6 +67,10 @@ def test_irrelevant_group_has_little_value():
     r = voi_by_regression(nb, noise[:, 0])
     assert r["value"] < 3 * r["se"] + 0.01
     assert voi_by_regression(nb, np.ones(len(nb)))["value"] == 0.0  # a constant group
+    from rhcc_bayes.decision.voi import noise_floor
+
+    floor = noise_floor(nb, 3)
+    assert floor["value"] < 3 * floor["se"] + 0.01 and floor["n_params"] == 3
 
 
 @settings(max_examples=12, deadline=None)
@@ -174,7 +178,9 @@ def test_evppi_and_evsi_on_the_small_fit(small_decision):
     table = evppi(post, profile, ["class:ablation", "baseline", "covariates"], decision=dec, n_se=30)
     assert set(table["group"]) == {"class:ablation", "baseline", "covariates"}
     assert (table["evppi"] <= table["evpi"]).all() and (table["evppi"] >= 0).all() and (table["se"] > 0).all()
-    assert table.set_index("group").loc["covariates", "method"] == "rff"
+    by = table.set_index("group")
+    assert by.loc["covariates", "method"] == "rff"
+    assert by.loc["class:ablation", "above_floor"] and by.loc["class:ablation", "evppi"] > 5 * by.loc["class:ablation", "floor"]
     assert table["evpi"].iloc[0] == pytest.approx(dec.evpi["mean"])
     assert table.attrs["profile"] == profile.id and table.attrs["options"] == dec.ranked["treatment"].tolist()
     with pytest.raises(UserError, match=r"unknown parameter group 'class:ablatio' \(did you mean 'class:ablation'\?\)"):
