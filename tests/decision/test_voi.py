@@ -175,7 +175,7 @@ def test_evppi_and_evsi_on_the_small_fit(small_decision):
     from rhcc_bayes.decision.voi import evppi
 
     post, profile, dec = small_decision
-    table = evppi(post, profile, ["class:ablation", "baseline", "covariates"], decision=dec, n_se=30)
+    table = dec.evppi(post, ["class:ablation", "baseline", "covariates"], n_se=30)  # the DecisionResult hook
     assert set(table["group"]) == {"class:ablation", "baseline", "covariates"}
     assert (table["evppi"] <= table["evpi"]).all() and (table["evppi"] >= 0).all() and (table["se"] > 0).all()
     by = table.set_index("group")

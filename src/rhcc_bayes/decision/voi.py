@@ -406,7 +406,8 @@ def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: f
         A survival posterior.
     profile : PatientProfile
     groups : sequence of str, optional
-        Names from :func:`parameter_groups` (default: all of them).
+        Names from :func:`parameter_groups` (default: all of them for the ranked options;
+        ``treatment:T`` / ``class:M`` of any other treatment or class may be named too).
     horizon, population, utility, seed
         As for :func:`rhcc_bayes.decision.recommend.decide_profile`.
     method : {"auto", "gam", "rff"}
@@ -438,6 +439,10 @@ def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: f
                                   seed=seed, design=getattr(posterior, "design", None))
     nb, options = net_benefit(decision)
     available = parameter_groups(idata, options)
+    if groups is not None and any(g not in available for g in groups if isinstance(g, str)):
+        # any treatment's or class's own group may be asked for, also of non-options
+        everything = parameter_groups(idata, [str(t) for t in idata.posterior["mu"].treatment.values])
+        available = {**available, **{k: v for k, v in everything.items() if k not in available}}
     chosen = _select(available, groups)
     ev, ev_se = evpi_of(nb)
     rows, floors = [], {}
