@@ -43,6 +43,13 @@ def test_evsi_csv(fit_args, examples_dir, capsys):
     assert df["n"].tolist() == [30, 120] and (df["treatment"] == "RFA").all() and (df["followup"] == 36).all()
     assert {"evsi", "se", "evppi_limit", "evpi"} <= set(df.columns)
     assert "local processes" in captured.err
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        assert main(["voi", "--profile", prof, "--study-treatment", "RFA", "--study-n", "30,120",
+                     "--study-followup", "36", "--scheduler", c.scheduler_address, "--format", "csv", *fit_args]) == 0
+        on_dask = capsys.readouterr()
+    assert "dask cluster" in on_dask.err
+    assert on_dask.out == captured.out  # the same numbers whichever executor ran the simulations
 
 
 def test_errors(fit_args, examples_dir, tmp_path, capsys):

@@ -121,6 +121,20 @@ class _Fit:
     gcv: float                   # summed over the variance-scaled responses
 
 
+def _chol_root(cov: np.ndarray) -> np.ndarray:
+    """The Cholesky factor of a covariance: unlike an eigenvector basis it is unique and continuous,
+    so the coefficient draws of the Monte Carlo SE do not depend on last-bit rounding (executors agree)."""
+    cov = (cov + cov.T) / 2
+    jitter = 1e-12 * max(np.trace(cov) / cov.shape[0], 1e-300)
+    for _ in range(6):
+        try:
+            return np.linalg.cholesky(cov + jitter * np.eye(cov.shape[0]))
+        except np.linalg.LinAlgError:
+            jitter *= 100
+    w, v = np.linalg.eigh(cov)
+    return v * np.sqrt(np.clip(w, 0.0, None))
+
+
 def _fit_one_penalty(btb, bty, yty, n, pen, criterion: str = "gcv") -> _Fit:
     """One smoothing parameter per response, chosen on a grid in O(q) per value: with
     B'B = R'R and R^-T P R^-1 = U diag(s) U', (B'B + lam P)^-1 = R^-1 U diag(1/(1 + lam s)) U' R^-T.
@@ -154,7 +168,7 @@ def _fit_one_penalty(btb, bty, yty, n, pen, criterion: str = "gcv") -> _Fit:
     cols = np.arange(m)
     dm = d[best].T                                                               # (q, m)
     coef = ru @ (dm * bt)
-    roots = [ru * np.sqrt(dm[:, i]) for i in range(m)]
+    roots = [_chol_root((ru * dm[:, i]) @ ru.T) for i in range(m)]
     e = edf[best]
     sigma2 = rss[best, cols] / np.maximum(n - e, 1.0)
     return _Fit(coef, roots, sigma2, e, float(crit[best, cols].sum()))
@@ -186,10 +200,8 @@ def _fit_penalties(btb, bty, yty, n, penalties) -> _Fit:
             cands = logs[j] + np.arange(-3.0, 3.01, 1.0)
             logs[j] = float(min(cands, key=lambda g: solve(logs[:j] + [g] + logs[j + 1:], [i])[0][0]))
         crit, c, coef, edf, rss = solve(logs, [i])
-        inv = cho_solve(c, np.eye(q))
-        w, v = np.linalg.eigh((inv + inv.T) / 2)
         coefs[:, i], edfs[i], sigma2[i] = coef[:, 0], edf, rss[0] / max(n - edf, 1.0)
-        roots.append(v * np.sqrt(np.clip(w, 0.0, None)))
+        roots.append(_chol_root(cho_solve(c, np.eye(q))))
         total += crit[0] / max(yty[i] / n, 1e-300)
     return _Fit(coefs, roots, sigma2, edfs, float(total))
 
