@@ -18,14 +18,19 @@ set of posterior draws suffices. Smoothers (:func:`smooth`):
   features (Rahimi & Recht 2007) of normal-score-transformed parameters, i.e. ridge
   regression on ``cos(X W + b)`` with an RBF kernel; length-scale and ridge penalty by
   restricted marginal likelihood (GCV is nearly flat in the length-scale and chose wiggly fits
-  that inflated EVPPI with many options). ``tests/decision/test_voi.py`` shows it agrees with the GAM where both apply.
+  that inflated EVPPI with many options). ``tests/decision/test_voi.py`` and
+  ``benchmarks/voi.py`` show it agrees with the GAM where both apply.
+
+Each option's incremental net benefit gets its own smoothing parameters.
 
 Rank (normal-score) transforms are monotone, so conditioning on them is conditioning on
 ``phi``: EVPPI is unchanged, and the basis adapts to heavy-tailed draws (SDs).
 
 Monte Carlo error (Strong et al. 2014, section 3.3): the fitted values' posterior covariance
 ``sigma^2 B (B'B + P)^-1 B'`` is sampled (``n_se`` coefficient draws per option) and the
-EVPPI recomputed for each; the standard deviation of those values is the reported SE.
+EVPPI recomputed for each; their variance plus the Monte Carlo variance of averaging the
+per-draw gain over the n draws gives the reported SE. The ``noise floor`` (:func:`noise_floor`)
+is the estimate for unrelated random draws of the group's size, whose true EVPPI is 0.
 EVPPI is bounded by EVPI: the reported ``evppi`` is ``min(raw, EVPI)`` (both on the same
 draws), with the uncapped regression estimate kept in ``evppi_raw``.
 
