@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
                    help="average study population, or a new one (between-study effect integrated) [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
+    p.add_argument("--voi", action="store_true",
+                   help="add the section 'What uncertainty matters for this patient' (EVPPI per parameter group)")
     add_profile_arguments(p)
     p.set_defaults(func=run)
 
@@ -50,7 +52,16 @@ def run(args) -> int:
     _, posterior = fit_from_args(args)
     if posterior.family != "survival":
         raise UserError(f"spec {posterior.spec.name!r} is not a survival synthesis; reports need a survival spec")
-    out = posterior.report(profile, args.out, horizon=args.horizon, population=args.population, utility=utility,
-                           seed=args.draw_seed)
+    if args.voi:
+        from rhcc_bayes.report.document import build_report
+        from rhcc_bayes.report.sections import SECTIONS
+        from rhcc_bayes.report.voi_figure import with_voi
+
+        out = build_report(posterior, posterior.evidence, profile, args.out, horizon=args.horizon,
+                           population=args.population, utility=utility, seed=args.draw_seed,
+                           sections=with_voi(SECTIONS))
+    else:
+        out = posterior.report(profile, args.out, horizon=args.horizon, population=args.population,
+                               utility=utility, seed=args.draw_seed)
     print(f"report: {out / 'report.html'}", file=sys.stderr)
     return 0

@@ -83,6 +83,13 @@ class DecisionResult:
             return self.table
         return self.table[self.table["status"] != NOT_AN_OPTION]
 
+    def evppi(self, posterior, groups=None, **kwargs) -> pd.DataFrame:
+        """EVPPI per parameter group for this decision (``posterior``: the one it came from);
+        see :func:`rhcc_bayes.decision.voi.evppi`."""
+        from rhcc_bayes.decision.voi import evppi
+
+        return evppi(posterior, self.profile, groups, decision=self, **kwargs)
+
     def to_csv_frame(self) -> pd.DataFrame:
         """The decision as :data:`CSV_COLUMNS` rows: ranked options, reported-only mixtures, then
         excluded treatments (with their reasons in ``flags``); same columns as the cohort CSV."""
