@@ -14,6 +14,8 @@ A spec is plain data read from TOML (``models/nma_*.toml``)::
     reference = "diuretic"       # treatment code all relative effects d are expressed against
     consistency = "consistency"  # "consistency" (d_k - d_b) | "ume": unrelated mean effects
                                  # (one free d per pair of treatments compared, TSD4)
+    # node_split = ["placebo", "ace_inhibitor"]  # one node-splitting model: the direct effect of
+                                 # the 2nd vs the 1st treatment gets its own parameter d_direct
     outcome = "event"            # evidence rows used (default: event / continuous by likelihood)
     [priors]
     baseline_sd = 10             # mu_s ~ N(0, baseline_sd^2) (random: the mean of the mu_s)
@@ -59,7 +61,7 @@ DEFAULT_OUTCOME: dict[str, str] = {"binomial": "event", "normal": "continuous"}
 _TOP_KEYS = ("name", "description", "seed", "model", "priors", "prediction", "sampler")
 _MODEL_KEYS = (
     "family", "likelihood", "link", "time_offset", "time_unit", "baselines", "effects",
-    "reference", "outcome", "consistency",
+    "reference", "outcome", "consistency", "node_split",
 )
 _PRIOR_KEYS = ("baseline_sd", "baseline_tau_sd", "effect_sd", "tau_sd", "tau")
 _PREDICTION_KEYS = (
@@ -109,6 +111,7 @@ class NMASpec:
     effects: str = "fixed"
     outcome: str = "event"
     consistency: str = "consistency"
+    node_split: tuple[str, str] | None = None
     baseline_sd: float = 100.0
     baseline_tau_sd: float | None = None
     effect_sd: float = 100.0
@@ -256,6 +259,7 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
     if not isinstance(reference, str) or not reference.strip():
         out.add("model.reference", "is required: the reference treatment code", reference)
         reference = ""
+    node_split = _node_split(model, consistency, out)
     outcome = model.get("outcome", DEFAULT_OUTCOME.get(likelihood or "", "event"))
     if not isinstance(outcome, str) or not outcome:
         out.add("model.outcome", "must be an outcome code such as 'event'", outcome)
@@ -281,6 +285,9 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
     prediction = None
     if pred is not None:
         prediction = _parse_prediction(pred, reference, bool(time_offset), out)
+        if consistency == "ume":
+            out.add("prediction", "absolute predictions need the consistency model (model.consistency = "
+                    "'ume' has no treatment effects d_k to predict from)")
 
     seed = mapping.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
@@ -295,11 +302,26 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
     return NMASpec(
         reference=reference.strip(), likelihood=likelihood, link=link,
         time_offset=time_offset, time_unit=time_unit, baselines=baselines, effects=effects,
-        outcome=outcome, consistency=consistency, baseline_sd=baseline_sd, baseline_tau_sd=baseline_tau_sd,
+        outcome=outcome, consistency=consistency, node_split=node_split, baseline_sd=baseline_sd, baseline_tau_sd=baseline_tau_sd,
         effect_sd=effect_sd, tau_sd=tau_sd, tau=tau, prediction=prediction,
         sampler=dict(sampler), seed=seed, name=str(name), description=str(description),
         source=str(source),
     )
+
+
+def _node_split(model: Mapping, consistency: str, out: _Collector) -> tuple[str, str] | None:
+    value = model.get("node_split")
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, str) and v.strip() for v in value) or value[0] == value[1]):
+        out.add("model.node_split", "must be a list of two different treatment codes", value)
+        return None
+    if consistency == "ume":
+        out.add("model.node_split", "a node-splitting model is a consistency model; "
+                "it cannot be combined with model.consistency = 'ume'")
+        return None
+    return (value[0].strip(), value[1].strip())
 
 
 def _parse_prediction(pred: dict, reference: str, time_offset: bool, out: _Collector):
