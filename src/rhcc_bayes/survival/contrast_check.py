@@ -25,6 +25,9 @@ cross-validatory conflict check as in Presanis et al. 2013):
   Pareto ``k`` of the weights is reported; ``k > 0.7`` means the study is too influential for
   importance sampling and the row is flagged (refit without the study to check it).
 
+  ``arms_elsewhere`` counts the arms of the rarer of the two treatments outside the study: 0
+  means the indirect estimate rests on the modality-class pooling and the prior alone.
+
 * **difference** ``direct - indirect`` (independent: the indirect part excludes the study's data),
   its 95% interval and the two-sided Bayesian p-value ``2 min(P(diff > 0), P(diff < 0))``.
 
@@ -43,7 +46,7 @@ from rhcc_bayes.survival.predict import linear_predictor
 CONTRAST_COLUMNS = [
     "study", "arm", "comparator", "treatment", "comparator_treatment", "direct_from",
     "direct_mean", "direct_sd", "indirect_mean", "indirect_sd", "indirect_2.5%", "indirect_97.5%",
-    "diff_mean", "diff_2.5%", "diff_97.5%", "p_value", "pareto_k", "reliable",
+    "diff_mean", "diff_2.5%", "diff_97.5%", "p_value", "pareto_k", "reliable", "arms_elsewhere",
 ]
 PARETO_K_MAX = 0.7
 
@@ -194,6 +197,8 @@ def contrast_check(idata, design: SurvivalDesign, *, seed: int = 0) -> pd.DataFr
         row = {"study": r.study, "arm": arms.iloc[a]["arm"], "comparator": arms.iloc[b]["arm"],
                "treatment": arms.iloc[a]["treatment"], "comparator_treatment": arms.iloc[b]["treatment"],
                "direct_from": r.direct_from, "direct_mean": r.estimate, "direct_sd": r.se}
+        others = design.study_arms[design.study_arms["study"] != r.study]["treatment"]
+        row["arms_elsewhere"] = int(min((others == arms.iloc[i]["treatment"]).sum() for i in (a, b)))
         implied = _implied_contrast(idata, design, a, b)
         w, k = _leave_out_weights(_study_log_lik(idata, design, r.study))
         indirect = implied[rng.choice(implied.size, size=implied.size, p=w)]
@@ -230,6 +235,7 @@ def contrast_check_text(table: pd.DataFrame) -> str:
                        zip(table["diff_mean"], table["diff_2.5%"], table["diff_97.5%"])],
         "p": [f"{p:.3f}" if np.isfinite(p) else "n/a" for p in table["p_value"]],
         "k": [f"{k:.2f}" for k in table["pareto_k"]],
+        "arms elsewhere": table["arms_elsewhere"],
     })
     lines.append(show.to_string(index=False))
     low = table[(table["p_value"] < 0.05) & table["reliable"]]
@@ -240,6 +246,10 @@ def contrast_check_text(table: pd.DataFrame) -> str:
     if len(shaky):
         lines.append(f"Pareto k > {PARETO_K_MAX} for " + ", ".join(shaky["study"])
                      + ": the study is too influential for importance sampling; refit without it to check.")
+    alone = table[table["arms_elsewhere"] == 0]
+    if len(alone):
+        lines.append("Only class pooling and the prior inform the indirect estimate (a treatment with no arm "
+                     "outside the study) for: " + ", ".join(alone["study"]))
     missing = table[~np.isfinite(table["direct_mean"])]
     if len(missing):
         lines.append("No direct estimate (arm data not countable) for: " + ", ".join(missing["study"]))
