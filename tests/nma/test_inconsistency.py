@@ -301,6 +301,9 @@ def test_ume_spec_drops_predictions_and_is_validated():
     ume = ume_spec(spec)
     assert ume.ume and ume.prediction is None and ume.name.endswith("[UME]")
     assert split_spec(spec, ("placebo", "arb")).node_split == ("placebo", "arb")
+    bundled = load_nma_spec(MODELS / "nma_diabetes_re_ume.toml")  # the same model as a spec file
+    import dataclasses
+    assert dataclasses.replace(ume, name=bundled.name, source=bundled.source) == bundled
 
 
 # -- one sampled run: end to end against the exact posterior, and the CLI ------------------
@@ -393,6 +396,9 @@ def test_cli_nma_check_json_and_csv(sampled, capsys):
     assert main(args + ["--check", "split"]) == 0
     text = capsys.readouterr().out
     assert "Node-splitting" in text and "trt_4 vs trt_3" in text
+    bad = args[:-3] + ["--comparison", "placebo", "trt_2", "--check", "split"]
+    assert main(bad) == 2  # the consistency fit is a cache hit; the comparison is refused before any refit
+    assert "trt_2 vs placebo has no indirect evidence" in capsys.readouterr().err
 
 
 def test_cli_nma_check_refuses_a_survival_spec(capsys):

@@ -94,6 +94,14 @@ def test_unknown_keys_suggest_the_right_one():
      "s.toml: column 'model.effects': must be one of ['fixed', 'random'] (did you mean 'random'?) (got 'randon')"),
     ({"model": {"consistency": "UME"}},
      "s.toml: column 'model.consistency': must be one of ['consistency', 'ume'] (did you mean 'ume'?) (got 'UME')"),
+    ({"model": {"node_split": ["a"]}},
+     "s.toml: column 'model.node_split': must be a list of two different treatment codes (got ['a'])"),
+    ({"model": {"node_split": ["a", "b"], "consistency": "ume"}},
+     "s.toml: column 'model.node_split': a node-splitting model is a consistency model; it cannot be combined "
+     "with model.consistency = 'ume'"),
+    ({"model": {"consistency": "ume"}, "prediction": {"baseline_mean": 0.0, "baseline_sd": 1.0}},
+     "s.toml: column 'prediction': absolute predictions need the consistency model (model.consistency = 'ume' "
+     "has no treatment effects d_k to predict from)"),
     ({"model": {"reference": None}},
      "s.toml: column 'model.reference': is required: the reference treatment code"),
     ({"priors": {"effect_sd": -1}}, "s.toml: column 'priors.effect_sd': must be >= 1e-09 (got -1)"),
