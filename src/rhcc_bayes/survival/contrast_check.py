@@ -55,8 +55,13 @@ def _arm_covariates(arms: pd.DataFrame, i: int) -> dict:
     return {c: str(arms.iloc[i][c]) for c in ("size_band", "nodularity", "recurrence", "prior")}
 
 
-def _implied_contrast(idata, design: SurvivalDesign, a: int, b: int) -> np.ndarray:
-    """theta_a - theta_b per posterior draw (chains stacked), study effect cancelled."""
+def _implied_contrast(idata, design: SurvivalDesign, a: int, b: int, rng=None) -> np.ndarray:
+    """theta_a - theta_b per posterior draw (chains stacked), study effect cancelled.
+
+    With arm-level heterogeneity (``sigma_arm``) the contrast of two arms of a study also carries
+    their own arm effects: one fresh draw of eps_a - eps_b ~ N(0, 2 sigma_arm^2) per posterior
+    draw (``rng``), as for a new study's arms.
+    """
     arms = design.arms
     post = idata.posterior
     theta = []
@@ -66,7 +71,12 @@ def _implied_contrast(idata, design: SurvivalDesign, a: int, b: int) -> np.ndarr
         if pop and "delta_population" in post:
             lp = lp + post["delta_population"].values[..., pop - 1]
         theta.append(lp.reshape(-1))
-    return theta[0] - theta[1]
+    contrast = theta[0] - theta[1]
+    mask = design.study_effect_mask
+    if "sigma_arm" in post and rng is not None:
+        sd = post["sigma_arm"].values.reshape(-1) * np.sqrt(mask[a] + mask[b])
+        contrast = contrast + sd * rng.standard_normal(contrast.size)
+    return contrast
 
 
 def _landmark_direct(design: SurvivalDesign, a: int, b: int):
@@ -199,7 +209,7 @@ def contrast_check(idata, design: SurvivalDesign, *, seed: int = 0) -> pd.DataFr
                "direct_from": r.direct_from, "direct_mean": r.estimate, "direct_sd": r.se}
         others = design.study_arms[design.study_arms["study"] != r.study]["treatment"]
         row["arms_elsewhere"] = int(min((others == arms.iloc[i]["treatment"]).sum() for i in (a, b)))
-        implied = _implied_contrast(idata, design, a, b)
+        implied = _implied_contrast(idata, design, a, b, rng)
         w, k = _leave_out_weights(_study_log_lik(idata, design, r.study))
         indirect = implied[rng.choice(implied.size, size=implied.size, p=w)]
         q = np.quantile(indirect, [0.025, 0.975])
