@@ -160,3 +160,27 @@ def test_report_blocks(checked):
     assert [type(b) for b in blocks] == [Paragraph, Table]
     assert len(blocks[1].frame) == len(table)
     assert blocks[0].text.startswith("Direct vs indirect evidence:")
+
+
+def test_implied_contrast_of_two_study_arms():
+    """mu_a - mu_b, plus fresh arm effects N(0, 2 sigma_arm^2) when the spec has arm heterogeneity."""
+    import arviz as az
+
+    from rhcc_bayes.survival.contrast_check import _implied_contrast
+
+    rng = np.random.default_rng(5)
+    mu = rng.normal([0.2, -0.3], 0.1, size=(2, 50_000, 2))
+    arms = pd.DataFrame({"treatment": ["x", "y"], "size_band": "nr", "nodularity": "nr", "recurrence": "nr",
+                         "prior": "nr"})
+    design = SimpleNamespace(arms=arms, population_index=np.zeros(2, int), study_effect_mask=np.ones(2))
+    post = {"mu": mu}
+    idata = az.from_dict(posterior=post, constant_data={"is_ablation": np.zeros(2)},
+                         dims={"mu": ["treatment"], "is_ablation": ["treatment"]}, coords={"treatment": ["x", "y"]})
+    plain = _implied_contrast(idata, design, 0, 1, np.random.default_rng(0))
+    np.testing.assert_allclose(plain, (mu[..., 0] - mu[..., 1]).reshape(-1))
+    idata = az.from_dict(posterior={**post, "sigma_arm": np.full((2, 50_000), 0.3)},
+                         constant_data={"is_ablation": np.zeros(2)},
+                         dims={"mu": ["treatment"], "is_ablation": ["treatment"]}, coords={"treatment": ["x", "y"]})
+    noisy = _implied_contrast(idata, design, 0, 1, np.random.default_rng(0))
+    assert noisy.mean() == pytest.approx(0.5, abs=0.01)
+    assert noisy.var() == pytest.approx(2 * 0.1**2 + 2 * 0.3**2, rel=0.03)
