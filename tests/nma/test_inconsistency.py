@@ -406,3 +406,19 @@ def test_cli_nma_check_refuses_a_survival_spec(capsys):
 
     assert main(["nma-check", "--spec", "default"]) == 2
     assert "nma-check needs a network meta-analysis spec" in capsys.readouterr().err
+
+
+def test_relative_effects_of_a_ume_fit_are_per_comparison():
+    import arviz as az
+
+    from rhcc_bayes.nma.results import relative_effects
+
+    draws = np.random.default_rng(2).normal([0.5, -1.0], 0.1, size=(2, 400, 2))
+    idata = az.from_dict(posterior={"d_ume": draws}, dims={"d_ume": ["comparison"]},
+                         coords={"comparison": ["b vs a", "c vs b"]})
+    table = relative_effects(idata)
+    assert table.index.name == "comparison (unrelated mean effects)"
+    assert list(table.index) == ["b vs a", "c vs b"]
+    np.testing.assert_allclose(table["mean"], draws.reshape(-1, 2).mean(axis=0))
+    with pytest.raises(ValueError, match="no common reference"):
+        relative_effects(idata, versus="a")
