@@ -25,7 +25,8 @@ cross-validatory conflict check as in Presanis et al. 2013):
   Pareto ``k`` of the weights is reported; ``k > 0.7`` means the study is too influential for
   importance sampling and the row is flagged (refit without the study to check it).
 
-  ``arms_elsewhere`` counts the arms of the rarer of the two treatments outside the study: 0
+  ``arms_elsewhere`` counts the arms (study arms and the population-level pseudo-arms of
+  pooled results and ranges) of the rarer of the two treatments outside the study: 0
   means the indirect estimate rests on the modality-class pooling and the prior alone.
 
 * **difference** ``direct - indirect`` (independent: the indirect part excludes the study's data),
@@ -207,7 +208,7 @@ def contrast_check(idata, design: SurvivalDesign, *, seed: int = 0) -> pd.DataFr
         row = {"study": r.study, "arm": arms.iloc[a]["arm"], "comparator": arms.iloc[b]["arm"],
                "treatment": arms.iloc[a]["treatment"], "comparator_treatment": arms.iloc[b]["treatment"],
                "direct_from": r.direct_from, "direct_mean": r.estimate, "direct_sd": r.se}
-        others = design.study_arms[design.study_arms["study"] != r.study]["treatment"]
+        others = arms.loc[arms["study"] != r.study, "treatment"]  # incl. pooled results' pseudo-arms
         row["arms_elsewhere"] = int(min((others == arms.iloc[i]["treatment"]).sum() for i in (a, b)))
         implied = _implied_contrast(idata, design, a, b, rng)
         w, k = _leave_out_weights(_study_log_lik(idata, design, r.study))
