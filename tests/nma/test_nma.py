@@ -73,52 +73,74 @@ def test_spec_defaults_and_values():
 def test_unknown_keys_suggest_the_right_one():
     msg = error_of({**spec_with(model={"likelyhood": "binomial"}), "prior": {}})
     assert msg == (
-        "2 problems found in NMA spec:\n"
-        "  s.toml: key 'prior': unknown key (did you mean 'priors'?)\n"
-        "  s.toml: key 'model.likelyhood': unknown key (did you mean 'likelihood'?)"
+        "2 problems found:\n"
+        "  s.toml: column 'prior': unknown key (did you mean 'priors'?)\n"
+        "  s.toml: column 'model.likelyhood': unknown key (did you mean 'likelihood'?)"
     )
     assert error_of(spec_with(priors={"tausd": 1.0})) == \
-        "s.toml: key 'priors.tausd': unknown key (did you mean 'tau_sd'?)"
+        "1 problem found:\n  s.toml: column 'priors.tausd': unknown key (did you mean 'tau_sd'?)"
 
 
 @pytest.mark.parametrize("sections, message", [
     ({"model": {"family": "survival"}},
-     "s.toml: key 'model.family': must be 'nma' for a network meta-analysis spec (got 'survival')"),
+     "s.toml: column 'model.family': must be 'nma' for a network meta-analysis spec (got 'survival')"),
     ({"model": {"likelihood": "poisson"}},
-     "s.toml: key 'model.likelihood': must be one of 'binomial', 'normal' (got 'poisson')"),
+     "s.toml: column 'model.likelihood': must be one of ['binomial', 'normal'] (got 'poisson')"),
     ({"model": {"link": "identity"}},
-     "s.toml: key 'model.link': 'identity' does not go with likelihood 'binomial'; use 'logit' or 'cloglog'"),
+     "s.toml: column 'model.link': 'identity' does not go with likelihood 'binomial'; use 'logit' or 'cloglog'"),
     ({"model": {"time_offset": True}},
-     "s.toml: key 'model.time_offset': a log-time offset needs link = 'cloglog' (got link 'logit')"),
+     "s.toml: column 'model.time_offset': a log-time offset needs link = 'cloglog' (got link 'logit')"),
     ({"model": {"effects": "randon"}},
-     "s.toml: key 'model.effects': must be one of 'fixed', 'random' (got 'randon') (did you mean 'random'?)"),
+     "s.toml: column 'model.effects': must be one of ['fixed', 'random'] (did you mean 'random'?) (got 'randon')"),
+    ({"model": {"consistency": "UME"}},
+     "s.toml: column 'model.consistency': must be one of ['consistency', 'ume'] (did you mean 'ume'?) (got 'UME')"),
+    ({"model": {"node_split": ["a"]}},
+     "s.toml: column 'model.node_split': must be a list of two different treatment codes (got ['a'])"),
+    ({"model": {"node_split": ["a", "b"], "consistency": "ume"}},
+     "s.toml: column 'model.node_split': a node-splitting model is a consistency model; it cannot be combined "
+     "with model.consistency = 'ume'"),
+    ({"model": {"consistency": "ume"}, "prediction": {"baseline_mean": 0.0, "baseline_sd": 1.0}},
+     "s.toml: column 'prediction': absolute predictions need the consistency model (model.consistency = 'ume' "
+     "has no treatment effects d_k to predict from)"),
     ({"model": {"reference": None}},
-     "s.toml: key 'model.reference': is required: the reference treatment code (got None)"),
-    ({"priors": {"effect_sd": -1}}, "s.toml: key 'priors.effect_sd': must be > 0 (got -1)"),
-    ({"priors": {"effect_sd": True}}, "s.toml: key 'priors.effect_sd': must be a finite number (got True)"),
-    ({"priors": {"tau_sd": 1.0}}, "s.toml: key 'priors.tau_sd': only applies with model.effects = 'random'"),
+     "s.toml: column 'model.reference': is required: the reference treatment code"),
+    ({"priors": {"effect_sd": -1}}, "s.toml: column 'priors.effect_sd': must be >= 1e-09 (got -1)"),
+    ({"priors": {"effect_sd": 1e300}}, "s.toml: column 'priors.effect_sd': must be <= 10000.0 (got 1e+300)"),
+    ({"priors": {"effect_sd": float("nan")}}, "s.toml: column 'priors.effect_sd': must be a finite number (got nan)"),
+    ({"priors": {"effect_sd": True}}, "s.toml: column 'priors.effect_sd': must be a number (got True)"),
+    ({"priors": {"tau_sd": 1.0}}, "s.toml: column 'priors.tau_sd': only applies with model.effects = 'random'"),
     ({"model": {"effects": "random"}},
-     "s.toml: key 'priors.tau_sd': random effects need exactly one of priors.tau_sd (half-normal prior sd) "
+     "s.toml: column 'priors.tau_sd': random effects need exactly one of priors.tau_sd (half-normal prior sd) "
      "or priors.tau (fixed value)"),
     ({"model": {"baselines": "random"}},
-     "s.toml: key 'priors.baseline_tau_sd': is required with model.baselines = 'random'"),
-    ({"seed": -3}, "s.toml: key 'seed': must be a non-negative integer (got -3)"),
-    ({"sampler": 4}, "s.toml: key 'sampler': must be a table ([sampler]) (got 4)"),
+     "s.toml: column 'priors.baseline_tau_sd': is required with model.baselines = 'random'"),
+    ({"seed": -3}, "s.toml: column 'seed': must be an integer between 0 and 4294967295 (got -3)"),
+    ({"seed": 2**40}, "s.toml: column 'seed': must be an integer between 0 and 4294967295 (got 1099511627776)"),
+    ({"sampler": 4}, "s.toml: column 'sampler': must be a table ([sampler]) (got 4)"),
 ])
 def test_bad_values_name_file_and_key(sections, message):
     mapping = spec_with(**{k: v for k, v in sections.items() if isinstance(v, dict)})
     mapping.update({k: v for k, v in sections.items() if not isinstance(v, dict)})
-    assert error_of(mapping) == message
+    assert error_of(mapping) == "1 problem found:\n  " + message
+
+
+def test_consistency_defaults_to_consistency_and_accepts_ume():
+    assert parse_nma_spec(BASE, "s.toml").consistency == "consistency"
+    ume = parse_nma_spec(spec_with(model={"consistency": "ume"}), "s.toml")
+    assert ume.ume and ume.consistency == "ume"
 
 
 def test_prediction_table_is_validated():
     mapping = spec_with(model={"link": "cloglog", "time_offset": True},
                         prediction={"baseline_mean": -4.2, "baseline_sd": 1.0, "baseline_precision": 1.0})
     assert error_of(mapping) == (
-        "2 problems found in NMA spec:\n"
-        "  s.toml: key 'prediction.baseline_sd': give exactly one of baseline_sd or baseline_precision\n"
-        "  s.toml: key 'prediction.time': is required with model.time_offset = true"
+        "2 problems found:\n"
+        "  s.toml: column 'prediction.baseline_sd': give exactly one of baseline_sd or baseline_precision\n"
+        "  s.toml: column 'prediction.time': is required with model.time_offset = true"
     )
+    bounded = spec_with(model={"link": "cloglog", "time_offset": True},
+                        prediction={"baseline_mean": -4.2, "baseline_sd": 1.0, "time": 0})
+    assert error_of(bounded) == "1 problem found:\n  s.toml: column 'prediction.time': must be >= 1e-06 (got 0)"
 
 
 def test_load_spec_reports_bad_toml(tmp_path):
@@ -128,6 +150,16 @@ def test_load_spec_reports_bad_toml(tmp_path):
         load_nma_spec(bad)
     with pytest.raises(UserError, match=r"missing\.toml: NMA spec file not found"):
         load_nma_spec(tmp_path / "missing.toml")
+    with pytest.raises(UserError, match=r"tmp.*: cannot read NMA spec: is a directory"):
+        load_nma_spec(tmp_path)
+
+
+def test_load_spec_accepts_a_byte_order_mark(tmp_path):
+    text = (MODELS / "nma_diabetes_re.toml").read_text(encoding="utf-8")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    spec = load_nma_spec(bom)
+    assert spec.effects == "random" and spec.reference == "diuretic"
 
 
 # -- evidence -> network ----------------------------------------------------------------

@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fit",
     "diagnose",
     "ppc",
+    "nma-check",
     "compare-models",
     "decide",
     "predict",

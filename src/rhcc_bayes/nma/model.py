@@ -12,7 +12,18 @@ Model, for arm ``a`` of study ``s`` with base arm ``b(s)``::
     delta_a = d[t_a] - d[t_b]                   fixed effects
     delta_a ~ N(d[t_a] - d[t_b], tau^2)         random effects, corr 1/2 within a study
 
-``d[reference] = 0``. Random effects use the non-centred form of TSD2's conditional
+``d[reference] = 0``. Two inconsistency models (NICE DSU TSD4; Dias et al. 2010) replace
+the consistency equation ``d[t_a] - d[t_b]``:
+
+* unrelated mean effects (``model.consistency = "ume"``): the mean of ``delta_a`` is a free
+  parameter ``d_ume`` of the pair (t_b, t_a), one per comparison made against a study's base
+  arm (:func:`rhcc_bayes.nma.network.ume_structure`); there is no ``d``;
+* node-splitting of ``x``-``y`` (``model.node_split = [x, y]``): in the studies containing
+  both, the ``y`` arms sit at ``d[x] + d_direct`` instead of ``d[y]`` (every arm of such a study
+  is expressed relative to ``x``; van Valkenhoef et al. 2016), so ``d_direct`` is the direct
+  estimate and ``d[y] - d[x]`` the indirect one.
+
+Random effects use the non-centred form of TSD2's conditional
 formulation: ``delta = md + tau * L z`` with ``L`` the Cholesky factor of the
 equicorrelated (rho = 1/2) matrix of each study's non-base arms, ``z ~ N(0, 1)``.
 Fixed-effect parameters with diffuse priors (``d``, independent ``mu``) stay centred:
@@ -31,6 +42,13 @@ from typing import Any
 import numpy as np
 
 from rhcc_bayes.nma.data import _as_table, NMAData, prepare_nma_data
+from rhcc_bayes.nma.network import (
+    base_arm,
+    comparison_label,
+    resolve_comparison,
+    split_arms,
+    ume_structure,
+)
 from rhcc_bayes.nma.spec import NMASpec
 
 # pm.Model -> (NMAData, NMASpec): fit statistics need the data arrays behind a model;
@@ -71,7 +89,7 @@ def random_effect_structure(data: NMAData) -> tuple[np.ndarray, np.ndarray, np.n
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
 
-def _coords(data: NMAData) -> dict[str, list[str]]:
+def _coords(data: NMAData, spec: NMASpec) -> dict[str, list[str]]:
     coords = {
         "treatment": list(data.treatments),
         "relative_treatment": list(data.treatments[1:]),
@@ -82,6 +100,8 @@ def _coords(data: NMAData) -> dict[str, list[str]]:
         "binomial_arm": [data.arm_labels[a] for a in data.binom_arm],
         "normal_arm": [data.arm_labels[a] for a in data.normal_arm],
     }
+    if spec.ume:
+        coords["comparison"] = [comparison_label(data, p) for p in ume_structure(data)[0]]
     for b in data.contrasts:
         coords[f"{b.name}_study"] = [data.studies[s] for s in b.study]
         if b.m > 1:
@@ -105,7 +125,8 @@ def build_nma_model(evidence_table, spec: NMASpec, *, source: str = "<evidence>"
     Returns
     -------
     pymc.Model
-        Free variables ``d_rel`` (non-reference effects), ``mu`` (study baselines; with
+        Free variables ``d_rel`` (non-reference effects; ``d_ume``, dims ``comparison``, in
+        the UME model; plus ``d_direct`` in a node-splitting model), ``mu`` (study baselines; with
         random baselines ``mu_mean``, ``mu_sd``, ``mu_z``), ``tau`` and ``delta_z``
         (random effects). Deterministics: ``d`` (dims ``treatment``, 0 at the reference),
         ``delta`` (random effects, dims ``nonbase_arm``) and the fitted values of each
@@ -123,13 +144,12 @@ def build_nma_model(evidence_table, spec: NMASpec, *, source: str = "<evidence>"
         data = prepare_nma_data(table, spec, found if found != "<evidence>" else source)
     if spec.prediction is not None:  # fail now, not after sampling
         data.treatment_index(spec.prediction.treatment, "prediction.baseline_treatment")
+    split = None if spec.node_split is None else resolve_comparison(data, spec.node_split)
     n_arms = len(data.arm_labels)
     nb = data.nonbase_arms
 
-    with pm.Model(coords=_coords(data)) as model:
-        d_rel = pm.Normal("d_rel", 0.0, spec.effect_sd, dims="relative_treatment")
-        d = pm.Deterministic("d", pt.concatenate([pt.zeros(1), d_rel]), dims="treatment")
-        md = d[data.arm_treatment[nb]] - d[data.base_treatment[nb]]
+    with pm.Model(coords=_coords(data, spec)) as model:
+        md = _mean_effects(pm, pt, data, spec, split)
         if spec.random_effects:
             if spec.tau is not None:
                 tau = pt.constant(spec.tau)
@@ -179,3 +199,19 @@ def build_nma_model(evidence_table, spec: NMASpec, *, source: str = "<evidence>"
                 pm.MvNormal(b.name, mu=theta, chol=b.chol, observed=b.y, dims=dims)
     _MODEL_INFO[model] = (data, spec)
     return model
+
+
+def _mean_effects(pm, pt, data: NMAData, spec: NMASpec, split):
+    """Mean of each non-base arm's relative effect: consistency, UME or node-split (see module doc)."""
+    nb = data.nonbase_arms
+    if spec.ume:
+        _, index, sign = ume_structure(data)
+        d_ume = pm.Normal("d_ume", 0.0, spec.effect_sd, dims="comparison")
+        return sign * d_ume[index]
+    d_rel = pm.Normal("d_rel", 0.0, spec.effect_sd, dims="relative_treatment")
+    d = pm.Deterministic("d", pt.concatenate([pt.zeros(1), d_rel]), dims="treatment")
+    if split is None:
+        return d[data.arm_treatment[nb]] - d[data.base_treatment[nb]]
+    d_direct = pm.Normal("d_direct", 0.0, spec.effect_sd)
+    location = pt.set_subtensor(d[data.arm_treatment][split_arms(data, split)], d[split[0]] + d_direct)
+    return location[nb] - location[base_arm(data)[nb]]

@@ -156,7 +156,18 @@ def relative_effects(idata, versus: str | None = None) -> pd.DataFrame:
     """Posterior summary of ``d[k] - d[versus]`` for every other treatment k.
 
     ``versus`` defaults to the model's reference treatment (first ``treatment`` coord).
+    An unrelated-mean-effects fit has no ``d``: its table has one row per comparison
+    (``d_ume``, the effect of the first named treatment relative to the second).
     """
+    if "d" not in idata.posterior and "d_ume" in idata.posterior:
+        if versus is not None:
+            raise ValueError("an unrelated-mean-effects fit has no common reference: versus must be None")
+        draws = _draws(idata, "d_ume")
+        labels = [str(c) for c in idata.posterior["d_ume"]["comparison"].values]
+        table = pd.DataFrame.from_dict({c: _summary_row(draws[:, k]) for k, c in enumerate(labels)},
+                                       orient="index")
+        table.index.name = "comparison (unrelated mean effects)"
+        return table
     d = idata.posterior["d"]
     treatments = [str(t) for t in d["treatment"].values]
     versus = treatments[0] if versus is None else versus
@@ -259,9 +270,13 @@ class NMAResult:
             f"{d.n_data_points} data points",
             f"  likelihood {s.likelihood}/{s.link}"
             + (f" with log-time offset ({s.time_unit})" if s.time_offset else "")
-            + f"; {s.baselines} baselines; {s.effects} effects; reference {s.reference!r}",
+            + f"; {s.baselines} baselines; {s.effects} effects; reference {s.reference!r}"
+            + ("; unrelated mean effects (inconsistency model)" if s.ume else "")
+            + (f"; node-split {s.node_split[1]} vs {s.node_split[0]}" if s.node_split else ""),
             "",
-            f"Relative effects vs {s.reference} ({EFFECT_SCALE[s.link]}; mean, sd, median, 95% CrI):",
+            (f"Unrelated mean effects, one per comparison ({EFFECT_SCALE[s.link]}; mean, sd, median, 95% CrI):"
+         if s.ume else
+         f"Relative effects vs {s.reference} ({EFFECT_SCALE[s.link]}; mean, sd, median, 95% CrI):"),
             self.relative_effects.to_string(float_format=fmt),
         ]
         if self.tau is not None:

@@ -12,6 +12,10 @@ A spec is plain data read from TOML (``models/nma_*.toml``)::
     baselines = "fixed"          # "fixed": independent study baselines | "random": exchangeable
     effects = "random"           # "fixed" | "random" treatment effects
     reference = "diuretic"       # treatment code all relative effects d are expressed against
+    consistency = "consistency"  # "consistency" (d_k - d_b) | "ume": unrelated mean effects
+                                 # (one free d per pair of treatments compared, TSD4)
+    # node_split = ["placebo", "ace_inhibitor"]  # one node-splitting model: the direct effect of
+                                 # the 2nd vs the 1st treatment gets its own parameter d_direct
     outcome = "event"            # evidence rows used (default: event / continuous by likelihood)
     [priors]
     baseline_sd = 10             # mu_s ~ N(0, baseline_sd^2) (random: the mean of the mu_s)
@@ -27,18 +31,21 @@ A spec is plain data read from TOML (``models/nma_*.toml``)::
     [sampler]                    # passed through to rhcc_bayes.fit.SamplerSettings.from_mapping
     draws = 1000
 
-Parsing only validates and normalises; nothing here imports PyMC.
+Parsing only validates and normalises; nothing here imports PyMC. Every numeric field is
+finite and within a plausibility bound (``NUMBER_BOUNDS``); problems are reported together as a
+:class:`~rhcc_bayes.core.errors.ValidationError` in the survival spec's style
+(``file: column 'priors.tau_sd': must be >= 1e-09 (got -1)``).
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.core.toml import read_toml
 
 LIKELIHOODS: dict[str, tuple[str, ...]] = {
     "binomial": ("logit", "cloglog"),
@@ -47,18 +54,34 @@ LIKELIHOODS: dict[str, tuple[str, ...]] = {
 LINKS: tuple[str, ...] = ("logit", "cloglog", "identity")
 BASELINES: tuple[str, ...] = ("fixed", "random")
 EFFECTS: tuple[str, ...] = ("fixed", "random")
+CONSISTENCY: tuple[str, ...] = ("consistency", "ume")
 TIME_UNITS: dict[str, float] = {"months": 1.0, "years": 12.0}  # months per unit
 DEFAULT_OUTCOME: dict[str, str] = {"binomial": "event", "normal": "continuous"}
 
 _TOP_KEYS = ("name", "description", "seed", "model", "priors", "prediction", "sampler")
 _MODEL_KEYS = (
     "family", "likelihood", "link", "time_offset", "time_unit", "baselines", "effects",
-    "reference", "outcome",
+    "reference", "outcome", "consistency", "node_split",
 )
 _PRIOR_KEYS = ("baseline_sd", "baseline_tau_sd", "effect_sd", "tau_sd", "tau")
 _PREDICTION_KEYS = (
     "baseline_treatment", "baseline_mean", "baseline_sd", "baseline_precision", "time",
 )
+# Plausibility bounds (lo, hi) of every numeric field. Prior SDs reach 1e4 because TSD2-style
+# "vague" priors (N(0, 100^2), N(0, 1000^2)) are the published analyses' choice and a normal
+# likelihood works on the outcome's own scale; anything larger only breaks the sampler.
+NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
+    "priors.baseline_sd": (1e-9, 1e4),
+    "priors.effect_sd": (1e-9, 1e4),
+    "priors.baseline_tau_sd": (1e-9, 100.0),
+    "priors.tau_sd": (1e-9, 100.0),
+    "priors.tau": (1e-9, 100.0),
+    "prediction.baseline_mean": (-1e6, 1e6),
+    "prediction.baseline_sd": (1e-9, 1e4),
+    "prediction.baseline_precision": (1e-8, 1e18),
+    "prediction.time": (1e-6, 1e4),
+}
+SEED_MAX = 2**32 - 1  # numpy seeds: Synthesis.resolve_seed accepts [0, 2**32)
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,8 @@ class NMASpec:
     baselines: str = "fixed"
     effects: str = "fixed"
     outcome: str = "event"
+    consistency: str = "consistency"
+    node_split: tuple[str, str] | None = None
     baseline_sd: float = 100.0
     baseline_tau_sd: float | None = None
     effect_sd: float = 100.0
@@ -104,6 +129,11 @@ class NMASpec:
         return self.effects == "random"
 
     @property
+    def ume(self) -> bool:
+        """Unrelated mean effects (inconsistency) model instead of the consistency model."""
+        return self.consistency == "ume"
+
+    @property
     def months_per_time_unit(self) -> float:
         return TIME_UNITS[self.time_unit]
 
@@ -113,17 +143,14 @@ class _Collector:
 
     def __init__(self, source: str):
         self.source = source
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
 
-    def add(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.source}: key '{key}': {message}")
+    def add(self, key: str, message: str, value: Any = None) -> None:
+        self.problems.append(Problem(self.source, message, column=key, value=value))
 
     def raise_if_any(self) -> None:
-        if len(self.problems) == 1:
-            raise UserError(self.problems[0])
         if self.problems:
-            head = f"{len(self.problems)} problems found in NMA spec:"
-            raise UserError("\n".join([head, *("  " + p for p in self.problems)]))
+            raise ValidationError(self.problems)
 
 
 def _check_keys(table: Mapping, allowed: tuple[str, ...], prefix: str, out: _Collector) -> None:
@@ -136,29 +163,36 @@ def _choice(table, key, choices, default, prefix, out):
     value = table.get(key, default)
     if value is None or value in choices:
         return value
-    out.add(prefix + key, "must be one of " + ", ".join(repr(c) for c in choices)
-            + f" (got {value!r})" + (did_you_mean(value, choices) if isinstance(value, str) else ""))
+    hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+    out.add(prefix + key, f"must be one of {list(choices)}{hint}", value)
     return default
 
 
-def _number(table, key, prefix, out, *, positive=True, default=None):
+def _number(table, key, prefix, out, *, default=None):
+    """A finite number within ``NUMBER_BOUNDS`` (messages as the survival spec's checks)."""
     value = table.get(key, default)
     if value is None:
         return None
+    lo, hi = NUMBER_BOUNDS[prefix + key]
     # bool is an int subclass: "true" is not a standard deviation
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        out.add(prefix + key, f"must be a finite number (got {value!r})")
-        return None
-    if positive and value <= 0:
-        out.add(prefix + key, f"must be > 0 (got {value!r})")
-        return None
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        message = "must be a number"
+    elif not math.isfinite(value):
+        message = "must be a finite number"
+    elif value < lo:
+        message = f"must be >= {lo}"
+    elif value > hi:
+        message = f"must be <= {hi}"
+    else:
+        return float(value)
+    out.add(prefix + key, message, value)
+    return None
 
 
 def _table(mapping, key, out) -> dict:
     value = mapping.get(key, {})
     if not isinstance(value, Mapping):
-        out.add(key, f"must be a table ([{key}]) (got {value!r})")
+        out.add(key, f"must be a table ([{key}])", value)
         return {}
     return dict(value)
 
@@ -179,13 +213,13 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
 
     Raises
     ------
-    UserError
+    ValidationError
         Listing every unknown key (with a "did you mean" hint) and bad value, each
         prefixed by ``source`` and the dotted key.
     """
     out = _Collector(str(source))
     if not isinstance(mapping, Mapping):
-        raise UserError(f"{source}: an NMA spec must be a TOML table (got {type(mapping).__name__})")
+        raise ValidationError([Problem(str(source), f"an NMA spec must be a TOML table (got {type(mapping).__name__})")])
     _check_keys(mapping, _TOP_KEYS, "", out)
     model = _table(mapping, "model", out)
     priors = _table(mapping, "priors", out)
@@ -199,7 +233,7 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
     if "family" not in model:
         out.add("model.family", "is required and must be 'nma'")
     elif model["family"] != "nma":
-        out.add("model.family", f"must be 'nma' for a network meta-analysis spec (got {model['family']!r})")
+        out.add("model.family", "must be 'nma' for a network meta-analysis spec", model["family"])
 
     likelihood = _choice(model, "likelihood", tuple(LIKELIHOODS), None, "model.", out)
     if "likelihood" not in model:
@@ -213,20 +247,22 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
                     + " or ".join(repr(x) for x in LIKELIHOODS[likelihood]))
     time_offset = model.get("time_offset", False)
     if not isinstance(time_offset, bool):
-        out.add("model.time_offset", f"must be true or false (got {time_offset!r})")
+        out.add("model.time_offset", "must be true or false", time_offset)
         time_offset = False
     if time_offset and link not in (None, "cloglog"):
         out.add("model.time_offset", f"a log-time offset needs link = 'cloglog' (got link {link!r})")
     time_unit = _choice(model, "time_unit", tuple(TIME_UNITS), "months", "model.", out)
     baselines = _choice(model, "baselines", BASELINES, "fixed", "model.", out)
     effects = _choice(model, "effects", EFFECTS, "fixed", "model.", out)
+    consistency = _choice(model, "consistency", CONSISTENCY, "consistency", "model.", out)
     reference = model.get("reference")
     if not isinstance(reference, str) or not reference.strip():
-        out.add("model.reference", f"is required: the reference treatment code (got {reference!r})")
+        out.add("model.reference", "is required: the reference treatment code", reference)
         reference = ""
+    node_split = _node_split(model, consistency, out)
     outcome = model.get("outcome", DEFAULT_OUTCOME.get(likelihood or "", "event"))
     if not isinstance(outcome, str) or not outcome:
-        out.add("model.outcome", f"must be an outcome code such as 'event' (got {outcome!r})")
+        out.add("model.outcome", "must be an outcome code such as 'event'", outcome)
 
     baseline_sd = _number(priors, "baseline_sd", "priors.", out, default=100.0)
     effect_sd = _number(priors, "effect_sd", "priors.", out, default=100.0)
@@ -249,33 +285,51 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
     prediction = None
     if pred is not None:
         prediction = _parse_prediction(pred, reference, bool(time_offset), out)
+        if consistency == "ume":
+            out.add("prediction", "absolute predictions need the consistency model (model.consistency = "
+                    "'ume' has no treatment effects d_k to predict from)")
 
     seed = mapping.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        out.add("seed", f"must be a non-negative integer (got {seed!r})")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
+        out.add("seed", f"must be an integer between 0 and {SEED_MAX}", seed)
         seed = None
     name = mapping.get("name", "")
     description = mapping.get("description", "")
     for key, value in (("name", name), ("description", description)):
         if not isinstance(value, str):
-            out.add(key, f"must be a string (got {value!r})")
+            out.add(key, "must be a string", value)
     out.raise_if_any()
     return NMASpec(
         reference=reference.strip(), likelihood=likelihood, link=link,
         time_offset=time_offset, time_unit=time_unit, baselines=baselines, effects=effects,
-        outcome=outcome, baseline_sd=baseline_sd, baseline_tau_sd=baseline_tau_sd,
+        outcome=outcome, consistency=consistency, node_split=node_split, baseline_sd=baseline_sd, baseline_tau_sd=baseline_tau_sd,
         effect_sd=effect_sd, tau_sd=tau_sd, tau=tau, prediction=prediction,
         sampler=dict(sampler), seed=seed, name=str(name), description=str(description),
         source=str(source),
     )
 
 
+def _node_split(model: Mapping, consistency: str, out: _Collector) -> tuple[str, str] | None:
+    value = model.get("node_split")
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, str) and v.strip() for v in value) or value[0] == value[1]):
+        out.add("model.node_split", "must be a list of two different treatment codes", value)
+        return None
+    if consistency == "ume":
+        out.add("model.node_split", "a node-splitting model is a consistency model; "
+                "it cannot be combined with model.consistency = 'ume'")
+        return None
+    return (value[0].strip(), value[1].strip())
+
+
 def _parse_prediction(pred: dict, reference: str, time_offset: bool, out: _Collector):
     p = "prediction."
     treatment = pred.get("baseline_treatment", reference)
     if not isinstance(treatment, str) or not treatment:
-        out.add(p + "baseline_treatment", f"must be a treatment code (got {treatment!r})")
-    mean = _number(pred, "baseline_mean", p, out, positive=False)
+        out.add(p + "baseline_treatment", "must be a treatment code", treatment)
+    mean = _number(pred, "baseline_mean", p, out)
     if "baseline_mean" not in pred:
         out.add(p + "baseline_mean", "is required")
     sd = _number(pred, "baseline_sd", p, out)
@@ -299,15 +353,11 @@ def load_nma_spec(path: str | Path) -> NMASpec:
 
     Raises
     ------
-    UserError
-        When the file is missing, is not valid TOML, or fails validation.
+    ValidationError
+        When the file is missing, unreadable, not valid TOML (a UTF-8 BOM is accepted:
+        :func:`rhcc_bayes.core.toml.read_toml`), or fails validation.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            mapping = tomllib.load(fh)
-    except FileNotFoundError:
-        raise UserError(f"{path}: NMA spec file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: not valid TOML: {err}") from None
-    return parse_nma_spec(mapping, str(path))
+    if not path.exists():
+        raise ValidationError([Problem(str(path), "NMA spec file not found")])
+    return parse_nma_spec(read_toml(path, "NMA spec"), str(path))

@@ -294,7 +294,43 @@ class PPCSection(Section):
                           "in-sample check (each arm is in the likelihood); a new centre's results would vary more "
                           "(the 'new' study population of the decision)."),
                 ctx.figure("ppc.png", lambda: plots.ppc_plot(ppc), "Observed counts vs the 95% interval of the "
-                                                                   f"{plots.PREDICTIVE}.")]
+                                                                   f"{plots.PREDICTIVE}."),
+                *_contrast_blocks(ctx)]
+
+
+def _contrast_blocks(ctx) -> list:
+    """Direct vs indirect contrasts (survival.contrast_check): a paragraph and a table."""
+    import numpy as np
+
+    from rhcc_bayes.survival.contrast_check import PARETO_K_MAX, contrast_check
+
+    try:
+        table = contrast_check(ctx.idata, ctx.design, seed=ctx.seed)
+    except Exception as err:  # e.g. a posterior without log-likelihoods: say so, keep going
+        return [Paragraph(f"No direct-vs-indirect contrast check: {err}")]
+    if not len(table):
+        return []
+    ok = np.isfinite(table["p_value"])
+    low = table[ok & (table["p_value"] < 0.05)]
+    shaky = table[ok & (table["pareto_k"] > PARETO_K_MAX)]
+    text = (f"Direct vs indirect evidence: {int(ok.sum())} comparative contrasts (a reported hazard ratio or two "
+            "arms of one study) compared with what the rest of the evidence implies (the model without the "
+            "study, by importance sampling). "
+            + (f"{len(low)} disagree (p < 0.05): " + ", ".join(low["study"]) + "." if len(low) else
+               "None disagrees at p < 0.05.")
+            + (f" For {len(shaky)} the study is too influential for importance sampling (Pareto k > "
+               f"{PARETO_K_MAX}): treat those rows as approximate." if len(shaky) else ""))
+    show = pd.DataFrame({
+        "study": table["study"], "contrast": table["treatment"] + " vs " + table["comparator_treatment"],
+        "direct log HR": [f"{m:.2f} ({s:.2f})" if np.isfinite(m) else "n/a"
+                          for m, s in zip(table["direct_mean"], table["direct_sd"])],
+        "indirect log HR": [f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
+                            zip(table["indirect_mean"], table["indirect_2.5%"], table["indirect_97.5%"])],
+        "difference": [f"{m:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(m) else "n/a" for m, lo, hi in
+                       zip(table["diff_mean"], table["diff_2.5%"], table["diff_97.5%"])],
+        "p": [f"{p:.2f}" if np.isfinite(p) else "n/a" for p in table["p_value"]],
+    })
+    return [Paragraph(text), Table(show)]
 
 
 def diagnostics_table(gate) -> pd.DataFrame:

@@ -118,6 +118,43 @@ class SynthesisPosterior:
                          absolute=absolute_predictions(self.idata, data, self.spec, seed=self.seed),
                          gate=self.gate, seed=self.seed, wall_time=None if wall is None else float(wall))
 
+    def _refit(self, allow_unconverged: bool, progressbar: bool | None, cache_dir):
+        """``spec -> posterior``: the same evidence, sampler settings and seed, another model."""
+        from rhcc_bayes.synthesis.entry import Synthesis
+
+        def fit(spec):
+            return Synthesis(spec, self.evidence, settings=self.synthesis.settings).fit(
+                cache_dir=cache_dir, seed=self.seed, allow_unconverged=allow_unconverged,
+                progressbar=progressbar)
+
+        return fit
+
+    def ume_comparison(self, *, cache_dir=None, allow_unconverged: bool = False, progressbar: bool | None = None):
+        """Refit as an unrelated-mean-effects model and compare resdev, pD, DIC and effects (TSD4).
+
+        Returns :class:`rhcc_bayes.nma.inconsistency.UMEComparison` (``.to_text()``, ``.fit``,
+        ``.pointwise``, ``.effects``). The refit uses this fit's seed and sampler settings.
+        """
+        self._need("nma", "ume_comparison")
+        from rhcc_bayes.nma.inconsistency import ume_comparison, ume_spec
+
+        ume = self._refit(allow_unconverged, progressbar, cache_dir)(ume_spec(self.spec))
+        return ume_comparison(self.synthesis.nma_data, self.spec, self, ume)
+
+    def node_split(self, comparisons=None, *, cache_dir=None, allow_unconverged: bool = False,
+                   progressbar: bool | None = None):
+        """Node-split every comparison with direct and indirect evidence (or the given ones).
+
+        ``comparisons``: pairs of treatment codes; default all splittable ones
+        (:func:`rhcc_bayes.nma.network.splittable_comparisons`). One refit per comparison, same
+        seed and sampler settings. Returns :class:`rhcc_bayes.nma.inconsistency.NodeSplitResult`.
+        """
+        self._need("nma", "node_split")
+        from rhcc_bayes.nma.inconsistency import node_split
+
+        return node_split(self.synthesis.nma_data, self.spec, self._refit(allow_unconverged, progressbar, cache_dir),
+                          comparisons, network_idata=self.idata)
+
     def summary(self, *, horizon: float = 60.0):
         """The family's summary: NMAResult for an NMA, the per-treatment table for survival."""
         if self.family == "nma":
