@@ -124,7 +124,7 @@ def read_curve(path) -> Curve:
             problems.append(Problem(file, f"time before 0 (more than {TIME_TOLERANCE:g} months: not digitising noise)",
                                     line, "time_months", rec["time_months"]))
         if si == si and not -SURVIVAL_TOLERANCE <= si <= 1 + SURVIVAL_TOLERANCE:
-            hint = " (looks like a percentage: give survival as a fraction, e.g. 0.85)" if 1 < si <= 100 else ""
+            hint = " (looks like a percentage: give survival as a fraction, e.g. 0.85)" if 1.5 < si <= 100 else ""
             problems.append(Problem(file, f"survival outside [0, 1] beyond the digitising tolerance "
                                           f"{SURVIVAL_TOLERANCE:g}{hint}", line, "survival", rec["survival"]))
         t.append(ti)
