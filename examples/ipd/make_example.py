@@ -2,7 +2,8 @@
 
 Writes, next to this script:
 
-* ``km.csv``, ``risk.csv``: a "published" Kaplan–Meier curve of 220 RFA patients as a
+* ``km.csv``, ``risk.csv``: a "published" Kaplan–Meier curve of 300 microwave-ablation (MWA)
+  patients (a treatment the bundled evidence has no arm of) as a
   digitiser gives it (200 points, jittered, unsorted, a few duplicates) and its
   numbers-at-risk table every 6 months;
 * ``registry.csv``: a centre's own 200 recurrences (repeat resection, RFA, TACE) with
@@ -25,11 +26,12 @@ from rhcc_bayes.ipd.km import kaplan_meier
 from rhcc_bayes.ipd.simulate import censored_cohort, digitise, piecewise_survival, piecewise_times, risk_table
 
 HERE = Path(__file__).resolve().parent
-SEED = 20261130
+SEED = 2026
 CUTS = [0.0, 12.0, 36.0]
-#: Monthly death hazards of the published RFA arm on 0-12, 12-36, 36+ months.
-KM_HAZARDS = [0.010, 0.014, 0.018]
-KM_N = 220
+#: Monthly death hazards of the published MWA arm on 0-12, 12-36, 36+ months.
+KM_HAZARDS = [0.008, 0.011, 0.014]
+KM_N = 300
+KM_TREATMENT = "MWA"
 #: The registry: baseline monthly hazards (a solitary <= 3 cm late recurrence treated by RFA)
 #: and log hazard ratios.
 REG_HAZARDS = [0.008, 0.012, 0.015]
@@ -81,7 +83,7 @@ def main() -> None:
     truth = {
         "seed": SEED, "cuts_months": CUTS,
         "published_arm": {
-            "study": "SIM-KM", "arm": "RFA", "treatment": "RFA", "patients": KM_N,
+            "study": "SIM-KM", "arm": KM_TREATMENT, "treatment": KM_TREATMENT, "patients": KM_N,
             "monthly_hazards": KM_HAZARDS, "deaths": int(cohort["event"].sum()),
             "km_median_months": km.median(),
             "true_survival": dict(zip([f"{x:g}" for x in t], piecewise_survival(KM_HAZARDS, CUTS, t).round(4))),
