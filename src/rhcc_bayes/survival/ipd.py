@@ -217,6 +217,15 @@ def segment_cells(rows: pd.DataFrame, cuts: np.ndarray) -> pd.DataFrame:
     return cells[cells["exposure"] > 0].reset_index(drop=True)
 
 
+def cell_labels(cells: pd.DataFrame, arms: pd.DataFrame, cuts) -> list[str]:
+    """Readable, unique cell names: ``IPD study | arm | segment | size/nodularity/recurrence/prior``."""
+    from rhcc_bayes.survival.hazards.piecewise import segment_label
+
+    seg = [segment_label(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    return [f"IPD {arms.at[r.arm_index, 'study']} | {arms.at[r.arm_index, 'arm']} | {seg[r.segment]} months | "
+            + "/".join(str(getattr(r, c)) for c in COVARIATES) for r in cells.itertuples()]
+
+
 def _pattern_effects(pt, effects: dict, levels: pd.DataFrame, is_ablation):
     """x . beta of each row's covariate levels (the arm-level coding of model.py, per patient group)."""
     xb = 0.0
@@ -238,8 +247,7 @@ def ipd_likelihood(pm, pt, design, family, baseline: dict, theta, effects: dict)
             pt, effects, cells, abl[cells["t_index"].to_numpy()].astype(float))
         log_mu = baseline["gamma"][cells["segment"].to_numpy()] + th + np.log(cells["exposure"].to_numpy())
         model = pm.modelcontext(None)
-        model.add_coord("ipd_cell", [f"{a}|{s}|{i}" for i, (a, s) in enumerate(zip(cells["arm_index"],
-                                                                                   cells["segment"]))])
+        model.add_coord("ipd_cell", cell_labels(cells, design.arms, family.cuts))
         # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
         pm.Poisson("ipd_deaths", mu=pt.exp(log_mu), observed=cells["deaths"].to_numpy().round().astype(np.int64),
                    dims="ipd_cell")
