@@ -211,6 +211,12 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
 
     synthesis = synthesis_from_args(args, spec_name, inputs)
     spec, evidence = synthesis.spec, synthesis.evidence
+    if synthesis.ipd is not None:
+        _log(f"patient-level data: {synthesis.ipd!r}")
+        checks = synthesis.design.ipd.checks
+        if len(checks):  # the IPD wins: these summaries are checks, not in the likelihood
+            _log(f"  {len(checks)} summary row(s) of arms given as IPD are checks, not in the likelihood:\n"
+                 + checks.round(3).to_string(index=False))
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     fit = dict(cache_dir=cache_dir, seed=args.seed, allow_unconverged=args.allow_unconverged,
                recheck_gate=getattr(args, "recheck_gate", False))
@@ -220,8 +226,6 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
             _log(f"loaded cached posterior {posterior.cache_path}")
             return evidence, posterior
     t0 = time.perf_counter()
-    if synthesis.ipd is not None:
-        _log(f"patient-level data: {synthesis.ipd!r}")
     _log(f"compiling model for spec {spec.name!r} on {len(evidence)} evidence rows "
          f"(the first fit takes ~30-60 s; cache: {cache_dir or 'off'}) ...")
     progress = _Progress(synthesis.settings)
