@@ -112,3 +112,22 @@ def test_segment_cells_give_the_exact_patient_likelihood():
     ll_pat = float(np.sum(rows["event"] * (gamma[seg] + th_p) - big_h))
     assert ll_cells == pytest.approx(ll_pat, rel=1e-10)
     assert cells["deaths"].sum() == rows["event"].sum()
+
+
+def test_decisions_see_the_levels_the_patients_report(tmp_path, base):
+    """Arm records for decisions: an IPD arm is one record per covariate pattern of its patients,
+    so "no arm reports this level" is not said of levels the patients report."""
+    from rhcc_bayes.survival.covariates import reported_levels
+    from rhcc_bayes.survival.support import arm_support
+
+    path = _ipd(tmp_path, "REG,A,RFA,10,1,2.5,1,20,resection\nREG,A,RFA,30,0,2.8,1,25,resection\n"
+                          "REG,A,RFA,40,0,7,,,\n")
+    records = arm_support(Synthesis("default", ipd=path).design)
+    reg = records[records["study"] == "REG"]
+    assert reg["n"].tolist() == [1.0, 2.0]  # gt5 (size only) and le3/solitary/late/resection
+    assert reg["size_max_cm"].tolist()[1] == 3.0 and reg["size_min_cm"].tolist()[0] == 5.0
+    profile = {"size_band": "le3", "nodularity": "solitary", "recurrence": "late", "prior": "resection"}
+    _, notes_base = reported_levels(profile, arm_support(base.design).to_dict(orient="records"))
+    _, notes_ipd = reported_levels(profile, records.to_dict(orient="records"))
+    assert any("<= 3 cm: no arm reports" in n for n in notes_base)
+    assert notes_ipd == []

@@ -278,3 +278,42 @@ def attach_ipd_metadata(idata, design) -> None:
         "ipd_checks_json": ipd.checks.to_json(orient="records"),
         "last_observed_months": float(np.nanmax([last, ipd.max_time])),
     })
+
+
+#: Arm descriptors that code to each patient level (survival/covariates.py: one rule for arms).
+_LEVEL_DESCRIPTORS = {
+    "size_band": {"le3": {"size_max_cm": 3.0}, "3to5": {"size_min_cm": 3.0, "size_max_cm": 5.0},
+                  "gt5": {"size_min_cm": 5.0}},
+    "nodularity": {"solitary": {"nodules_max": 1.0}},  # "multinodular" has no arm coding (as in the evidence)
+    "recurrence": {"early": {"recurrence_timing": "early"}, "late": {"recurrence_timing": "late"}},
+    "prior": {"resection": {"prior_treatment": "resection"}, "transplant": {"prior_treatment": "transplant"}},
+}
+
+
+def ipd_arm_records(design) -> pd.DataFrame:
+    """IPD arms as inclusion-limit records, one per arm x covariate pattern of its patients.
+
+    Decisions read arm records for coverage (does an arm include this patient?) and for the
+    levels the data report (:func:`rhcc_bayes.survival.covariates.reported_levels`). An IPD
+    arm states no inclusion limits, but its patients show which levels it informs: each
+    pattern becomes a record whose descriptors code to exactly that pattern (unknown
+    values: no limit), with its number of patients as ``n``.
+    """
+    from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS
+
+    ipd = design.ipd
+    cols = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
+    if ipd is None or not len(ipd.rows):
+        return pd.DataFrame(columns=cols)
+    arms = design.arms
+    pats = ipd.rows.groupby(["arm_index", *COVARIATES], sort=True)["weight"].sum().reset_index()
+    records = []
+    for r in pats.itertuples(index=False):
+        rec = {"study": arms.at[r.arm_index, "study"], "arm": arms.at[r.arm_index, "arm"],
+               "treatment": arms.at[r.arm_index, "treatment"], "n": float(r.weight),
+               "size_min_cm": np.nan, "size_max_cm": np.nan, "nodules_max": np.nan,
+               "recurrence_timing": "", "prior_treatment": ""}
+        for c in COVARIATES:
+            rec.update(_LEVEL_DESCRIPTORS[c].get(getattr(r, c), {}))
+        records.append(rec)
+    return pd.DataFrame(records, columns=cols)
