@@ -156,3 +156,14 @@ both[both["status"] != "excluded"].round(2)
 
 # %%
 print(after_result.to_text())
+
+# %% [markdown]
+# In words: how the patient-level data changed the leading options for this patient
+# (a fit that failed the gate is flagged above; quick mode is for testing only).
+
+# %%
+for trt in both.sort_values("p_best with", ascending=False)["treatment"].head(4):
+    r = both.set_index("treatment").loc[trt]
+    print(f"{trt}: RMST60 {r['rmst_mean without']:.1f} [{r['rmst_lo without']:.1f}, {r['rmst_hi without']:.1f}] -> "
+          f"{r['rmst_mean with']:.1f} [{r['rmst_lo with']:.1f}, {r['rmst_hi with']:.1f}] months; "
+          f"P(best) {r['p_best without']:.2f} -> {r['p_best with']:.2f}")
