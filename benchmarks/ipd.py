@@ -58,7 +58,8 @@ def registry(n: int, seed: int = 0) -> pd.DataFrame:
     death = piecewise_times(rng, [0.012, 0.015, 0.018], CUTS, n, lhr)
     cens = rng.uniform(6.0, 84.0, n)
     return pd.DataFrame({"study": "BENCH-REG", "arm": trt, "treatment": trt,
-                         "time_months": np.round(np.minimum(death, cens), 2), "event": (death <= cens).astype(int),
+                         "time_months": np.maximum(np.round(np.minimum(death, cens), 2), 0.01),
+                         "event": (death <= cens).astype(int),
                          "tumour_size_cm": size, "nodules": nodules, "months_since_treatment": months,
                          "prior_treatment": "resection"})
 
