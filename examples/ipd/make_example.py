@@ -65,7 +65,7 @@ def registry(rng) -> pd.DataFrame:
     size_txt = np.where(rng.random(REG_N) < 0.1, "", size.astype(str))
     return pd.DataFrame({
         "study": "CENTRE-REG", "arm": trt, "treatment": trt,
-        "time_months": np.round(np.minimum(death, cens), 2), "event": (death <= cens).astype(int),
+        "time_months": np.maximum(np.round(np.minimum(death, cens), 2), 0.01), "event": (death <= cens).astype(int),
         "tumour_size_cm": size_txt, "nodules": nodules, "months_since_treatment": months,
         "prior_treatment": prior, "microvascular_invasion": mvi,
     })
