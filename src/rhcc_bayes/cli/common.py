@@ -26,6 +26,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
                             help="model spec: a bundled name (default, weibull, ...) or a TOML path [default: default]")
     parser.add_argument("--evidence", nargs="+", metavar="FILE",
                         help="evidence CSV file(s), merged with the bundled evidence (for an NMA spec: used alone)")
+    parser.add_argument("--ipd", nargs="+", metavar="FILE",
+                        help="individual patient data CSV file(s): study,arm,treatment,time_months,event "
+                             "[+ patient covariates]; an arm given as IPD and as summaries enters once, as IPD")
     parser.add_argument("--seed", type=int, help="random seed [default: the spec's seed]")
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
@@ -195,7 +198,7 @@ def synthesis_from_args(args, spec_name: str | None = None, inputs=None):
     from rhcc_bayes.synthesis import Synthesis
 
     evidence, spec = inputs or load_inputs(args, spec_name)
-    return Synthesis(spec, evidence)
+    return Synthesis(spec, evidence, ipd=getattr(args, "ipd", None))
 
 
 def fit_from_args(args, spec_name: str | None = None, inputs=None):
@@ -208,6 +211,12 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
 
     synthesis = synthesis_from_args(args, spec_name, inputs)
     spec, evidence = synthesis.spec, synthesis.evidence
+    if synthesis.ipd is not None:
+        _log(f"patient-level data: {synthesis.ipd!r}")
+        checks = synthesis.design.ipd.checks
+        if len(checks):  # the IPD wins: these summaries are checks, not in the likelihood
+            _log(f"  {len(checks)} summary row(s) of arms given as IPD are checks, not in the likelihood:\n"
+                 + checks.round(3).to_string(index=False))
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     fit = dict(cache_dir=cache_dir, seed=args.seed, allow_unconverged=args.allow_unconverged,
                recheck_gate=getattr(args, "recheck_gate", False))

@@ -45,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "serve",
     "voi",
+    "ipd",
 )
 
 

@@ -109,6 +109,7 @@ class SurvivalDesign:
     latent_prior: dict = field(default_factory=dict, repr=False)  # lognormal prior of an unknown arm n
     options: dict = field(default_factory=dict, repr=False)  # likelihood options: share_concentration, add_between_study
     bias_populations: tuple[str, ...] = ()  # populations with a bias term (delta_pop), e.g. ("primary", "mixed")
+    ipd: object = field(default=None, repr=False)  # survival.ipd.IPDDesign when patient-level data are given
 
     @property
     def covariate_index(self) -> dict[str, np.ndarray]:

@@ -129,6 +129,10 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
             if offsets is not None:
                 theta = theta + offsets
             survival_likelihood(pm, pt, design, BoundHazard(family, pt, baseline), theta)
+            if design.ipd is not None:  # patient-level data: exact likelihood (survival/ipd.py)
+                from rhcc_bayes.survival.ipd import ipd_likelihood
+
+                ipd_likelihood(pm, pt, design, family, baseline, theta, effects)
         else:
             scale_prior(pm, "sigma_study", pr.study_sd)
             if spec.arm_heterogeneity:

@@ -113,6 +113,12 @@ def arm_support(design) -> pd.DataFrame:
                 values[(s, a)] = v.iloc[0] if len(v) else (np.nan if numeric else "")
         arms[col] = [values.get((s, a), np.nan if numeric else "") for s, a in zip(arms["study"], arms["arm"])]
         arms[col] = arms[col].astype(float) if numeric else arms[col].astype(str)
+    if getattr(design, "ipd", None) is not None:  # IPD arms: one record per covariate pattern of their patients
+        from rhcc_bayes.survival.ipd import ipd_arm_records
+
+        ipd = design.ipd.arms
+        own = pd.Series(list(zip(arms["study"], arms["arm"]))).isin(set(zip(ipd["study"], ipd["arm"]))).to_numpy()
+        arms = pd.concat([arms[~own], ipd_arm_records(design)], ignore_index=True)
     return arms.reset_index(drop=True)[ARM_SUPPORT_COLUMNS]
 
 

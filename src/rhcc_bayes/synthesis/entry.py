@@ -14,8 +14,10 @@ from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.specs import is_nma
 from rhcc_bayes.synthesis.inputs import (
     as_evidence,
+    as_ipd,
     as_spec,
     canonical_spec,
+    data_hash,
     evidence_hash,
     evidence_table,
     gate_var_names,
@@ -35,23 +37,29 @@ class Synthesis:
         ``None``: the bundled R-HCC evidence (survival specs). Paths are validated; for a
         survival spec they are merged with the bundled evidence, for an NMA spec used alone
         with their own treatment list.
+    ipd : None, path, list of paths or IPD, optional
+        Individual patient data (:mod:`rhcc_bayes.ipd.table`; survival specs with the
+        piecewise or Weibull hazard). An arm given both as IPD and as summaries enters once,
+        as IPD; its summaries become checks (``design.ipd.checks``).
     settings : SamplerSettings or Mapping, optional
         A complete ``SamplerSettings``, or a mapping whose keys override those of the spec's
         ``[sampler]`` table (e.g. ``{"draws": 2000}``).
     """
 
-    def __init__(self, spec: Any = "default", evidence: Any = None, *, settings: Any = None):
+    def __init__(self, spec: Any = "default", evidence: Any = None, *, ipd: Any = None, settings: Any = None):
         from rhcc_bayes.inference.sampling import SamplerSettings
 
         self.spec = as_spec(spec)
         self.evidence = as_evidence(evidence, self.spec)
+        self.ipd = as_ipd(ipd, self.evidence, self.spec)
         if settings is None or isinstance(settings, Mapping):
             mapping = {**self.spec.sampler, **(settings or {})}
             settings = SamplerSettings.from_mapping(mapping, source=f"{self.spec.source} [sampler]")
         self.settings = settings
 
     def __repr__(self) -> str:
-        return f"Synthesis(spec={self.spec.name!r}, family={self.family!r}, evidence={self.evidence!r})"
+        ipd = f", ipd={self.ipd!r}" if self.ipd is not None else ""
+        return f"Synthesis(spec={self.spec.name!r}, family={self.family!r}, evidence={self.evidence!r}{ipd})"
 
     @property
     def family(self) -> str:
@@ -64,7 +72,12 @@ class Synthesis:
             return None
         from rhcc_bayes.survival.design import make_design
 
-        return make_design(self.evidence, self.spec)
+        design = make_design(self.evidence, self.spec)
+        if self.ipd is not None:
+            from rhcc_bayes.survival.ipd import add_ipd
+
+            design = add_ipd(design, self.ipd, self.spec)
+        return design
 
     @functools.cached_property
     def nma_data(self):
@@ -99,7 +112,7 @@ class Synthesis:
         """Key of the fit: canonical spec, evidence content, sampler settings, seed, model version."""
         from rhcc_bayes.inference.cache import cache_key
 
-        return cache_key(canonical_spec(self.spec), evidence_hash(self.evidence), self.settings.to_dict(),
+        return cache_key(canonical_spec(self.spec), data_hash(self.evidence, self.ipd), self.settings.to_dict(),
                          self.resolve_seed(seed), self.model_version)
 
     def cache_path(self, cache_dir: str | os.PathLike, seed: int | None = None) -> Path:
@@ -133,6 +146,10 @@ class Synthesis:
             from rhcc_bayes.survival.metadata import attach_metadata
 
             attach_metadata(idata, self.design, self.spec, self.evidence.hash)
+            if self.ipd is not None:
+                from rhcc_bayes.survival.ipd import attach_ipd_metadata
+
+                attach_ipd_metadata(idata, self.design)
         idata.attrs["model_version"] = self.model_version
         idata.attrs["cache_key"] = key
         return record_gate(idata, check_gate(idata, var_names=gate_var_names(idata)))
@@ -197,9 +214,9 @@ class Synthesis:
 
 def fit_synthesis(evidence, spec, *, seed: int | None = None, settings=None,
                   cache_dir: str | Path | None = None, allow_unconverged: bool = False,
-                  progressbar: bool | None = None, recheck_gate: bool = False) -> SynthesisPosterior:
-    """``Synthesis(spec, evidence, settings=settings).fit(...)`` (argument order kept for old callers)."""
-    return Synthesis(spec, evidence, settings=settings).fit(
+                  progressbar: bool | None = None, recheck_gate: bool = False, ipd=None) -> SynthesisPosterior:
+    """``Synthesis(spec, evidence, ipd=ipd, settings=settings).fit(...)`` (argument order kept for old callers)."""
+    return Synthesis(spec, evidence, ipd=ipd, settings=settings).fit(
         cache_dir=cache_dir, seed=seed, allow_unconverged=allow_unconverged, progressbar=progressbar,
         recheck_gate=recheck_gate)
 

@@ -56,6 +56,37 @@ def as_evidence(evidence, spec):
     raise TypeError(f"evidence must be None, a path, paths or an Evidence, not {type(evidence).__name__}")
 
 
+def as_ipd(ipd, evidence, spec):
+    """IPD object from None, a path, several paths or an IPD (validated against the evidence's treatments)."""
+    if ipd is None:
+        return None
+    if is_nma(spec):
+        raise UserError(f"spec {spec.name!r} is a network meta-analysis: patient-level data (--ipd) enter "
+                        "survival specs only")
+    if hasattr(ipd, "table") and hasattr(ipd, "hash"):
+        return ipd
+    from rhcc_bayes.ipd.table import load_ipd
+
+    if isinstance(ipd, (str, os.PathLike)):
+        ipd = [ipd]
+    if isinstance(ipd, Iterable):
+        paths = [Path(p) for p in ipd]
+        if not paths:
+            return None
+        return load_ipd(paths, taxonomy=evidence.taxonomy)
+    raise TypeError(f"ipd must be None, a path, paths or an IPD, not {type(ipd).__name__}")
+
+
+def data_hash(evidence, ipd=None) -> str:
+    """Hash of everything the likelihood sees: the evidence, and the IPD when given (runs without
+    IPD keep their evidence hash, so their cached fits stay valid)."""
+    if ipd is None:
+        return evidence_hash(evidence)
+    from rhcc_bayes.inference.cache import content_hash
+
+    return content_hash("evidence+ipd", evidence_hash(evidence), ipd.hash)
+
+
 def evidence_table(evidence):
     """(table, source) for the NMA engine."""
     import pandas as pd

@@ -169,7 +169,13 @@ class SynthesisPosterior:
             return self.nma_result.to_text()
         from rhcc_bayes.report.summaries import posterior_summary_text
 
-        return posterior_summary_text(self, self.evidence)
+        text = posterior_summary_text(self, self.evidence)
+        ipd = getattr(self.design, "ipd", None)
+        if ipd is not None:  # after the spec line: what the patient-level data add
+            head, rest = text.split("\n", 1)
+            text = (f"{head}\nIPD {ipd.hash[:12]}: {ipd.patients} patients in {len(ipd.arms)} arms "
+                    f"({len(ipd.checks)} summary rows of these arms are checks, not in the likelihood)\n{rest}")
+        return text
 
     def loo(self):
         """PSIS-LOO (``arviz.ELPDData``) over every observed summary (one joint log-likelihood)."""

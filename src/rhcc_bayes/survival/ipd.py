@@ -1,0 +1,319 @@
+"""Individual patient data in the survival synthesis: design rows and the exact likelihood.
+
+An IPD arm is a study arm like a summary arm (its own study effect u_s and arm effect
+eps_a, study/arm keyed by the IPD's ``study, arm``); each patient adds his own covariate
+effects x_i . beta, coded by the same :mod:`rhcc_bayes.survival.covariates` objects that
+code arm descriptors and patient profiles, so aggregate and individual data inform one
+covariate model. The arm's own row carries the reference level "nr" (effect 0): the
+patients' levels replace the arm's inclusion limits.
+
+Likelihood (exact, proportional hazards): patient i with time t_i, death indicator d_i and
+log hazard log h_0(t) + theta_i adds d_i log h(t_i) - H(t_i).
+
+* Piecewise-exponential: with deaths D_gk and exposure E_gk of the patients of group g
+  (arm x covariate pattern) in segment k, the log-likelihood is
+  sum_gk D_gk (gamma_k + theta_g) - exp(gamma_k + theta_g) E_gk, i.e. a Poisson likelihood
+  of D_gk with mean exp(gamma_k + theta_g) E_gk (the same up to a constant): the cost grows
+  with groups x segments, not with patients.
+* Weibull: log h(t) = log a + log lambda + theta + (a - 1) log t on the distinct
+  (arm, pattern, time, event) rows, weighted by their count.
+* M-spline and cure families: not supported (a clear error); their likelihood would need
+  the hazard itself, which their PyTensor interface does not expose yet.
+
+A study arm given both as IPD and as summaries is counted once: the IPD wins, the
+summaries of that arm (landmarks, medians, hazard ratios involving it) leave the
+likelihood and are listed as checks (reported value next to the IPD's Kaplan–Meier).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.survival.covariates import COVARIATES, REFERENCE
+
+#: Hazard families whose exact IPD likelihood is implemented.
+IPD_FAMILIES: tuple[str, ...] = ("piecewise", "weibull")
+CHECK_REASON = "summary of an arm given as IPD: the IPD is used, this row is a check (not in the likelihood)"
+
+
+@dataclass(frozen=True)
+class IPDDesign:
+    """IPD as the model needs it.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        Distinct (arm_index, t_index, covariate levels, time, event) with ``weight`` (patients).
+    arms : DataFrame
+        One row per IPD arm: study, arm, treatment, arm_index, patients, deaths, replaces (bool).
+    checks : DataFrame
+        Summaries of IPD arms left out of the likelihood, with the IPD's value beside them.
+    hash : str
+        Content hash of the IPD.
+    """
+
+    rows: pd.DataFrame
+    arms: pd.DataFrame
+    checks: pd.DataFrame
+    hash: str
+
+    @property
+    def patients(self) -> int:
+        return int(self.rows["weight"].sum())
+
+    @property
+    def max_time(self) -> float:
+        return float(self.rows["time"].max()) if len(self.rows) else float("nan")
+
+
+def patient_levels(table: pd.DataFrame, covariates) -> pd.DataFrame:
+    """Model level of each patient for each covariate (only ``covariates`` coded; others "nr").
+
+    Patients are coded like patient profiles (``Covariate.profile_level``): size band from
+    ``tumour_size_cm``, solitary/multinodular from ``nodules``, early/late from
+    ``months_since_treatment``, resection/transplant from ``prior_treatment``; unknown -> "nr".
+    """
+    fields = ("tumour_size_cm", "nodules", "months_since_treatment", "prior_treatment")
+
+    def value(v):
+        return "unknown" if v is None or v == "" or (isinstance(v, float) and v != v) else v
+
+    keys = list(zip(*(table[f].map(value) for f in fields)))
+    coded = {}
+    for key in set(keys):
+        prof = SimpleNamespace(**dict(zip(fields, key)))
+        coded[key] = {name: COVARIATES[name].profile_level(prof) for name in covariates}
+    out = pd.DataFrame(REFERENCE, index=table.index, columns=list(COVARIATES))
+    for name in covariates:
+        out[name] = [coded[k][name] for k in keys]
+    return out
+
+
+def _summary_checks(design, replaced: dict, ipd_table: pd.DataFrame) -> pd.DataFrame:
+    """The dropped summary rows of IPD arms, each beside the IPD's Kaplan–Meier value."""
+    from rhcc_bayes.ipd.km import kaplan_meier
+
+    used = design.used
+    rows = []
+    keys = set()
+    for tbl in (design.landmarks, design.medians):
+        keys |= set(tbl.loc[tbl["arm_index"].isin(list(replaced)), "row_key"])
+    hr = design.hazard_ratios
+    keys |= set(hr.loc[hr["arm_index"].isin(list(replaced)) | hr["comparator_index"].isin(list(replaced)), "row_key"])
+    for r in used[used["row_key"].isin(keys)].itertuples():
+        pts = ipd_table[(ipd_table["study"] == r.study) & (ipd_table["arm"] == r.arm)]
+        km = kaplan_meier(pts["time_months"], pts["event"]) if len(pts) else None
+        ipd_value = np.nan
+        if km is not None and r.measure == "survival":
+            ipd_value = float(km(r.time_months))
+        elif km is not None and r.measure == "median":
+            ipd_value = km.median()
+        rows.append({"row_key": r.row_key, "study": r.study, "arm": r.arm, "measure": r.measure,
+                     "time_months": r.time_months, "reported": r.estimate, "ipd": ipd_value})
+    return pd.DataFrame(rows, columns=["row_key", "study", "arm", "measure", "time_months", "reported", "ipd"])
+
+
+def add_ipd(design, ipd, spec):
+    """A new design with the IPD arms added and the summaries they replace moved to the checks.
+
+    Parameters
+    ----------
+    design : SurvivalDesign
+    ipd : rhcc_bayes.ipd.table.IPD
+    spec : SurvivalSpec
+
+    Returns
+    -------
+    SurvivalDesign
+        ``.ipd`` is an :class:`IPDDesign`; ``.excluded`` lists the replaced summaries.
+    """
+    if spec.hazard not in IPD_FAMILIES:
+        raise UserError(f"--ipd: the {spec.hazard!r} hazard family of spec {spec.name!r} has no patient-level "
+                        f"likelihood yet; IPD works with the families {', '.join(IPD_FAMILIES)} "
+                        "(e.g. --spec default or --spec weibull)")
+    st = design.structure
+    tab = ipd.table
+    arms = design.arms.copy()
+    level = arms["level"] if "level" in arms else pd.Series("study", index=arms.index)
+    index = {(s, a): i for i, (s, a) in enumerate(zip(arms["study"], arms["arm"]))}
+    studies = list(design.studies)
+    replaced, ipd_arms, new_rows = {}, [], []
+    for r in ipd.arms().itertuples():
+        if r.treatment not in st.treatments:
+            raise UserError(f"{r.file}: study {r.study!r} arm {r.arm!r}: treatment {r.treatment!r} is not in the "
+                            "model's treatment list")
+        key = (r.study, r.arm)
+        if key in index:
+            i = index[key]
+            if level.iloc[i] == "population":
+                raise UserError(f"{r.file}: study {r.study!r} arm {r.arm!r} is a pooled (population-level) result "
+                                "in the evidence; patient data need a study arm: use another study label")
+            if arms.at[i, "treatment"] != r.treatment:
+                raise UserError(f"{r.file}: study {r.study!r} arm {r.arm!r} has treatment {r.treatment!r}, but the "
+                                f"evidence gives this arm treatment {arms.at[i, 'treatment']!r}")
+            replaced[i] = key
+        else:
+            i = len(arms) + len(new_rows)
+            new_rows.append({"study": r.study, "arm": r.arm, "treatment": r.treatment, "n": float(r.patients),
+                             **{c: REFERENCE for c in COVARIATES}, "population": "recurrent", "level": "study"})
+        if r.study not in studies:
+            studies.append(r.study)
+        ipd_arms.append({"study": r.study, "arm": r.arm, "treatment": r.treatment, "arm_index": i,
+                         "patients": int(r.patients), "deaths": int(r.deaths), "replaces": key in index})
+    if new_rows:
+        arms = pd.concat([arms, pd.DataFrame(new_rows)], ignore_index=True)
+    ipd_idx = [a["arm_index"] for a in ipd_arms]
+    arms.loc[ipd_idx, list(COVARIATES)] = REFERENCE  # the patients carry their own levels
+    arms["t_index"] = [st.treatments.index(t) for t in arms["treatment"]]
+    lv = arms["level"] if "level" in arms else pd.Series("study", index=arms.index)
+    arms["s_index"] = [studies.index(s) if v == "study" else 0 for s, v in zip(arms["study"], lv)]
+
+    checks = _summary_checks(design, replaced, tab)
+    drop = set(checks["row_key"])
+    lm, med, hr = design.landmarks, design.medians, design.hazard_ratios
+    moved = design.used[design.used["row_key"].isin(drop)]
+    excluded = pd.concat([design.excluded, moved.drop(columns=["how"]).assign(reason=CHECK_REASON)])
+
+    levels = patient_levels(tab, spec.covariates)
+    arm_of = {(a["study"], a["arm"]): a["arm_index"] for a in ipd_arms}
+    rows = pd.DataFrame({"arm_index": [arm_of[k] for k in zip(tab["study"], tab["arm"])],
+                         **{c: levels[c].to_numpy() for c in COVARIATES},
+                         "time": tab["time_months"].to_numpy(float), "event": tab["event"].to_numpy(int)})
+    rows = rows.groupby(["arm_index", *COVARIATES, "time", "event"], sort=True).size().rename("weight").reset_index()
+    rows["t_index"] = arms.loc[rows["arm_index"], "t_index"].to_numpy()
+    ipd_design = IPDDesign(rows=rows, arms=pd.DataFrame(ipd_arms), checks=checks, hash=ipd.hash)
+    return dataclasses.replace(
+        design, arms=arms, studies=tuple(studies),
+        landmarks=lm[~lm["row_key"].isin(drop)].reset_index(drop=True),
+        medians=med[~med["row_key"].isin(drop)].reset_index(drop=True),
+        hazard_ratios=hr[~hr["row_key"].isin(drop)].reset_index(drop=True),
+        used=design.used[~design.used["row_key"].isin(drop)], excluded=excluded, ipd=ipd_design)
+
+
+# --- likelihood ---------------------------------------------------------------------------
+def segment_cells(rows: pd.DataFrame, cuts: np.ndarray) -> pd.DataFrame:
+    """Deaths and exposure per (arm, covariate pattern, segment), cells with exposure > 0."""
+    from rhcc_bayes.survival.hazards.piecewise import exposure
+
+    t = rows["time"].to_numpy(float)
+    w = rows["weight"].to_numpy(float)
+    expo = exposure(t, cuts) * w[:, None]  # (row, segment)
+    seg = np.clip(np.searchsorted(cuts, t, side="left") - 1, 0, len(cuts) - 2)  # death at t in (c_k, c_k+1]
+    deaths = np.zeros_like(expo)
+    np.add.at(deaths, (np.arange(len(t)), seg), rows["event"].to_numpy(float) * w)
+    keys = ["arm_index", "t_index", *COVARIATES]
+    k = len(cuts) - 1
+    long = pd.DataFrame({c: np.repeat(rows[c].to_numpy(), k) for c in keys})
+    long["segment"] = np.tile(np.arange(k), len(rows))
+    long["deaths"] = deaths.ravel()
+    long["exposure"] = expo.ravel()
+    cells = long.groupby([*keys, "segment"], sort=True)[["deaths", "exposure"]].sum().reset_index()
+    return cells[cells["exposure"] > 0].reset_index(drop=True)
+
+
+def cell_labels(cells: pd.DataFrame, arms: pd.DataFrame, cuts) -> list[str]:
+    """Readable, unique cell names: ``IPD study | arm | segment | size/nodularity/recurrence/prior``."""
+    from rhcc_bayes.survival.hazards.piecewise import segment_label
+
+    seg = [segment_label(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    return [f"IPD {arms.at[r.arm_index, 'study']} | {arms.at[r.arm_index, 'arm']} | {seg[r.segment]} months | "
+            + "/".join(str(getattr(r, c)) for c in COVARIATES) for r in cells.itertuples()]
+
+
+def _pattern_effects(pt, effects: dict, levels: pd.DataFrame, is_ablation):
+    """x . beta of each row's covariate levels (the arm-level coding of model.py, per patient group)."""
+    xb = 0.0
+    for name, beta in effects.items():
+        cov = "size_band" if name == "size_band_ablation" else name
+        idx = np.array([COVARIATES[cov].all_levels.index(v) for v in levels[cov]])
+        b = pt.concatenate([beta, pt.zeros(1)])[idx]  # "nr" (last) = 0
+        xb = xb + (is_ablation * b if name == "size_band_ablation" else b)
+    return xb
+
+
+def ipd_likelihood(pm, pt, design, family, baseline: dict, theta, effects: dict) -> None:
+    """Add the IPD's exact survival likelihood to the model under construction."""
+    ipd = design.ipd
+    abl = design.structure.is_ablation
+    if family.name == "piecewise":
+        cells = segment_cells(ipd.rows, np.asarray(family.cuts, dtype=float))
+        th = theta[cells["arm_index"].to_numpy()] + _pattern_effects(
+            pt, effects, cells, abl[cells["t_index"].to_numpy()].astype(float))
+        log_mu = baseline["gamma"][cells["segment"].to_numpy()] + th + np.log(cells["exposure"].to_numpy())
+        model = pm.modelcontext(None)
+        model.add_coord("ipd_cell", cell_labels(cells, design.arms, family.cuts))
+        # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
+        pm.Poisson("ipd_deaths", mu=pt.exp(log_mu), observed=cells["deaths"].to_numpy().round().astype(np.int64),
+                   dims="ipd_cell")
+    elif family.name == "weibull":
+        rows = ipd.rows
+        th = theta[rows["arm_index"].to_numpy()] + _pattern_effects(
+            pt, effects, rows, abl[rows["t_index"].to_numpy()].astype(float))
+        t = rows["time"].to_numpy(float)
+        a = baseline["weibull_shape"]
+        log_scale = baseline["log_lambda"] + th
+        log_h = pt.log(a) + log_scale + (a - 1.0) * np.log(t)
+        big_h = pt.exp(log_scale + a * np.log(t))
+        w, d = rows["weight"].to_numpy(float), rows["event"].to_numpy(float)
+        pm.Potential("ipd_loglik", pt.sum(w * (d * log_h - big_h)))
+    else:  # add_ipd refuses these; a design built another way must not silently drop the IPD
+        raise UserError(f"IPD likelihood not implemented for the {family.name!r} hazard family")
+
+
+def attach_ipd_metadata(idata, design) -> None:
+    """Record the IPD in the posterior's attrs: hash, patients, arms, the checks, and the
+    follow-up it adds (``last_observed_months`` grows to the longest IPD follow-up)."""
+    ipd = design.ipd
+    last = float(idata.attrs.get("last_observed_months", np.nan))
+    idata.attrs.update({
+        "ipd_hash": ipd.hash,
+        "ipd_patients": ipd.patients,
+        "ipd_arms_json": ipd.arms.to_json(orient="records"),
+        "ipd_checks_json": ipd.checks.to_json(orient="records"),
+        "last_observed_months": float(np.nanmax([last, ipd.max_time])),
+    })
+
+
+#: Arm descriptors that code to each patient level (survival/covariates.py: one rule for arms).
+_LEVEL_DESCRIPTORS = {
+    "size_band": {"le3": {"size_max_cm": 3.0}, "3to5": {"size_min_cm": 3.0, "size_max_cm": 5.0},
+                  "gt5": {"size_min_cm": 5.0}},
+    "nodularity": {"solitary": {"nodules_max": 1.0}},  # "multinodular" has no arm coding (as in the evidence)
+    "recurrence": {"early": {"recurrence_timing": "early"}, "late": {"recurrence_timing": "late"}},
+    "prior": {"resection": {"prior_treatment": "resection"}, "transplant": {"prior_treatment": "transplant"}},
+}
+
+
+def ipd_arm_records(design) -> pd.DataFrame:
+    """IPD arms as inclusion-limit records, one per arm x covariate pattern of its patients.
+
+    Decisions read arm records for coverage (does an arm include this patient?) and for the
+    levels the data report (:func:`rhcc_bayes.survival.covariates.reported_levels`). An IPD
+    arm states no inclusion limits, but its patients show which levels it informs: each
+    pattern becomes a record whose descriptors code to exactly that pattern (unknown
+    values: no limit), with its number of patients as ``n``.
+    """
+    from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS
+
+    ipd = design.ipd
+    cols = ["study", "arm", "treatment", "n", *ARM_DESCRIPTORS]
+    if ipd is None or not len(ipd.rows):
+        return pd.DataFrame(columns=cols)
+    arms = design.arms
+    pats = ipd.rows.groupby(["arm_index", *COVARIATES], sort=True)["weight"].sum().reset_index()
+    records = []
+    for r in pats.itertuples(index=False):
+        rec = {"study": arms.at[r.arm_index, "study"], "arm": arms.at[r.arm_index, "arm"],
+               "treatment": arms.at[r.arm_index, "treatment"], "n": float(r.weight),
+               "size_min_cm": np.nan, "size_max_cm": np.nan, "nodules_max": np.nan,
+               "recurrence_timing": "", "prior_treatment": ""}
+        for c in COVARIATES:
+            rec.update(_LEVEL_DESCRIPTORS[c].get(getattr(r, c), {}))
+        records.append(rec)
+    return pd.DataFrame(records, columns=cols)
