@@ -7,6 +7,10 @@
   "fit done in N s".
 - ``--format table|json|csv`` (:func:`add_format_argument`) and ``--out FILE`` (written
   atomically, :func:`emit`) mean the same everywhere; ``report --out DIR`` is the one folder.
+- A fit that failed the diagnostics gate but was allowed (``--allow-unconverged``) is flagged
+  in every output channel the same way (:func:`announce_gate`): the banner on stderr, as the
+  first line of table text, and a ``gate_warning`` column in every csv row / field in every
+  json record (empty when the gate passed), also in files written with ``--out``.
 """
 
 from __future__ import annotations
@@ -85,6 +89,24 @@ def emit(args, text: str) -> None:
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def announce_gate(idata) -> str:
+    """The gate banner of ``idata`` ('' when the gate passed), printed on stderr when not empty."""
+    banner = gate_banner(idata)
+    if banner:
+        print(banner, file=sys.stderr)
+    return banner
+
+
+def flagged_frame(table, banner: str):
+    """``table`` with the ``gate_warning`` column every csv/json output carries (last column)."""
+    return table.assign(gate_warning=banner)
+
+
+def flagged_text(banner: str, text: str) -> str:
+    """Table text for people: the banner (if any) as the first line."""
+    return f"{banner}\n{text}" if banner else text
 
 
 def frame_text(table, fmt: str) -> str:
