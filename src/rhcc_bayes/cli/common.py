@@ -30,6 +30,10 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
                             help="model spec: a bundled name (default, weibull, ...) or a TOML path [default: default]")
     parser.add_argument("--evidence", nargs="+", metavar="FILE",
                         help="evidence CSV file(s), merged with the bundled evidence (for an NMA spec: used alone)")
+    parser.add_argument("--replace-bundled", action="append", default=[], metavar="STUDY",
+                        help="drop the bundled study STUDY because an --evidence file gives it instead "
+                             "(repeatable); without it a study label of --evidence that is also a bundled "
+                             "study is an error")
     parser.add_argument("--seed", type=int, help="random seed [default: the spec's seed]")
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
@@ -200,15 +204,25 @@ def load_inputs(args, spec_name: str | None = None):
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
     from rhcc_bayes.specs import is_nma, load_spec
 
+    from rhcc_bayes.core.errors import UserError
+
+    replace = list(getattr(args, "replace_bundled", None) or [])
     spec = load_spec(spec_name or args.spec)
     if is_nma(spec):
         if not args.evidence:
-            from rhcc_bayes.core.errors import UserError
-
             raise UserError(f"spec {spec.name!r} is a network meta-analysis: give its data with --evidence FILE")
+        if replace:
+            raise UserError(f"spec {spec.name!r} is a network meta-analysis, which uses --evidence alone: "
+                            "there is no bundled study to replace")
         evidence = load_evidence(args.evidence, taxonomy=OPEN_WORLD)
     else:
-        evidence = load_evidence(args.evidence) if args.evidence else load_evidence()
+        if replace and not args.evidence:
+            raise UserError("--replace-bundled needs --evidence FILE giving the replacement study")
+        evidence = load_evidence(args.evidence or None, replace_bundled=replace)
+        for study in dict.fromkeys(replace):
+            files = sorted(set(evidence.table.loc[evidence.table["study"] == study, "file"]))
+            _log(f"--replace-bundled: the bundled rows of study {study!r} are dropped; "
+                 f"{', '.join(files)} gives the study instead")
     return evidence, spec
 
 
