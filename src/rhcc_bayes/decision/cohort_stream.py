@@ -149,7 +149,38 @@ def render(table, fmt: str, first: bool) -> str:
         body = table.to_json(orient="records", indent=1)
         inner = body.strip()[1:-1].strip("\n")  # records without the enclosing [ ]
         return ("" if first else ",\n") + inner
-    return table.to_csv(index=False, header=first)
+    return csv_text(table, header=first)
+
+
+def csv_text(table, header: bool = True) -> str:
+    """``table.to_csv(index=False, header=header)``, the same bytes, ~3x faster.
+
+    pandas formats floats with numpy (Dragon4), the costliest step of a cohort (630 numbers
+    per patient); Python's ``repr`` gives the same shortest round-trip text faster.
+    ``tests/decision/test_cohort_stream.py`` checks the bytes against pandas.
+    """
+    import io
+    import math
+
+    import pandas as pd
+
+    cols = []
+    for name in table.columns:
+        col = table[name]
+        kind = col.dtype.kind
+        if kind == "f":
+            cols.append(["" if math.isnan(v) else repr(v) for v in col.tolist()])
+        elif kind in "biu":
+            cols.append([str(v) for v in col.tolist()])
+        else:
+            cols.append(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+                         for v in col.tolist()])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow([str(c) for c in table.columns])
+    writer.writerows(zip(*cols))
+    return buf.getvalue()
 
 
 # --- the whole cohort -------------------------------------------------------------------
