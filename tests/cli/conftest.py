@@ -40,19 +40,22 @@ def unconverged_dir(tmp_path_factory) -> Path:
     base = tmp_path_factory.getbasetemp()
     root = base.parent if re.match(r"popen-gw\d+", base.name) else base
     d = root / "rhcc_unconverged_fit"
-    (d / "cache").mkdir(parents=True, exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     return d
 
 
 @pytest.fixture(scope="session")
-def unconverged_args(unconverged_dir) -> list[str]:
-    """CLI arguments of the cached unconverged fit (``--allow-unconverged`` included)."""
+def unconverged_args(unconverged_dir, fit_cache_dir) -> list[str]:
+    """CLI arguments of the cached unconverged fit (``--allow-unconverged`` included).
+
+    Cached beside the shared small fit, so ``compare-models`` can compare the two without a fit.
+    """
     from rhcc_bayes.evidence.table import load_evidence
     from rhcc_bayes.specs import load_spec
     from rhcc_bayes.synthesis import Synthesis
 
     spec = write_spec(unconverged_dir / "tiny_unconverged.toml", tiny_spec_text())
-    cache = unconverged_dir / "cache"
+    cache = fit_cache_dir
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

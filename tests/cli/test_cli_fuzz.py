@@ -52,7 +52,7 @@ def toml_value(v) -> str:
 
 
 # --- profile TOML ------------------------------------------------------------------------
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=15, **SETTINGS)
 @given(values=st.dictionaries(st.sampled_from(FIELDS), EXTREME, max_size=5))
 def test_fuzzed_profile_toml(values, fit_args, tmp_path_factory, capsys):
     d = tmp_path_factory.mktemp("prof")
@@ -64,7 +64,7 @@ def test_fuzzed_profile_toml(values, fit_args, tmp_path_factory, capsys):
     assert snapshot(d) == before
 
 
-@settings(max_examples=20, **SETTINGS)
+@settings(max_examples=12, **SETTINGS)
 @given(content=st.binary(max_size=300))
 def test_random_bytes_as_profile_and_cohort(content, fit_args, tmp_path_factory, capsys):
     d = tmp_path_factory.mktemp("bytes")
@@ -79,7 +79,7 @@ def test_random_bytes_as_profile_and_cohort(content, fit_args, tmp_path_factory,
 
 
 # --- cohort CSV --------------------------------------------------------------------------
-@settings(max_examples=20, **SETTINGS)
+@settings(max_examples=12, **SETTINGS)
 @given(rows=st.lists(st.lists(EXTREME, min_size=4, max_size=4), min_size=0, max_size=4),
        header=st.permutations(["id", "tumour_size_cm", "nodules", "ecog"]))
 def test_fuzzed_cohort_csv(rows, header, fit_args, tmp_path_factory, capsys):
@@ -109,7 +109,7 @@ SPEC_KEYS = ["[model] name", "[model] seed", "[sampler] draws", "[sampler] chain
              "[sampler] backend", "[priors] tau_treatment"]
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=25, **SETTINGS)
 @given(edits=st.dictionaries(st.sampled_from(SPEC_KEYS), EXTREME, max_size=3), garbage=st.text(max_size=20))
 def test_fuzzed_spec_toml(edits, garbage, tmp_path_factory, monkeypatch, capsys):
     import re
