@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="--cohort: run the chunks on an existing dask.distributed scheduler, e.g. tcp://host:8786")
     p.add_argument("--chunk-rows", type=int, default=None, metavar="N",
-                   help="--cohort: patients per chunk [default: 2000]")
+                   help="--cohort: patients per chunk [default: 1000]")
     p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)
     p.set_defaults(func=run)

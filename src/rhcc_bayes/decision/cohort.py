@@ -64,7 +64,8 @@ def batch_decision_table(log_hazard: xr.DataArray, cuts, *, horizon: float = 60,
 def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple], cuts=None, *,
                   treatments: Sequence[str] | None = None, horizon: float = 60,
                   landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95,
-                  modalities: dict | None = None, choosable: Callable | None = None):
+                  modalities: dict | None = None, choosable: Callable | None = None,
+                  table_cache: dict | None = None):
     """Eligibility plus decision table for every profile of a cohort.
 
     The posterior depends on a profile only through its model covariates, and the
@@ -88,6 +89,10 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     choosable : callable, optional
         ``list of codes -> the codes that are real options``; the others (pooled
         mixtures) keep their survival columns but are never ranked.
+    table_cache : dict, optional
+        Decision tables by (covariates, candidates), kept across calls: a cohort streamed
+        in chunks computes each distinct table once (the caller keeps the other
+        arguments fixed).
 
     Returns
     -------
@@ -126,7 +131,12 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
             key = tuple(choosable(allowed) if choosable is not None else allowed)
             if key not in by_cands:
                 by_cands[key] = len(bases)
-                bases.append(decision_table(summary, candidates=key, ci=ci, modalities=modalities))
+                cached = None if table_cache is None else table_cache.get((cov_key, key))
+                if cached is None:
+                    cached = decision_table(summary, candidates=key, ci=ci, modalities=modalities)
+                    if table_cache is not None:
+                        table_cache[(cov_key, key)] = cached
+                bases.append(cached)
             base_of[i] = by_cands[key]
             status[i] = [v.status for v in table]
     if not bases:
@@ -172,6 +182,7 @@ class CohortDecider:
         self.flagger = CohortFlagger(self.treatments, is_abl, self.support, arm_table)
         self.gate_warning = gate_banner(idata)
         self._summaries: dict[tuple, object] = {}
+        self._tables: dict[tuple, object] = {}  # decision table per (covariates, candidates)
 
     def summary_for(self, cov: dict):
         """Survival summary (no curves) of one covariate combination, computed once."""
@@ -193,7 +204,7 @@ class CohortDecider:
 
         profiles = list(profiles)
         df = decide_cohort(profiles, self.summary_for, horizon=self.horizon, landmarks=self.landmarks, ci=self.ci,
-                           modalities=self.modality, choosable=choosable_treatments)
+                           modalities=self.modality, choosable=choosable_treatments, table_cache=self._tables)
         df["ranked"] = df["candidate"].astype(bool)
         df["candidate"] = df["status"] != "excluded"
         df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION
