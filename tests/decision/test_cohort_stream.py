@@ -100,3 +100,17 @@ def test_reader_errors(text, needle, tmp_path):
     with pytest.raises(ValidationError) as err:
         list(read_cohort_chunks(p))
     assert needle in str(err.value) and str(p) in str(err.value)
+
+
+def test_stale_temporary_of_a_killed_run_is_removed(small_fit, examples_dir, tmp_path):
+    import os
+    import time
+
+    _, post = small_fit
+    stale, fresh = tmp_path / ".res.csv.abc123.tmp", tmp_path / ".res.csv.def456.tmp"
+    for p in (stale, fresh):
+        p.write_text("partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    stream_cohort(post.idata, examples_dir / "cohort.csv", tmp_path / "res.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "res.csv"]  # a recent one may be live

@@ -231,6 +231,13 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
     if out is None:
         _write_all(sys.stdout, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress)
     else:
+        import glob
+
+        from rhcc_bayes.inference.cache import remove_stale_temporaries
+
+        # a run killed hard (SIGKILL, power loss) leaves its temporary; an hour untouched = abandoned
+        target = Path(out)
+        remove_stale_temporaries(target.parent, f"{glob.escape(target.name)}.*.tmp")
         write_atomic(out, write)
     return done[0]
 
