@@ -63,7 +63,7 @@ def _validate(args):
     from rhcc_bayes.cli.profile_args import from_cli_args
     from rhcc_bayes.decision.cohort_stream import CHUNK_ROWS, read_cohort_chunks
 
-    if not args.cohort and (args.scheduler or args.workers != 1 or args.chunk_rows):
+    if not args.cohort and (args.scheduler or args.workers != 1 or args.chunk_rows is not None):
         raise UserError("--workers, --scheduler and --chunk-rows apply to --cohort only")
     if args.cohort:
         if _has_profile_options(args):
@@ -74,7 +74,7 @@ def _validate(args):
             raise UserError("--utility is not supported with --cohort (cohort tables rank by RMST)")
         if not 1 <= args.workers <= 64:
             raise UserError(f"--workers must be between 1 and 64, got {args.workers}")
-        args.chunk_rows = args.chunk_rows or CHUNK_ROWS
+        args.chunk_rows = CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows
         if not 1 <= args.chunk_rows <= 1_000_000:
             raise UserError(f"--chunk-rows must be between 1 and 1000000, got {args.chunk_rows}")
         if not (0 < args.horizon <= 240):
