@@ -163,7 +163,7 @@ class CohortDecider:
     """
 
     def __init__(self, idata, *, horizon: float = 60, population: str = "average", seed: int = 0,
-                 design=None, ci: float = 0.95, levels: str | None = None):
+                 design=None, ci: float = 0.95, levels: str | None = None, gate_warning: str | None = None):
         from rhcc_bayes.decision.honesty import CohortFlagger, arm_records, support_tables
         from rhcc_bayes.decision.result import LANDMARKS
         from rhcc_bayes.inference.diagnostics import gate_banner
@@ -180,7 +180,8 @@ class CohortDecider:
         self.modality = dict(zip(self.treatments, idata.constant_data["treatment_modality"].values.tolist()))
         is_abl = dict(zip(self.treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
         self.flagger = CohortFlagger(self.treatments, is_abl, self.support, arm_table)
-        self.gate_warning = gate_banner(idata)
+        # given by the caller when this runs on a worker from the posterior file
+        self.gate_warning = gate_banner(idata) if gate_warning is None else gate_warning
         self._summaries: dict[tuple, object] = {}
         self._tables: dict[tuple, object] = {}  # decision table per (covariates, candidates)
 

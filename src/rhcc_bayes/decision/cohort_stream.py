@@ -263,7 +263,10 @@ def _texts(idata, chunks, fmt, workers, scheduler, posterior_file, options):
         for i, profiles in enumerate(chunks):
             yield render(decider.table(profiles), fmt, i == 0), len(profiles)
         return
-    # workers rebuild the decider from the posterior file's bytes
+    # workers rebuild the decider from the posterior file's bytes, with this process's verdict
+    from rhcc_bayes.inference.diagnostics import gate_banner
+
+    options = {**options, "gate_warning": gate_banner(idata)}
     data = _posterior_bytes(idata, posterior_file)
     if scheduler is not None:
         yield from _run_distributed(scheduler, data, options, chunks, fmt)
