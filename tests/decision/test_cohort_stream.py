@@ -114,3 +114,34 @@ def test_stale_temporary_of_a_killed_run_is_removed(small_fit, examples_dir, tmp
     os.utime(stale, (old, old))
     stream_cohort(post.idata, examples_dir / "cohort.csv", tmp_path / "res.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "res.csv"]  # a recent one may be live
+
+
+def test_cohort_flagger_equals_treatment_flags_for_every_profile(small_fit):
+    """The bit-mask flagger the cohort path uses gives exactly ``treatment_flags``'s output."""
+    import numpy as np
+
+    from rhcc_bayes.decision.honesty import CohortFlagger, support_tables, treatment_flags
+    from rhcc_bayes.decision.profile import UNKNOWN, PatientProfile
+
+    _, post = small_fit
+    idata = post.idata
+    support, arms = support_tables(idata, post.design)
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
+    flagger = CohortFlagger(treatments, is_abl, support, arms)
+    rng = np.random.default_rng(3)
+    profiles = [PatientProfile(
+        id=f"p{i}",
+        tumour_size_cm=UNKNOWN if rng.random() < 0.15 else float(rng.choice([0.8, 2, 3, 3.1, 5, 5.5, 8, 15])),
+        nodules=UNKNOWN if rng.random() < 0.15 else int(rng.integers(1, 8)),
+        months_since_treatment=UNKNOWN if rng.random() < 0.15 else float(rng.choice([3, 11.9, 12, 30])),
+        prior_treatment=str(rng.choice(["resection", "transplant", "ablation", UNKNOWN])),
+    ) for i in range(150)]
+    n_extrapolated = 0
+    for p in profiles:
+        expected = [treatment_flags(p, t, is_abl[t], support, arms) for t in treatments]
+        got = flagger.flags(p)
+        assert [(a, b, list(m)) for a, b, m in got] == [(a, b, list(m)) for a, b, m in expected], p
+        n_extrapolated += sum(e[1] for e in expected)
+    assert n_extrapolated > 0  # the comparison covered extrapolation messages
+    assert flagger.flags(profiles[0]) == flagger.flags(profiles[0])  # cached path too
