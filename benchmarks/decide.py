@@ -12,6 +12,14 @@ Run: ``.venv/bin/python benchmarks/decide.py [--draws 4000] [--profiles 2000]``
 
 Wall time depends on how busy the (shared) machine is, so CPU time is printed too.
 
+The worst case (2.) is numeric work, not overhead: each profile has its own 4000 draws x 21
+treatments, integrated over the segments (``piecewise._fused``), sorted for quantiles
+(``np.partition``) and ranked for P(best)/SUCRA (cProfile: ~75% of its time in those three).
+The CLI never takes that path: the posterior depends on a patient only through 4 categorical
+covariates (<= 108 combinations), so ``decide --cohort`` computes each distinct
+(covariates, candidates) table once per run; its per-patient cost is eligibility, honesty
+flags and output (``benchmarks/cohort_scale.py`` measures that path at 10k-1M patients).
+
 Targets: <= 50 ms single profile; >= 10,000 profiles/minute.
 """
 

@@ -7,6 +7,10 @@
   "fit done in N s".
 - ``--format table|json|csv`` (:func:`add_format_argument`) and ``--out FILE`` (written
   atomically, :func:`emit`) mean the same everywhere; ``report --out DIR`` is the one folder.
+- A fit that failed the diagnostics gate but was allowed (``--allow-unconverged``) is flagged
+  in every output channel the same way (:func:`announce_gate`): the banner on stderr, as the
+  first line of table text, and a ``gate_warning`` column in every csv row / field in every
+  json record (empty when the gate passed), also in files written with ``--out``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
     parser.add_argument("--ipd", nargs="+", metavar="FILE",
                         help="individual patient data CSV file(s): study,arm,treatment,time_months,event "
                              "[+ patient covariates]; an arm given as IPD and as summaries enters once, as IPD")
+    parser.add_argument("--replace-bundled", action="append", default=[], metavar="STUDY",
+                        help="drop the bundled study STUDY because an --evidence file gives it instead "
+                             "(repeatable); without it a study label of --evidence that is also a bundled "
+                             "study is an error")
     parser.add_argument("--seed", type=int, help="random seed [default: the spec's seed]")
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
@@ -88,6 +96,24 @@ def emit(args, text: str) -> None:
         print(f"wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def announce_gate(idata) -> str:
+    """The gate banner of ``idata`` ('' when the gate passed), printed on stderr when not empty."""
+    banner = gate_banner(idata)
+    if banner:
+        print(banner, file=sys.stderr)
+    return banner
+
+
+def flagged_frame(table, banner: str):
+    """``table`` with the ``gate_warning`` column every csv/json output carries (last column)."""
+    return table.assign(gate_warning=banner)
+
+
+def flagged_text(banner: str, text: str) -> str:
+    """Table text for people: the banner (if any) as the first line."""
+    return f"{banner}\n{text}" if banner else text
 
 
 def frame_text(table, fmt: str) -> str:
@@ -181,15 +207,25 @@ def load_inputs(args, spec_name: str | None = None):
     from rhcc_bayes.evidence.table import OPEN_WORLD, load_evidence
     from rhcc_bayes.specs import is_nma, load_spec
 
+    from rhcc_bayes.core.errors import UserError
+
+    replace = list(getattr(args, "replace_bundled", None) or [])
     spec = load_spec(spec_name or args.spec)
     if is_nma(spec):
         if not args.evidence:
-            from rhcc_bayes.core.errors import UserError
-
             raise UserError(f"spec {spec.name!r} is a network meta-analysis: give its data with --evidence FILE")
+        if replace:
+            raise UserError(f"spec {spec.name!r} is a network meta-analysis, which uses --evidence alone: "
+                            "there is no bundled study to replace")
         evidence = load_evidence(args.evidence, taxonomy=OPEN_WORLD)
     else:
-        evidence = load_evidence(args.evidence) if args.evidence else load_evidence()
+        if replace and not args.evidence:
+            raise UserError("--replace-bundled needs --evidence FILE giving the replacement study")
+        evidence = load_evidence(args.evidence or None, replace_bundled=replace)
+        for study in dict.fromkeys(replace):
+            files = sorted(set(evidence.table.loc[evidence.table["study"] == study, "file"]))
+            _log(f"--replace-bundled: the bundled rows of study {study!r} are dropped; "
+                 f"{', '.join(files)} gives the study instead")
     return evidence, spec
 
 

@@ -91,7 +91,7 @@ def run(args) -> int:
                    "note": "reported landmark survival of a new study incl. binomial sampling noise"}
         text = json.dumps(payload, indent=2, default=float) + "\n"
     elif args.format == "csv":
-        text = table.assign(population=population.id).to_csv(index=False)
+        text = table.assign(population=population.id, gate_warning=banner).to_csv(index=False)
     else:
         levels = {k[len("level_"):]: v for k, v in ds.attrs.items() if k.startswith("level_") and k != "level_notes"}
         head = (f"New study of population {population.id!r} (model levels {levels}), {args.treatment}, "

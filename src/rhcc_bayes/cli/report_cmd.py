@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
@@ -50,6 +50,7 @@ def run(args) -> int:
     utility = load_utility(args.utility) if args.utility else None
     check_report_target(args.out)  # refuse a foreign folder or a file before any (slow) fit
     _, posterior = fit_from_args(args)
+    announce_gate(posterior.idata)
     if posterior.family != "survival":
         raise UserError(f"spec {posterior.spec.name!r} is not a survival synthesis; reports need a survival spec")
     if args.voi:

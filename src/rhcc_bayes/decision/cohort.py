@@ -64,7 +64,8 @@ def batch_decision_table(log_hazard: xr.DataArray, cuts, *, horizon: float = 60,
 def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple], cuts=None, *,
                   treatments: Sequence[str] | None = None, horizon: float = 60,
                   landmarks: Sequence[float] = (12, 36, 60), ci: float = 0.95,
-                  modalities: dict | None = None, choosable: Callable | None = None):
+                  modalities: dict | None = None, choosable: Callable | None = None,
+                  table_cache: dict | None = None):
     """Eligibility plus decision table for every profile of a cohort.
 
     The posterior depends on a profile only through its model covariates, and the
@@ -88,6 +89,10 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     choosable : callable, optional
         ``list of codes -> the codes that are real options``; the others (pooled
         mixtures) keep their survival columns but are never ranked.
+    table_cache : dict, optional
+        Decision tables by (covariates, candidates), kept across calls: a cohort streamed
+        in chunks computes each distinct table once (the caller keeps the other
+        arguments fixed).
 
     Returns
     -------
@@ -126,7 +131,12 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
             key = tuple(choosable(allowed) if choosable is not None else allowed)
             if key not in by_cands:
                 by_cands[key] = len(bases)
-                bases.append(decision_table(summary, candidates=key, ci=ci, modalities=modalities))
+                cached = None if table_cache is None else table_cache.get((cov_key, key))
+                if cached is None:
+                    cached = decision_table(summary, candidates=key, ci=ci, modalities=modalities)
+                    if table_cache is not None:
+                        table_cache[(cov_key, key)] = cached
+                bases.append(cached)
             base_of[i] = by_cands[key]
             status[i] = [v.status for v in table]
     if not bases:
@@ -140,3 +150,79 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     out.insert(2, "status", [st for sts in status for st in sts])
     out.attrs.update(ci=ci, criterion="rmst", horizon=float(horizon))
     return out
+
+
+class CohortDecider:
+    """``decide_cohort_table`` for a stream of cohort chunks from ONE posterior.
+
+    Everything that depends only on the posterior (evidence support, arm limits, the
+    survival summary of each covariate combination, the coverage masks of each value) is
+    computed once and reused for every chunk, so a 1M-patient cohort costs per-patient
+    eligibility plus table assembly. ``table(profiles)`` gives exactly the rows
+    :func:`rhcc_bayes.decision.recommend.decide_cohort_table` gives for those profiles.
+    """
+
+    def __init__(self, idata, *, horizon: float = 60, population: str = "average", seed: int = 0,
+                 design=None, ci: float = 0.95, levels: str | None = None, gate_warning: str | None = None):
+        from rhcc_bayes.decision.honesty import CohortFlagger, arm_records, support_tables
+        from rhcc_bayes.decision.result import LANDMARKS
+        from rhcc_bayes.inference.diagnostics import gate_banner
+        from rhcc_bayes.survival.covariates import DEFAULT_LEVEL_MODE
+
+        self.idata = idata
+        self.horizon = float(horizon)
+        self.landmarks = tuple(t for t in LANDMARKS if t <= self.horizon)
+        self.population, self.seed, self.ci = population, seed, ci
+        self.levels = levels or DEFAULT_LEVEL_MODE
+        self.support, arm_table = support_tables(idata, design)
+        self.records = arm_records(arm_table)
+        self.treatments = idata.posterior["mu"].treatment.values.tolist()
+        self.modality = dict(zip(self.treatments, idata.constant_data["treatment_modality"].values.tolist()))
+        is_abl = dict(zip(self.treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
+        self.flagger = CohortFlagger(self.treatments, is_abl, self.support, arm_table)
+        # given by the caller when this runs on a worker from the posterior file
+        self.gate_warning = gate_banner(idata) if gate_warning is None else gate_warning
+        self._summaries: dict[tuple, object] = {}
+        self._tables: dict[tuple, object] = {}  # decision table per (covariates, candidates)
+
+    def summary_for(self, cov: dict):
+        """Survival summary (no curves) of one covariate combination, computed once."""
+        from rhcc_bayes.survival.covariates import reported_levels
+        from rhcc_bayes.survival.summary import survival_summary
+
+        key = tuple(cov.items())
+        if key not in self._summaries:
+            levels = reported_levels(cov, self.records, self.levels)[0]
+            self._summaries[key] = survival_summary(self.idata, levels, horizon=self.horizon,
+                                                    landmarks=self.landmarks, population=self.population,
+                                                    seed=self.seed, curves=False)
+        return self._summaries[key]
+
+    def table(self, profiles):
+        """Tidy decision table (:data:`rhcc_bayes.decision.result.CSV_COLUMNS`) of ``profiles``."""
+        from rhcc_bayes.decision.honesty import NOT_AN_OPTION, choosable_treatments
+        from rhcc_bayes.decision.result import csv_frame
+
+        profiles = list(profiles)
+        df = decide_cohort(profiles, self.summary_for, horizon=self.horizon, landmarks=self.landmarks, ci=self.ci,
+                           modalities=self.modality, choosable=choosable_treatments, table_cache=self._tables)
+        df["ranked"] = df["candidate"].astype(bool)
+        df["candidate"] = df["status"] != "excluded"
+        df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION
+        # decide_cohort lists each profile's treatments in posterior order: flags align row by row
+        if not np.array_equal(df["treatment"].to_numpy(), np.tile(np.array(self.treatments, object), len(profiles))):
+            raise RuntimeError("cohort table rows are not in (profile, posterior treatment) order")
+        flags = [f for p in profiles for f in self.flagger.flags(p)]
+        df["class_prior_only"] = [f[0] for f in flags]
+        df["extrapolation"] = [f[1] for f in flags]
+        df["flags"] = ["; ".join(f[2]) for f in flags]
+        if self.support is not None:
+            counts = self.support[["studies", "arms", "patients"]].reindex(self.treatments).fillna(0).astype(int)
+            df = df.merge(counts, left_on="treatment", right_index=True, how="left")
+        df["horizon"] = self.horizon
+        df["population"] = self.population
+        df["criterion"] = "RMST"
+        df["gate_warning"] = self.gate_warning
+        df = csv_frame(df)
+        df.attrs.update(ci=self.ci, horizon=self.horizon, criterion="rmst", population=self.population)
+        return df

@@ -127,3 +127,107 @@ def shared_prior_sentences(honesty: pd.DataFrame) -> list[str]:
                    "so the evidence cannot tell them apart (their P(best) split is noise, not a difference); "
                    "compare the modality rows instead.")
     return out
+
+
+class CohortFlagger:
+    """:func:`treatment_flags` for many profiles: the same results, computed fast.
+
+    Whether an arm covers a patient depends, per covariate, only on the patient's value of
+    that covariate's field, so each arm limit is checked once per distinct value (a bit mask
+    over the arms) and the gap structure once per distinct tuple of masks; only the message
+    text ("tumour 6.5 cm ...") is rendered per profile.
+    """
+
+    def __init__(self, treatments, is_ablation: dict, support: pd.DataFrame | None, arms: pd.DataFrame | None):
+        from rhcc_bayes.survival.covariates import COVARIATES
+
+        self.treatments = list(treatments)
+        self.is_ablation = is_ablation
+        self.support, self.arms = support, arms
+        self.covariates = list(COVARIATES.values())
+        self.records = [] if arms is None else arms.to_dict(orient="records")
+        every = (1 << len(self.records)) - 1
+        self.plan = {}  # trt -> (kind, subset mask, limit texts per covariate, first message)
+        for trt in self.treatments:
+            if support is None or arms is None:
+                self.plan[trt] = ("none", 0, None, None)
+                continue
+            own = [i for i, r in enumerate(self.records) if r["treatment"] == trt]
+            if trt not in support.index or int(support.loc[trt, "arms"]) == 0 or not own:
+                summaries = support.loc[trt].get("population_summaries", 0) if trt in support.index else 0
+                if not pd.isna(summaries) and int(summaries) > 0:
+                    first = (f"no study arm: informed by {int(summaries)} population-level summary(ies) (ranges or "
+                             "pooled results) and its modality class")
+                else:
+                    first = ("class prior only: no arm of this treatment is in the likelihood; its estimate is its "
+                             "modality class's mean plus prior spread")
+                self.plan[trt] = ("prior", every, self._limits(range(len(self.records))), first)
+            else:
+                self.plan[trt] = ("own", sum(1 << i for i in own), self._limits(own), None)
+        self._mask_cache: dict = {}
+        self._gap_cache: dict = {}
+
+    def _limits(self, idx) -> list[str]:
+        return ["; ".join(sorted({c.limit_text(self.records[i]) for i in idx})) for c in self.covariates]
+
+    def _masks(self, profile) -> tuple[int, ...]:
+        out = []
+        for c in self.covariates:
+            value = getattr(profile, c.profile_field, None)
+            key = (c.name, type(value).__name__, value)
+            mask = self._mask_cache.get(key)
+            if mask is None:
+                mask = sum(1 << i for i, r in enumerate(self.records) if c.covers(r, profile))
+                self._mask_cache[key] = mask
+            out.append(mask)
+        return tuple(out)
+
+    def _gaps(self, masks, subset: int):
+        """None when an arm of ``subset`` covers every covariate; else the failing covariate
+        indices (empty: no single arm covers the combination)."""
+        key = (masks, subset)
+        if key not in self._gap_cache:
+            all_ = subset
+            for m in masks:
+                all_ &= m
+            self._gap_cache[key] = None if all_ else tuple(k for k, m in enumerate(masks) if not m & subset)
+        return self._gap_cache[key]
+
+    def _gap_texts(self, profile, failing, limits) -> list[str]:
+        from rhcc_bayes.survival.covariates import UNKNOWN
+
+        if failing:
+            return [f"{self.covariates[k].profile_text(profile)} is outside every arm's limits ({limits[k]})"
+                    for k in failing]
+        return ["no single arm includes this combination of "
+                + ", ".join(c.profile_text(profile) for c in self.covariates
+                            if getattr(profile, c.profile_field, UNKNOWN) not in (UNKNOWN, None))]
+
+    def flags(self, profile) -> list[tuple[bool, bool, list[str]]]:
+        """``treatment_flags(profile, trt, ...)`` for every treatment, in order."""
+        masks = self._masks(profile) if self.records else ()
+        out = []
+        for trt in self.treatments:
+            kind, subset, limits, first = self.plan[trt]
+            if kind == "none":
+                out.append((False, False, ["evidence counts unavailable (posterior without design)"]))
+                continue
+            if kind == "prior":
+                failing = self._gaps(masks, subset) if self.records else None
+                msgs = [first]
+                if failing is not None:
+                    msgs.append("extrapolation: outside every arm of every treatment ("
+                                + "; ".join(self._gap_texts(profile, failing, limits)) + "): covariate effects prior-only")
+                out.append((first.startswith("class prior only"), failing is not None, msgs))
+                continue
+            failing = self._gaps(masks, subset)
+            if failing is None:
+                out.append((False, False, []))
+                continue
+            gaps = self._gap_texts(profile, failing, limits)
+            if self.is_ablation.get(trt) and any(g.startswith("tumour") for g in gaps):
+                gaps = [g + " (ablation x size interaction prior-driven)" if g.startswith("tumour") else g
+                        for g in gaps]
+            out.append((False, True, ["extrapolation: profile outside the inclusion limits of its arms ("
+                                      + "; ".join(gaps) + "); effects from the covariate model, mostly prior-driven"]))
+        return out

@@ -39,7 +39,7 @@ from rhcc_bayes.decision.honesty import (
     support_tables,
     treatment_flags,
 )
-from rhcc_bayes.decision.result import CI, LANDMARKS, DecisionResult, csv_frame
+from rhcc_bayes.decision.result import CI, LANDMARKS, DecisionResult
 from rhcc_bayes.decision.utility import Utility, load_utility, utility_draws
 from rhcc_bayes.survival.covariates import DEFAULT_LEVEL_MODE, reported_levels
 
@@ -191,48 +191,10 @@ def decide_cohort_table(idata, cohort, *, horizon: float = 60, population: str =
     ``modality_expected_loss``, ``evpi``, evidence counts, flags, ``horizon``, ``population``,
     ``criterion`` and ``gate_warning``.
     """
-    from rhcc_bayes.decision.cohort import decide_cohort
-    from rhcc_bayes.inference.diagnostics import gate_banner
-    from rhcc_bayes.survival.summary import survival_summary
+    from rhcc_bayes.decision.cohort import CohortDecider
 
-    horizon = float(horizon)
-    landmarks = tuple(t for t in LANDMARKS if t <= horizon)
     cohort = list(cohort)
     if not cohort:
         raise UserError("the cohort has no patients")
-
-    support, arm_table = support_tables(idata, design)
-    records = arm_records(arm_table)
-
-    def summary_for(cov):  # exact for every hazard family
-        cov = reported_levels(cov, records, levels)[0]
-        return survival_summary(idata, cov, horizon=horizon, landmarks=landmarks, population=population,
-                                seed=seed, curves=False)
-
-    treatments = idata.posterior["mu"].treatment.values.tolist()
-    modality = dict(zip(treatments, idata.constant_data["treatment_modality"].values.tolist()))
-    df = decide_cohort(cohort, summary_for, horizon=horizon, landmarks=landmarks, ci=ci, modalities=modality,
-                       choosable=choosable_treatments)
-    df["ranked"] = df["candidate"].astype(bool)
-    df["candidate"] = df["status"] != "excluded"
-    df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION
-    treatments = idata.posterior["mu"].treatment.values.tolist()
-    is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
-    flag_rows = []
-    for p in cohort:
-        for t in treatments:
-            cp, ex, msgs = treatment_flags(p, t, is_abl[t], support, arm_table)
-            flag_rows.append((p.id, t, cp, ex, "; ".join(msgs)))
-    flags = pd.DataFrame(flag_rows, columns=["profile", "treatment", "class_prior_only", "extrapolation", "flags"])
-    flags = flags.drop_duplicates(["profile", "treatment"])
-    df = df.merge(flags, on=["profile", "treatment"], how="left")
-    if support is not None:
-        counts = support[["studies", "arms", "patients"]].reindex(treatments).fillna(0).astype(int)
-        df = df.merge(counts, left_on="treatment", right_index=True, how="left")
-    df["horizon"] = horizon
-    df["population"] = population
-    df["criterion"] = "RMST"
-    df["gate_warning"] = gate_banner(idata)
-    df = csv_frame(df)
-    df.attrs.update(ci=ci, horizon=horizon, criterion="rmst", population=population)
-    return df
+    return CohortDecider(idata, horizon=horizon, population=population, seed=seed, design=design, ci=ci,
+                         levels=levels).table(cohort)

@@ -312,5 +312,14 @@ def gate_banner(idata) -> str:
     """A loud warning when the posterior failed the diagnostics gate, else ''."""
     if int(idata.attrs.get("gate_passed", 1)):
         return ""
-    return ("WARNING: THIS FIT FAILED THE DIAGNOSTICS GATE (--allow-unconverged); numbers may be wrong: "
-            + str(idata.attrs.get("gate_failures", "")))
+    # a few failures only: the banner is repeated in every row of csv/json outputs (a cohort
+    # has millions); `rhcc-bayes diagnose` and the report's diagnostics section list them all
+    failures = [f for f in str(idata.attrs.get("gate_failures", "")).split("; ") if f]
+    shown = "; ".join(failures[:BANNER_FAILURES])
+    if len(failures) > BANNER_FAILURES:
+        shown += f"; and {len(failures) - BANNER_FAILURES} more (rhcc-bayes diagnose lists them)"
+    return "WARNING: THIS FIT FAILED THE DIAGNOSTICS GATE (--allow-unconverged); numbers may be wrong: " + shown
+
+
+#: Failures named in the gate banner.
+BANNER_FAILURES = 3

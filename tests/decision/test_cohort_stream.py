@@ -1,0 +1,147 @@
+"""Streaming a cohort CSV: same rows as the in-memory table, chunk/worker/cluster independent bytes,
+file:line:column errors, nothing half-written on error or interrupt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rhcc_bayes.core.errors import ValidationError
+from rhcc_bayes.decision.cohort_stream import read_cohort_chunks, stream_cohort
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def reference(small_fit, examples_dir):
+    """The in-memory table of the example cohort, from the design (not only the posterior file)."""
+    from rhcc_bayes.decision.profile import load_cohort
+    from rhcc_bayes.decision.recommend import decide_cohort_table
+
+    _, post = small_fit
+    return decide_cohort_table(post.idata, load_cohort(examples_dir / "cohort.csv"), design=post.design)
+
+
+def test_chunks_give_the_in_memory_table_byte_for_byte(small_fit, examples_dir, reference, tmp_path):
+    _, post = small_fit
+    out = tmp_path / "res.csv"
+    n = stream_cohort(post.idata, examples_dir / "cohort.csv", out, chunk_rows=7)  # 3 chunks: 7 + 7 + 6
+    assert n == 20
+    assert out.read_text() == reference.to_csv(index=False)
+    js = tmp_path / "res.json"
+    stream_cohort(post.idata, examples_dir / "cohort.csv", js, fmt="json", chunk_rows=7)
+    assert json.loads(js.read_text()) == json.loads(reference.to_json(orient="records"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.csv", "res.json"]  # no temporaries
+
+
+def test_process_pool_and_dask_cluster_give_the_same_bytes(small_fit, examples_dir, tmp_path):
+    from distributed import LocalCluster
+
+    _, post = small_fit
+    local = tmp_path / "local.csv"
+    stream_cohort(post.idata, examples_dir / "cohort.csv", local, chunk_rows=6)
+    pool = tmp_path / "pool.csv"
+    stream_cohort(post.idata, examples_dir / "cohort.csv", pool, chunk_rows=6, workers=2,
+                  posterior_file=post.cache_path)
+    assert pool.read_bytes() == local.read_bytes()
+    with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
+        dist = tmp_path / "dist.csv"
+        stream_cohort(post.idata, examples_dir / "cohort.csv", dist, chunk_rows=6, scheduler=cluster.scheduler_address)
+    assert dist.read_bytes() == local.read_bytes()
+
+
+def _cohort_with_bad_row(examples_dir, tmp_path, line: int):
+    rows = (examples_dir / "cohort.csv").read_text().splitlines()
+    cells = rows[line - 1].split(",")
+    cells[3] = "-4"  # months_since_treatment
+    rows[line - 1] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(rows) + "\n")
+    return bad
+
+
+def test_bad_row_names_file_line_column_and_keeps_the_old_output(small_fit, examples_dir, tmp_path):
+    _, post = small_fit
+    bad = _cohort_with_bad_row(examples_dir, tmp_path, 15)
+    out = tmp_path / "res.csv"
+    out.write_text("previous results\n")
+    with pytest.raises(ValidationError) as err:
+        stream_cohort(post.idata, bad, out, chunk_rows=4)  # the error is in the 4th chunk
+    assert f"{bad}:15" in str(err.value) and "months_since_treatment" in str(err.value)
+    assert out.read_text() == "previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "res.csv"]
+
+
+def test_interrupt_leaves_nothing(small_fit, examples_dir, tmp_path):
+    _, post = small_fit
+    out = tmp_path / "res.csv"
+
+    def interrupt(n):
+        if n >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stream_cohort(post.idata, examples_dir / "cohort.csv", out, chunk_rows=5, progress=interrupt)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text,needle", [
+    (b"", "empty file"),
+    (b"id,nodules\n", "no profiles"),
+    (b"id,nodulez\na,1\n", "unknown column"),
+    (b"id,nodules\na,1\na,2\n", ":3: column 'id': duplicate id (first on line 2)"),
+    (b"id,nodules\na,1,2\n", ":2: expected 2 cells, found 3"),
+    (b"id,nodules\n\xff\xfe,1\n", "not UTF-8"),
+])
+def test_reader_errors(text, needle, tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_bytes(text)
+    with pytest.raises(ValidationError) as err:
+        list(read_cohort_chunks(p))
+    assert needle in str(err.value) and str(p) in str(err.value)
+
+
+def test_stale_temporary_of_a_killed_run_is_removed(small_fit, examples_dir, tmp_path):
+    import os
+    import time
+
+    _, post = small_fit
+    stale, fresh = tmp_path / ".res.csv.abc123.tmp", tmp_path / ".res.csv.def456.tmp"
+    for p in (stale, fresh):
+        p.write_text("partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    stream_cohort(post.idata, examples_dir / "cohort.csv", tmp_path / "res.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "res.csv"]  # a recent one may be live
+
+
+def test_cohort_flagger_equals_treatment_flags_for_every_profile(small_fit):
+    """The bit-mask flagger the cohort path uses gives exactly ``treatment_flags``'s output."""
+    import numpy as np
+
+    from rhcc_bayes.decision.honesty import CohortFlagger, support_tables, treatment_flags
+    from rhcc_bayes.decision.profile import UNKNOWN, PatientProfile
+
+    _, post = small_fit
+    idata = post.idata
+    support, arms = support_tables(idata, post.design)
+    treatments = idata.posterior["mu"].treatment.values.tolist()
+    is_abl = dict(zip(treatments, idata.constant_data["is_ablation"].values.astype(bool).tolist()))
+    flagger = CohortFlagger(treatments, is_abl, support, arms)
+    rng = np.random.default_rng(3)
+    profiles = [PatientProfile(
+        id=f"p{i}",
+        tumour_size_cm=UNKNOWN if rng.random() < 0.15 else float(rng.choice([0.8, 2, 3, 3.1, 5, 5.5, 8, 15])),
+        nodules=UNKNOWN if rng.random() < 0.15 else int(rng.integers(1, 8)),
+        months_since_treatment=UNKNOWN if rng.random() < 0.15 else float(rng.choice([3, 11.9, 12, 30])),
+        prior_treatment=str(rng.choice(["resection", "transplant", "ablation", UNKNOWN])),
+    ) for i in range(150)]
+    n_extrapolated = 0
+    for p in profiles:
+        expected = [treatment_flags(p, t, is_abl[t], support, arms) for t in treatments]
+        got = flagger.flags(p)
+        assert [(a, b, list(m)) for a, b, m in got] == [(a, b, list(m)) for a, b, m in expected], p
+        n_extrapolated += sum(e[1] for e in expected)
+    assert n_extrapolated > 0  # the comparison covered extrapolation messages
+    assert flagger.flags(profiles[0]) == flagger.flags(profiles[0])  # cached path too
