@@ -287,6 +287,7 @@ if sys.argv[2] == "cold":
     out["nutpie"] = draws(nutpie.compile_pymc_model(model(7)))
 before = wrappers()
 out["other_data"] = draws(compile_cached(model(12))[0])  # new observations, another length
+out["with_data"] = draws(compiled.with_data(k_obs=np.arange(12) % 5))  # same, swapped into the compiled model
 out["new_wrapper_files"] = len(wrappers()) - len(before)
 out["wrapper_files"] = len(wrappers())
 print(json.dumps(out))
@@ -315,6 +316,7 @@ def test_wrappers_cached_across_processes_with_identical_draws(tmp_path):
     assert cold["cached"] and warm["cached"]
     assert cold["ours"] == cold["nutpie"]  # the same numbers as nutpie's uncached wrappers
     assert warm["ours"] == cold["ours"] and warm["other_data"] == cold["other_data"]
+    assert cold["with_data"] == cold["other_data"] and cold["with_data"] != cold["ours"]
     assert cold["wrapper_files"] == 2  # one logp and one expand wrapper, shared by both data sets
     assert cold["new_wrapper_files"] == 0 and warm["new_wrapper_files"] == 0
     assert warm["wrapper_files"] == 2

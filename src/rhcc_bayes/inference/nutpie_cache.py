@@ -158,6 +158,30 @@ def _graph_key(jit_fn) -> str | None:
     return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
 
 
+def _cached_model_class():
+    """nutpie's ``CompiledPyMCModel`` whose ``with_data`` rebuilds this module's ``user_data`` table."""
+    import dataclasses
+
+    import numpy as np
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    class CachedPyMCModel(CompiledPyMCModel):
+        def with_data(self, **updates):
+            shared = dict(self.shared_data)
+            for name, value in updates.items():
+                if name not in shared:
+                    raise KeyError(f"Unknown shared variable: {name}")
+                new = np.array(value, dtype=shared[name].dtype, order="C", copy=True)
+                if new.ndim != shared[name].ndim:
+                    raise ValueError(f"Shared variable {name} must have rank {shared[name].ndim}")
+                new.flags.writeable = False
+                shared[name] = new
+            user_data, _ = make_user_data(shared)  # offsets depend on ranks only: same layout
+            return dataclasses.replace(self, shared_data=shared, user_data=user_data)
+
+    return CachedPyMCModel
+
+
 def compile_cached(model) -> tuple[Any, bool]:
     """Compile ``model`` for nutpie with cacheable wrappers.
 
@@ -206,7 +230,7 @@ def compile_cached(model) -> tuple[Any, bool]:
         expand_c = _cached_cfunc(_EXPAND_SRC, "rhcc_expand_wrapper", expand_sig, expand_pt.vm.jit_fn,
                                  expand_key, expand_pt.get_shared(), layout, n_dim=n_dim, n_expanded=n_expanded)
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
-    compiled = cp.CompiledPyMCModel(
+    compiled = _cached_model_class()(
         _n_dim=n_dim, dims=dims, _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
         compiled_logp_func=logp_c, compiled_expand_func=expand_c, initial_point_func=init_fn,
