@@ -75,13 +75,42 @@ def _padded(pt, beta):
     return pt.concatenate([beta, pt.zeros(1)])
 
 
+#: A treatment with at least this many arms gets a centred effect (see :func:`_centred_treatments`).
+CENTRED_MIN_ARMS = 10
+
+
+def _centred_treatments(design: SurvivalDesign, spec: SurvivalSpec):
+    """Which treatment effects to parameterise centred, by data richness.
+
+    Non-centred ``mu_j = m + tau * z_j`` suits treatments with few arms (the bundled
+    evidence: at most 5 per treatment). A treatment reported by many arms pins ``mu_j``
+    down, so ``z_j = (mu_j - m) / tau`` and ``tau`` form a curved ridge that NUTS crosses
+    slowly: on simulated evidence with ~25 arms per treatment ``z_treatment`` had the lowest
+    ESS (benchmarks/scaling.py). There ``mu_j`` is sampled directly (``N(m, tau)``): the
+    same prior, another parameterisation. The "components" coding reuses ``z`` for
+    combination interactions and stays non-centred.
+    """
+    import numpy as np
+
+    n_arms = np.bincount(design.arms["t_index"].to_numpy().astype(int), minlength=len(design.structure.treatments))
+    if spec.combinations == "components":
+        return np.zeros(len(n_arms), bool)
+    return n_arms >= CENTRED_MIN_ARMS
+
+
 def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     st = design.structure
     pr = spec.priors
     m_class = pm.ZeroSumNormal("class_effect", sigma=pr.class_effect_sd, dims="modality")
     tau = scale_prior(pm, "tau_treatment", pr.treatment_sd)
-    z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
-    base = m_class[st.class_index] + tau * z
+    centred = _centred_treatments(design, spec)
+    if centred.any():  # centred entries of z_treatment are deviations on the log-hazard scale
+        raw = pm.Normal("z_treatment", 0.0, pt.where(centred, tau, 1.0), dims="treatment")
+        deviation = centred_within_class(pt, raw * pt.where(centred, 1.0, tau), st.class_index)
+    else:
+        z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
+        deviation = tau * z
+    base = m_class[st.class_index] + deviation
     if spec.combinations == "components" and st.is_combination.any():
         tau_int = scale_prior(pm, "tau_interaction", pr.treatment_sd)
         combo = st.is_combination
