@@ -244,3 +244,79 @@ def test_partial_trace_is_an_interrupt_not_a_fit():
         check_complete(partial, settings)
     full = SimpleNamespace(posterior=xr.Dataset({"x": (("chain", "draw"), np.zeros((4, 100)))}))
     check_complete(full, settings)  # complete: no error
+
+
+@pytest.mark.slow
+def test_on_phase_reports_each_phase_with_its_time(model, nutpie_compiled):
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample(model, NUTPIE, seed=3, compiled=nutpie_compiled, on_phase=lambda p, s: seen.append((p, s)))
+    assert [p for p, _ in seen] == ["compile", "sampling", "log_likelihood", "posterior_predictive"]
+    assert seen[0][1] == 0.0  # compiled model reused: no compile
+    assert all(s >= 0 for _, s in seen) and seen[1][1] > 0
+
+
+# ------------------------------------------------ compile cache across processes
+
+_CACHE_SCRIPT = """
+import glob, json, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np, pymc as pm, nutpie
+from rhcc_bayes.inference.nutpie_cache import compile_cached
+
+def model(n):
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0, 2)
+        s = pm.HalfNormal("s", 1)
+        pm.Poisson("k", pm.math.exp(mu), observed=pm.Data("k_obs", np.arange(n) % 5))
+        pm.Normal("y", mu, s, observed=np.linspace(-1, 1, 9))
+    return m
+
+def draws(compiled):
+    idata = nutpie.sample(compiled, draws=40, tune=40, chains=2, cores=1, seed=9, progress_bar=False)
+    return idata.posterior["mu"].values.ravel().tolist()
+
+def wrappers():
+    return sorted(glob.glob(sys.argv[1] + "/numba/*rhcc_*_wrapper*.nbc"))
+
+out = {}
+compiled, out["cached"] = compile_cached(model(7))
+out["ours"] = draws(compiled)
+if sys.argv[2] == "cold":
+    out["nutpie"] = draws(nutpie.compile_pymc_model(model(7)))
+before = wrappers()
+out["other_data"] = draws(compile_cached(model(12))[0])  # new observations, another length
+out["with_data"] = draws(compiled.with_data(k_obs=np.arange(12) % 5))  # same, swapped into the compiled model
+out["new_wrapper_files"] = len(wrappers()) - len(before)
+out["wrapper_files"] = len(wrappers())
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_wrappers_cached_across_processes_with_identical_draws(tmp_path):
+    """A cold and a warm compile cache give the same draws as nutpie's own compile, and a new
+    process (or new data of another length) loads the wrappers instead of compiling them."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "fit.py"
+    script.write_text(_CACHE_SCRIPT)
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}",
+           "PYTHONPATH": os.pathsep.join([str(p) for p in sys.path if p.endswith("src")] + [os.environ.get("PYTHONPATH", "")])}
+
+    def run(mode):
+        proc = subprocess.run([sys.executable, str(script), str(tmp_path / "cache"), mode], env=env,
+                              capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    cold, warm = run("cold"), run("warm")
+    assert cold["cached"] and warm["cached"]
+    assert cold["ours"] == cold["nutpie"]  # the same numbers as nutpie's uncached wrappers
+    assert warm["ours"] == cold["ours"] and warm["other_data"] == cold["other_data"]
+    assert cold["with_data"] == cold["other_data"] and cold["with_data"] != cold["ours"]
+    assert cold["wrapper_files"] == 2  # one logp and one expand wrapper, shared by both data sets
+    assert cold["new_wrapper_files"] == 0 and warm["new_wrapper_files"] == 0
+    assert warm["wrapper_files"] == 2

@@ -148,7 +148,9 @@ def test_ppc_command_shows_the_contrasts(fit_args, capsys):
     assert "predictive interval" in out and "Direct vs indirect contrasts" in out
     assert main(["ppc", *fit_args, "--format", "json", "--contrasts"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert records and set(records[0]) == set(CONTRAST_COLUMNS)
+    # every csv/json record carries the gate verdict (empty for a fit that passed)
+    assert records and set(records[0]) == set(CONTRAST_COLUMNS) | {"gate_warning"}
+    assert {r["gate_warning"] for r in records} == {""}
 
 
 def test_report_blocks(checked):

@@ -103,3 +103,34 @@ def test_covariates_left_out_of_the_spec_get_no_parameters(evidence):
     model = build_survival_model(make_design(evidence, spec), spec)
     assert "beta_size" in model.named_vars and "beta_size_ablation" in model.named_vars
     assert not {"beta_nodularity", "beta_recurrence", "beta_prior"} & set(model.named_vars)
+
+
+def test_data_rich_classes_are_centred_with_the_same_prior(evidence, monkeypatch):
+    """Classes whose treatments all have >= CENTRED_MIN_ARMS arms get zero-sum centred deviations;
+    the prior of mu is unchanged and the bundled evidence keeps the non-centred model."""
+    import pymc as pm
+
+    from rhcc_bayes.survival import model as model_module
+
+    spec = load_spec("default")
+    design = make_design(evidence, spec)
+    st = design.structure
+    assert not model_module._centred_classes(design, spec).any()  # bundled: <= 5 arms per treatment
+    monkeypatch.setattr(model_module, "CENTRED_MIN_ARMS", 0)  # some taxonomy treatments have no arm
+    centred = model_module._centred_classes(design, spec)
+    assert 0 < centred.sum() < len(centred)  # single-treatment classes have no deviation to centre
+    priors = {}
+    for name, cut in (("centred", 0), ("noncentred", 10**6)):
+        monkeypatch.setattr(model_module, "CENTRED_MIN_ARMS", cut)
+        m = build_survival_model(design, spec)
+        if name == "centred":
+            assert {f"deviation_{st.modalities[c]}" for c in np.flatnonzero(centred)} <= set(m.named_vars)
+        priors[name] = pm.sample_prior_predictive(draws=4000, model=m, var_names=["mu", "class_effect"],
+                                                  random_seed=3).prior
+    mu = priors["centred"]["mu"].values.reshape(-1, len(st.treatments))
+    cls = priors["centred"]["class_effect"].values.reshape(-1, len(st.modalities))
+    for c in np.flatnonzero(centred):  # deviations sum to zero within the class, as before
+        members = st.class_index == c
+        np.testing.assert_allclose(mu[:, members].mean(axis=1), cls[:, c], atol=1e-9)
+    sd = {k: v["mu"].std(("chain", "draw")).values for k, v in priors.items()}
+    np.testing.assert_allclose(sd["centred"], sd["noncentred"], rtol=0.08)
