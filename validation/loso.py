@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, arm_covariates
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, COVARIATE_NAMES, arm_covariates
 
 LEVEL = 0.9
 METHODS = ("model", "prior", "average")
@@ -224,7 +224,7 @@ def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "profile"
 
     out = []
     for i, r in targets.iterrows():
-        cov = {c: r[c] for c in ("size_band", "nodularity", "recurrence", "prior") if c in r}
+        cov = {c: r[c] for c in COVARIATE_NAMES if c in r}
         cov = prediction_levels(idata, cov, levels)[0]
         s = survival_draws(idata, cov, [r["time"]], population="new", seed=seed + int(i))
         out.append(s.sel(treatment=r["treatment"]).values.ravel())

@@ -51,13 +51,24 @@ def idata():
 def test_descriptors_map_to_arm_levels():
     assert Population.from_mapping({"size_max_cm": 3, "nodules_max": 1, "prior_treatment": "resection"}
                                    ).covariates() == {"size_band": "le3", "nodularity": "solitary",
-                                                      "recurrence": "nr", "prior": "resection"}
+                                                      "recurrence": "nr", "prior": "resection", "stage": "nr"}
     milan = Population.from_mapping({"milan": "within", "recurrence": "early"})
     assert (milan.size_max_cm, milan.nodules_max) == (5.0, 3.0)
-    assert milan.covariates() == {"size_band": "3to5", "nodularity": "nr", "recurrence": "early", "prior": "nr"}
+    assert milan.covariates() == {"size_band": "3to5", "nodularity": "nr", "recurrence": "early", "prior": "nr",
+                                  "stage": "nr"}
     assert Population.from_mapping({"milan": True, "size_max_cm": 3}).size_max_cm == 3.0
     assert set(Population().covariates().values()) == {"nr"}  # all-comer cohort
     assert Population.from_mapping({"size_min_cm": 5}).covariates()["size_band"] == "gt5"
+    advanced = Population.from_mapping({"advanced": True, "prior_treatment": "resection"})
+    assert advanced.bclc == "C" and advanced.covariates()["stage"] == "advanced"
+    assert Population.from_mapping({"advanced": "any"}).covariates()["stage"] == "nr"
+
+
+def test_advanced_within_milan_is_refused():
+    with pytest.raises(ValidationError, match="advanced.*beyond Milan"):
+        Population.from_mapping({"advanced": True, "milan": "within"}, source="pop.toml")
+    with pytest.raises(ValidationError, match="must be true"):
+        Population.from_mapping({"advanced": "yes"}, source="pop.toml")
 
 
 def test_example_population_files_load(examples_dir):
