@@ -193,3 +193,17 @@ def test_synthesis_posterior_predicts_a_population(small_fit, examples_dir):
     assert ds["reported"].dims == ("chain", "draw", "time") and ds.attrs["population"] == pop.stem
     table = prediction_table(ds)
     assert table["time"].tolist() == [6.0, 12.0, 24.0] and (table["lo90"] <= table["hi90"]).all()
+
+
+@pytest.mark.slow
+def test_advanced_population_is_predicted_with_the_fitted_stage_effect(small_fit):
+    from rhcc_bayes.survival.predict import linear_predictor
+
+    _, result = small_fit
+    idata = result.idata
+    beta = idata.posterior["beta_stage"].sel(stage_level="advanced").values
+    adv = linear_predictor(idata, Population.from_mapping({"advanced": True}).covariates())
+    allcomer = linear_predictor(idata, Population().covariates())
+    assert np.allclose(adv.values - allcomer.values, beta[..., None])
+    # Peng [106] (the only bclc = C cohort) pulls the effect above zero: advanced is worse
+    assert (beta > 0).mean() > 0.95

@@ -6,7 +6,7 @@ Each :class:`Covariate` owns, in one place,
   **reference level** ``"nr"`` ("not reported": the all-comer average, effect 0);
 - its **labels** (for tables, flags and figures);
 - the mapping from **arm descriptors** (the evidence columns ``size_min_cm``,
-  ``size_max_cm``, ``nodules_max``, ``recurrence_timing``, ``prior_treatment``) to a
+  ``size_max_cm``, ``nodules_max``, ``recurrence_timing``, ``prior_treatment``, ``bclc``) to a
   level, used for study arms and for study populations (:mod:`rhcc_bayes.survival.population`);
 - the mapping from a **patient profile** to a level;
 - **coverage**: whether an arm's inclusion limits include a patient.
@@ -18,7 +18,9 @@ Coding rules (one rule for arms and populations, one for patients):
   is ``gt5``). Nodularity: ``solitary`` only when at most one nodule is allowed; a cohort
   allowing several nodules ("<= 3 nodules") is mixed and coded ``nr``, since most of its
   patients are usually solitary. Recurrence timing and prior treatment: the stated level,
-  else ``nr``.
+  else ``nr``. Stage: ``advanced`` when every BCLC stage the arm allows is C or D (portal-vein
+  thrombus and/or extrahepatic spread), else ``nr``; a patient is ``advanced`` when either
+  flag is set.
 * A patient is coded by his values (unknown -> ``nr``).
 * Coverage is by inclusion limits, not by level: an arm covers a patient when the
   patient's value lies within every limit the arm states. An arm that states no limit on

@@ -6,4 +6,4 @@ coding, hazard families): cached fits of the old model are then never reused. Sp
 evidence, sampler settings and seed are hashed separately and need no bump.
 """
 
-MODEL_VERSION = "survival-2026.11.30.4"  # .2: cure median smooth floor; .3: latent n, ranges, pooled results, population bias; .4: disease-stage covariate (advanced: PVTT / extrahepatic spread)
+MODEL_VERSION = "survival-2026.11.30.5"  # .2: cure median smooth floor; .3: latent n, ranges, pooled results, population bias; .4: disease-stage covariate (HalfNormal); .5: its normal prior (advanced: PVTT / extrahepatic spread)
