@@ -76,7 +76,9 @@ def test_example_population_files_load(examples_dir):
     assert files
     for f in files:
         pop = load_population(f)
-        assert pop.id and set(pop.covariates()) == {"size_band", "nodularity", "recurrence", "prior"}
+        assert pop.id and set(pop.covariates()) == {"size_band", "nodularity", "recurrence", "prior", "stage"}
+    assert load_population(examples_dir / "populations" / "advanced_post_resection.toml").covariates() == {
+        "size_band": "nr", "nodularity": "nr", "recurrence": "nr", "prior": "resection", "stage": "advanced"}
 
 
 @pytest.mark.parametrize("text,needle", [
