@@ -117,3 +117,17 @@ def test_pooled_results_are_not_targets_and_leave_with_their_constituents():
 
     assert loso.fold_studies(FakeEvidence(), "a") == {"a", "meta"}
     assert loso.fold_studies(FakeEvidence(), "z") == {"z"}
+
+
+def test_each_number_is_scored_once_in_its_default_reading():
+    t = EVIDENCE.assign(default_use="yes")
+    alt = table([{"study": "b", "arm": "TACE-alt", "treatment": "TACE", "n": 50, "time_months": 12, "estimate": 0.6,
+                  "size_max_cm": 7, "default_use": "no"}])  # the same patients under another reading
+    t = pd.concat([t, alt], ignore_index=True)
+    default = loso.validation_targets(t)
+    assert "TACE-alt" not in set(default["arm"]) and len(default) == 3
+    every = loso.validation_targets(t, readings="all")
+    assert "TACE-alt" in set(every["arm"]) and len(every) == 4
+    assert every.loc[every["arm"] == "TACE-alt", "size_band"].item() == "gt5"
+    with pytest.raises(ValueError, match="readings"):
+        loso.validation_targets(t, readings="some")

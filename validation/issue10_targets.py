@@ -85,11 +85,23 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=".rhcc_cache")
     ap.add_argument("--profile", default="examples/profiles/small_solitary_late.toml")
     ap.add_argument("--out", help="write the numbers as JSON")
+    ap.add_argument("--draws", type=int, help="override the spec's draws per chain (with --tune; development "
+                    "or a loaded machine: the ESS >= 1000 gate is then not a fair test)")
+    ap.add_argument("--tune", type=int, help="override the spec's tuning steps")
     args = ap.parse_args(argv)
     evidence, spec = load_evidence(), load_spec(args.spec)
     result = {"spec": spec.name, "evidence": evidence_use(make_design(evidence, spec)), "gate": {}}
+    settings = None
+    if args.draws or args.tune:
+        from rhcc_bayes.inference.sampling import SamplerSettings
+
+        sampler = {**spec.sampler, **({"draws": args.draws} if args.draws else {}),
+                   **({"tune": args.tune} if args.tune else {})}
+        settings = SamplerSettings.from_mapping(sampler, source="issue10_targets sampler")
+        result["sampler"] = sampler
     for seed in [spec.seed, *args.seeds]:
-        fit = fit_synthesis(evidence, spec, seed=seed, cache_dir=args.cache_dir, allow_unconverged=True)
+        fit = fit_synthesis(evidence, spec, seed=seed, cache_dir=args.cache_dir, allow_unconverged=True,
+                            settings=settings)
         result["gate"][str(seed)] = gate_numbers(fit.idata)
         if seed == spec.seed:
             result["profile"] = s60_widths(fit.idata, args.profile)

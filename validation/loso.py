@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, arm_covariates
+from rhcc_bayes.survival.covariates import ARM_DESCRIPTORS, COVARIATE_NAMES, arm_covariates
 
 LEVEL = 0.9
 METHODS = ("model", "prior", "average")
@@ -86,15 +86,25 @@ def median_rows(table: pd.DataFrame, outcome: str = "os") -> pd.DataFrame:
     return t[mask & t["estimate"].notna() & t["n"].notna() & (t["interval"] != "range")]
 
 
-def validation_targets(table: pd.DataFrame, outcome: str = "os", *, include_medians: bool = False) -> pd.DataFrame:
+def validation_targets(table: pd.DataFrame, outcome: str = "os", *, include_medians: bool = False,
+                       readings: str = "default") -> pd.DataFrame:
     """One row per landmark to predict: study, arm, treatment, n, time, observed, k_obs, kind, covariates.
 
     Only cohorts: rows of pooled meta-analyses and review statements (:data:`NOT_A_COHORT`)
-    are not targets (their n is a sum over studies). With ``include_medians`` a reported
+    are not targets (their n is a sum over studies). ``readings="default"`` scores each
+    reported number once, in its default reading (``default_use = yes``): the alternative
+    readings of data/README.md (a review duplicate of a primary-source row, Peng's Table 2
+    population, Zheng's > 5 cm reading) are the same patients and would count them twice,
+    partly under a population the paper contradicts. ``"all"`` scores every reading (the
+    target set of the runs before 2026-11-30). With ``include_medians`` a reported
     median m with n is one more landmark: S(m) = 0.5 observed at t = m (``kind = "median"``).
     """
+    if readings not in ("default", "all"):
+        raise ValueError(f"readings must be 'default' or 'all', got {readings!r}")
     if "design" in table:
         table = table[~table["design"].isin(NOT_A_COHORT)]
+    if readings == "default" and "default_use" in table:
+        table = table[table["default_use"] == "yes"]
     rows = landmark_rows(table, outcome)
     kind = ["landmark"] * len(rows)
     observed = rows["estimate"].to_numpy(float)
@@ -224,7 +234,7 @@ def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "profile"
 
     out = []
     for i, r in targets.iterrows():
-        cov = {c: r[c] for c in ("size_band", "nodularity", "recurrence", "prior") if c in r}
+        cov = {c: r[c] for c in COVARIATE_NAMES if c in r}
         cov = prediction_levels(idata, cov, levels)[0]
         s = survival_draws(idata, cov, [r["time"]], population="new", seed=seed + int(i))
         out.append(s.sel(treatment=r["treatment"]).values.ravel())
@@ -233,7 +243,7 @@ def _predictive(idata, targets: pd.DataFrame, seed: int, levels: str = "profile"
 
 def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validation/.loso_cache",
         out_dir="validation/loso_results", seed: int = 1, include_medians: bool = False,
-        evidence_files=None, taxonomy=None, levels: str = "profile") -> pd.DataFrame:
+        evidence_files=None, taxonomy=None, levels: str = "profile", readings: str = "default") -> pd.DataFrame:
     """Run every fold and the baselines; write the CSVs; return the summary table."""
     from rhcc_bayes.core.atomic import write_text_atomic
     from rhcc_bayes.evidence.table import load_evidence
@@ -249,7 +259,7 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
         sampler.update(chains=2, draws=300, tune=300)
     settings = SamplerSettings.from_mapping(sampler, source="loso sampler")
     table = evidence.table
-    targets = validation_targets(table, spec.outcome, include_medians=include_medians)
+    targets = validation_targets(table, spec.outcome, include_medians=include_medians, readings=readings)
     if targets.empty:
         raise SystemExit("no recurrent-HCC landmark with n in the evidence: nothing to validate")
 
@@ -283,7 +293,8 @@ def run(spec_name: str = "default", *, quick: bool = False, cache_dir="validatio
     per_study = summarise(per, ["study", "method"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = (f"# spec={spec.name} quick={quick} medians={include_medians} levels={levels} evidence={evidence.hash[:12]} "
+    header = (f"# spec={spec.name} quick={quick} medians={include_medians} levels={levels} readings={readings} "
+              f"evidence={evidence.hash[:12]} "
               f"draws={settings.chains}x{settings.draws}\n")
     write_text_atomic(out / "summary.csv", header + summary.to_csv(index=False, float_format="%.4f"))
     write_text_atomic(out / "per_study.csv", header + per_study.to_csv(index=False, float_format="%.4f"))
@@ -305,10 +316,12 @@ def main(argv=None) -> int:
     ap.add_argument("--levels", choices=("profile", "reported"), default="profile",
                     help="covariate levels no arm reports: kept with their prior effect (profile, the package "
                          "default) or mapped to nr (reported)")
+    ap.add_argument("--readings", choices=("default", "all"), default="default",
+                    help="score each reported number in its default reading only (default) or every reading (all)")
     args = ap.parse_args(argv)
     summary = run(args.spec, quick=args.quick, cache_dir=args.cache_dir, out_dir=args.out, seed=args.seed,
                   include_medians=args.include_medians, evidence_files=args.evidence, taxonomy=args.taxonomy,
-                  levels=args.levels)
+                  levels=args.levels, readings=args.readings)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 

@@ -49,14 +49,15 @@ def test_recurrence_and_covariates():
                        prior_treatment="resection")
     assert p.recurrence == "early"
     assert p.model_covariates() == {"size_band": "le3", "nodularity": "solitary",
-                                    "recurrence": "early", "prior": "resection"}
+                                    "recurrence": "early", "prior": "resection", "stage": "nr"}
     q = PatientProfile(tumour_size_cm=5.0, nodules=2, months_since_treatment=12,
                        prior_treatment="ablation")
     assert q.model_covariates() == {"size_band": "3to5", "nodularity": "multinodular",
-                                    "recurrence": "late", "prior": "nr"}
+                                    "recurrence": "late", "prior": "nr", "stage": "nr"}
     assert PatientProfile(tumour_size_cm=5.01).model_covariates()["size_band"] == "gt5"
     assert PatientProfile().model_covariates() == {"size_band": "nr", "nodularity": "nr",
-                                                   "recurrence": "nr", "prior": "nr"}
+                                                   "recurrence": "nr", "prior": "nr", "stage": "nr"}
+    assert PatientProfile(portal_vein_thrombus=True).model_covariates()["stage"] == "advanced"
 
 
 def test_missing_fields_are_unknown_not_no():

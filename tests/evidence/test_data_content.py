@@ -445,6 +445,7 @@ def test_peng_population_from_the_paper(ev):
     assert set(default.arm) == {"TACE-RFA+SORAFENIB", "SORAFENIB"}
     assert default.size_max_cm.isna().all() and default.nodules_max.isna().all()
     assert (default.prior_treatment == "resection").all()
+    assert (default.bclc == "C").all()  # PVTT and/or extrahepatic metastases: BCLC C by definition
     table2 = peng[peng.arm.str.endswith("-table2")]
     assert len(table2) == 6 and (table2.default_use == "no").all()
     assert (table2.size_max_cm == 7).all() and (table2.nodules_max == 5).all()

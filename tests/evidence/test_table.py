@@ -93,7 +93,8 @@ def test_hash_stable_and_sensitive(evidence, tmp_path, taxonomy):
     moved = tmp_path / "elsewhere.csv"
     shutil.copy(VALID, moved)
     assert load_evidence(moved, taxonomy=taxonomy).hash == evidence.hash
-    assert evidence.hash == "b4b6bd713b1c94f176ac0ec58c55c1189c97b70f6c76c7f5e09805478ec45115"
+    # pinned: the canonical table (every schema column, incl. p_value since 2026-11-30) of the fixture
+    assert evidence.hash == "230bf68e50973be17a9083995d1338589e1cddedec56a29fad994a4b8449ab4f"
     changed = tmp_path / "changed.csv"
     changed.write_text(VALID.read_text().replace("0.45", "0.44"))
     assert load_evidence(changed, taxonomy=taxonomy).hash != evidence.hash

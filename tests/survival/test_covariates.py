@@ -38,7 +38,7 @@ def profiles(examples_dir):
 def test_one_object_per_covariate_owns_levels_and_labels():
     from rhcc_bayes.survival.spec import COVARIATES as SPEC_LEVELS
 
-    assert list(COVARIATES) == ["size_band", "nodularity", "recurrence", "prior"]
+    assert list(COVARIATES) == ["size_band", "nodularity", "recurrence", "prior", "stage"]
     for c in COVARIATES.values():
         assert c.reference == "nr" and c.all_levels[-1] == "nr"
         assert set(c.level_labels) == set(c.all_levels)
@@ -65,6 +65,28 @@ def test_unknown_and_uncoded_values_are_the_reference():
     assert profile_covariates(PatientProfile(prior_treatment="ablation"))["prior"] == "nr"
     assert set(arm_covariates({}).values()) == {"nr"}
     assert arm_covariates(pd.Series({"recurrence_timing": "", "size_max_cm": NAN}))["recurrence"] == "nr"
+
+
+def test_stage_advanced_only_for_cohorts_restricted_to_bclc_c_and_for_pvtt_or_spread_profiles():
+    assert arm_covariates({"bclc": "C"})["stage"] == "advanced"
+    assert arm_covariates({"bclc": "C/D"})["stage"] == "advanced"
+    assert arm_covariates({"bclc": "B/C"})["stage"] == "nr"  # mixed-stage cohort: not advanced-only
+    assert arm_covariates({"bclc": "0/A"})["stage"] == "nr"
+    assert arm_covariates({})["stage"] == "nr"
+    assert profile_covariates(PatientProfile(portal_vein_thrombus=True))["stage"] == "advanced"
+    assert profile_covariates(PatientProfile(extrahepatic_spread=True))["stage"] == "advanced"
+    assert profile_covariates(PatientProfile(portal_vein_thrombus=False, extrahepatic_spread=False))["stage"] == "nr"
+    assert profile_covariates(PatientProfile())["stage"] == "nr"
+
+
+def test_stage_coverage_by_the_arm_bclc_limits():
+    stage = COVARIATES["stage"]
+    adv, early = PatientProfile(portal_vein_thrombus=True), PatientProfile(portal_vein_thrombus=False,
+                                                                           extrahepatic_spread=False)
+    assert stage.covers({"bclc": "C"}, adv) and not stage.covers({"bclc": "C"}, early)
+    assert stage.covers({"bclc": "0/A"}, early) and not stage.covers({"bclc": "0/A"}, adv)
+    assert stage.covers({}, adv) and stage.covers({}, early) and stage.covers({"bclc": "C"}, PatientProfile())
+    assert stage.limit_text({"bclc": "C"}) == "BCLC C" and stage.limit_text({}) == "any stage"
 
 
 # --- coverage ------------------------------------------------------------------------------
@@ -184,10 +206,12 @@ def test_population_level_evidence_is_not_called_class_prior_only(profiles):
 def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
     p = profiles["multifocal_early_mvi"]  # 3.8 cm, 3 nodules, early, after resection
     cov = p.model_covariates()
-    assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "resection"}
+    assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "resection",
+                   "stage": "nr"}
     levels, notes = cv.reported_levels(cov, TYPICAL, "reported")
     # arms report 3to5 (<= 5 cm) and resection, but no multinodular or early-recurrence cohort
-    assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "resection"}
+    assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "resection",
+                      "stage": "nr"}
     assert len(notes) == 2 and notes[0].startswith("nodularity multinodular: no arm reports this level")
     kept, notes = cv.reported_levels(cov, TYPICAL)  # default: keep, with the same two notes
     assert cv.DEFAULT_LEVEL_MODE == "profile" and kept == cov

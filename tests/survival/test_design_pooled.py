@@ -201,6 +201,33 @@ def test_subgroup_and_overall_contrasts_of_one_meta_analysis_never_both(tmp_path
     assert sorted(d2.used["arm"]) == ["RR"] and list(d2.used["study"]) == ["ma"]
 
 
+def test_hr_standard_error_from_se_then_ci_then_p_value():
+    from scipy.stats import norm
+
+    from rhcc_bayes.survival.pooled import hr_standard_error
+
+    assert hr_standard_error({"estimate": 0.8, "se": 0.1, "ci_low": 0.5, "ci_high": 0.9}) == 0.1
+    ci = hr_standard_error({"estimate": 0.77, "ci_low": 0.65, "ci_high": 0.92})
+    assert ci == pytest.approx((np.log(0.92) - np.log(0.65)) / (2 * norm.ppf(0.975)))
+    # a Wald test: z = log HR / se, two-sided p  =>  se = |log HR| / z(1 - p/2); round trip
+    se = hr_standard_error({"estimate": 1.61, "p_value": 0.056})
+    assert se == pytest.approx(np.log(1.61) / norm.ppf(1 - 0.056 / 2))
+    assert 2 * norm.sf(np.log(1.61) / se) == pytest.approx(0.056)
+    assert np.isnan(hr_standard_error({"estimate": 1.0, "p_value": 0.9}))  # HR 1 with only p: no SE
+    assert np.isnan(hr_standard_error({"estimate": 1.3}))
+
+
+def test_pooled_hr_with_only_a_p_value_enters_with_its_derived_se():
+    d = make_design(load_evidence(), load_spec("default"))
+    hr = d.hazard_ratios.merge(d.used[["row_key", "study", "arm", "p_value", "estimate"]], on="row_key")
+    row = hr[(hr["study"] == "meta_18_cohorts") & (hr["arm"] == "TACE-7studies")]
+    assert len(row) == 1 and bool(row["pooled"].iloc[0])
+    from scipy.stats import norm
+
+    assert row["se"].iloc[0] == pytest.approx(np.log(1.61) / norm.isf(0.056 / 2))
+    assert "no standard error" not in " ".join(d.excluded.loc[d.excluded["arm"] == "TACE-7studies", "reason"])
+
+
 def test_bundled_default_design_counts():
     d = make_design(load_evidence(), load_spec("default"))
     os_used = d.used[d.used["outcome"] == "os"]

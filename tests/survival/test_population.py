@@ -51,13 +51,24 @@ def idata():
 def test_descriptors_map_to_arm_levels():
     assert Population.from_mapping({"size_max_cm": 3, "nodules_max": 1, "prior_treatment": "resection"}
                                    ).covariates() == {"size_band": "le3", "nodularity": "solitary",
-                                                      "recurrence": "nr", "prior": "resection"}
+                                                      "recurrence": "nr", "prior": "resection", "stage": "nr"}
     milan = Population.from_mapping({"milan": "within", "recurrence": "early"})
     assert (milan.size_max_cm, milan.nodules_max) == (5.0, 3.0)
-    assert milan.covariates() == {"size_band": "3to5", "nodularity": "nr", "recurrence": "early", "prior": "nr"}
+    assert milan.covariates() == {"size_band": "3to5", "nodularity": "nr", "recurrence": "early", "prior": "nr",
+                                  "stage": "nr"}
     assert Population.from_mapping({"milan": True, "size_max_cm": 3}).size_max_cm == 3.0
     assert set(Population().covariates().values()) == {"nr"}  # all-comer cohort
     assert Population.from_mapping({"size_min_cm": 5}).covariates()["size_band"] == "gt5"
+    advanced = Population.from_mapping({"advanced": True, "prior_treatment": "resection"})
+    assert advanced.bclc == "C" and advanced.covariates()["stage"] == "advanced"
+    assert Population.from_mapping({"advanced": "any"}).covariates()["stage"] == "nr"
+
+
+def test_advanced_within_milan_is_refused():
+    with pytest.raises(ValidationError, match="advanced.*beyond Milan"):
+        Population.from_mapping({"advanced": True, "milan": "within"}, source="pop.toml")
+    with pytest.raises(ValidationError, match="must be true"):
+        Population.from_mapping({"advanced": "yes"}, source="pop.toml")
 
 
 def test_example_population_files_load(examples_dir):
@@ -65,7 +76,9 @@ def test_example_population_files_load(examples_dir):
     assert files
     for f in files:
         pop = load_population(f)
-        assert pop.id and set(pop.covariates()) == {"size_band", "nodularity", "recurrence", "prior"}
+        assert pop.id and set(pop.covariates()) == {"size_band", "nodularity", "recurrence", "prior", "stage"}
+    assert load_population(examples_dir / "populations" / "advanced_post_resection.toml").covariates() == {
+        "size_band": "nr", "nodularity": "nr", "recurrence": "nr", "prior": "resection", "stage": "advanced"}
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -182,3 +195,17 @@ def test_synthesis_posterior_predicts_a_population(small_fit, examples_dir):
     assert ds["reported"].dims == ("chain", "draw", "time") and ds.attrs["population"] == pop.stem
     table = prediction_table(ds)
     assert table["time"].tolist() == [6.0, 12.0, 24.0] and (table["lo90"] <= table["hi90"]).all()
+
+
+@pytest.mark.slow
+def test_advanced_population_is_predicted_with_the_fitted_stage_effect(small_fit):
+    from rhcc_bayes.survival.predict import linear_predictor
+
+    _, result = small_fit
+    idata = result.idata
+    beta = idata.posterior["beta_stage"].sel(stage_level="advanced").values
+    adv = linear_predictor(idata, Population.from_mapping({"advanced": True}).covariates())
+    allcomer = linear_predictor(idata, Population().covariates())
+    assert np.allclose(adv.values - allcomer.values, beta[..., None])
+    # Peng [106] (the only bclc = C cohort) pulls the effect above zero: advanced is worse
+    assert (beta > 0).mean() > 0.95

@@ -74,7 +74,7 @@ def test_bad_values_are_all_reported_at_once():
 def test_bad_list_member():
     assert _problems({"model": {"name": "x", "covariates": ["size_band", "size"]}}) == [
         "s.toml: column 'model.covariates': unknown value 'size' (did you mean 'size_band'?); allowed "
-        "['size_band', 'nodularity', 'recurrence', 'prior'] (got ['size_band', 'size'])"]
+        "['size_band', 'nodularity', 'recurrence', 'prior', 'stage'] (got ['size_band', 'size'])"]
 
 
 def test_missing_model_table():

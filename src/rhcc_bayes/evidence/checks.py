@@ -281,6 +281,11 @@ def check_se_bounds(rows: Rows) -> list[Problem]:
     return _bound_problems(rows, schema.bound_for("se"))
 
 
+def check_p_value_bounds(rows: Rows) -> list[Problem]:
+    """A p-value lies strictly between 0 and 1 (a printed "p < 0.001" is a bound, not a value)."""
+    return _bound_problems(rows, schema.bound_for("p_value"))
+
+
 def check_median_bounds(rows: Rows) -> list[Problem]:
     """Medians and their CI are at most schema.MONTHS_MAX months (> 0: check_positive_measures)."""
     return _bound_problems(rows, schema.bound_for("estimate", "median"), low=False, prefix=True)

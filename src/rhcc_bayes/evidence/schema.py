@@ -28,6 +28,8 @@ COLUMNS: tuple[str, ...] = (
     "interval",         # "ci95", "range" (spread across studies/readings) or ""
     "qualifier",        # "" for an exact value; ">" or "<" when the source gives only a bound
     "se",               # standard error on the analysis scale when the source gives it
+    "p_value",          # two-sided p-value of a reported contrast (hr) as printed; used for its SE
+                        # only when neither se nor a 95% CI is given (survival.design.hr_standard_error)
     "unit",             # "fraction", "months", "days", "ratio", "patients", "events"
     "comparator_arm",   # for hr / differences: the reference arm (same study); else empty
     "population",       # see POPULATIONS
@@ -52,7 +54,7 @@ REQUIRED: tuple[str, ...] = (
 )
 
 NUMERIC: tuple[str, ...] = (
-    "n", "time_months", "estimate", "ci_low", "ci_high", "se", "size_min_cm", "size_max_cm",
+    "n", "time_months", "estimate", "ci_low", "ci_high", "se", "p_value", "size_min_cm", "size_max_cm",
     "nodules_max",
 )
 INTEGER: tuple[str, ...] = ("n", "nodules_max")
@@ -199,6 +201,8 @@ BOUNDS: tuple[Bound, ...] = (
           rule="check_size_bounds"),
     Bound(("se",), (), 0, SE_MAX, low_open=True,
           rule="check_se_bounds"),
+    Bound(("p_value",), (), 0, 1, low_open=True, high_open=True, unit="probability",
+          rule="check_p_value_bounds"),
     Bound(_ESTIMATES, (("measure", tuple(sorted(PROBABILITY))),), 0, 1, unit="fraction",
           rule="check_probability_range"),
     Bound(_ESTIMATES, (("measure", ("median",)),), 0, MONTHS_MAX, low_open=True, unit="months",

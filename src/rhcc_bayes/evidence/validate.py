@@ -32,6 +32,7 @@ ROW_CHECKS: tuple[Callable[[Rows], list[Problem]], ...] = (
     checks.check_size_bounds,
     checks.check_size_order,
     checks.check_se_bounds,
+    checks.check_p_value_bounds,
     checks.check_median_bounds,
     checks.check_ratio_bounds,
     checks.check_los_bounds,

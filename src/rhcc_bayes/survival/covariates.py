@@ -6,7 +6,7 @@ Each :class:`Covariate` owns, in one place,
   **reference level** ``"nr"`` ("not reported": the all-comer average, effect 0);
 - its **labels** (for tables, flags and figures);
 - the mapping from **arm descriptors** (the evidence columns ``size_min_cm``,
-  ``size_max_cm``, ``nodules_max``, ``recurrence_timing``, ``prior_treatment``) to a
+  ``size_max_cm``, ``nodules_max``, ``recurrence_timing``, ``prior_treatment``, ``bclc``) to a
   level, used for study arms and for study populations (:mod:`rhcc_bayes.survival.population`);
 - the mapping from a **patient profile** to a level;
 - **coverage**: whether an arm's inclusion limits include a patient.
@@ -18,7 +18,9 @@ Coding rules (one rule for arms and populations, one for patients):
   is ``gt5``). Nodularity: ``solitary`` only when at most one nodule is allowed; a cohort
   allowing several nodules ("<= 3 nodules") is mixed and coded ``nr``, since most of its
   patients are usually solitary. Recurrence timing and prior treatment: the stated level,
-  else ``nr``.
+  else ``nr``. Stage: ``advanced`` when every BCLC stage the arm allows is C or D (portal-vein
+  thrombus and/or extrahepatic spread), else ``nr``; a patient is ``advanced`` when either
+  flag is set.
 * A patient is coded by his values (unknown -> ``nr``).
 * Coverage is by inclusion limits, not by level: an arm covers a patient when the
   patient's value lies within every limit the arm states. An arm that states no limit on
@@ -39,7 +41,7 @@ UNKNOWN = "unknown"
 EARLY_RECURRENCE_MONTHS = 12.0
 #: Evidence columns that describe an arm's population (its inclusion limits).
 ARM_DESCRIPTORS: tuple[str, ...] = ("size_min_cm", "size_max_cm", "nodules_max", "recurrence_timing",
-                                    "prior_treatment")
+                                    "prior_treatment", "bclc")
 
 
 def _num(descriptors: Mapping, key: str) -> float:
@@ -196,6 +198,44 @@ def _prior_text(p) -> str:
     return f"recurrence after {_value(p, 'prior_treatment')}"
 
 
+# --- disease stage (advanced: portal-vein thrombus and/or extrahepatic spread, BCLC C) ---
+ADVANCED_BCLC = ("C", "D")
+
+
+def _bclc_stages(d: Mapping) -> set[str]:
+    """BCLC stages an arm's ``bclc`` cell allows ("0/A" -> {"0", "A"}); empty = not stated."""
+    text = _text(d, "bclc").upper().replace(" ", "")
+    return {part for part in text.replace(",", "/").replace(";", "/").split("/") if part}
+
+
+def _stage_arm(d: Mapping) -> str:
+    """"advanced" when every stage the arm allows is BCLC C or D (PVTT / extrahepatic spread)."""
+    stages = _bclc_stages(d)
+    return "advanced" if stages and stages <= set(ADVANCED_BCLC) else REFERENCE
+
+
+def _stage_profile(p) -> str:
+    return "advanced" if _value(p, "advanced") is True else REFERENCE
+
+
+def _stage_covers(d: Mapping, p) -> bool:
+    adv, stages = _value(p, "advanced"), _bclc_stages(d)
+    if adv not in (True, False) or not stages:
+        return True
+    return bool(stages & set(ADVANCED_BCLC)) if adv else bool(stages - set(ADVANCED_BCLC))
+
+
+def _stage_limit(d: Mapping) -> str:
+    stages = _bclc_stages(d)
+    return "any stage" if not stages else "BCLC " + "/".join(sorted(stages))
+
+
+def _stage_text(p) -> str:
+    adv = _value(p, "advanced")
+    return {True: "advanced disease (portal-vein thrombus / extrahepatic spread)",
+            False: "no portal-vein thrombus or extrahepatic spread"}.get(adv, "stage unknown")
+
+
 # --- the coding object ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Covariate:
@@ -279,9 +319,13 @@ PRIOR = Covariate(
     "prior", "prior treatment", PRIOR_LEVELS,
     {"resection": "after resection", "transplant": "after transplant", REFERENCE: "not reported / other"},
     "prior_treatment", _prior_arm, _prior_profile, _prior_covers, _prior_limit, _prior_text)
+STAGE = Covariate(
+    "stage", "disease stage", ("advanced",),
+    {"advanced": "advanced (PVTT / extrahepatic spread, BCLC C)", REFERENCE: "not reported / not advanced"},
+    "advanced", _stage_arm, _stage_profile, _stage_covers, _stage_limit, _stage_text)
 
 #: Every covariate, in model order.
-COVARIATES: dict[str, Covariate] = {c.name: c for c in (SIZE_BAND, NODULARITY, RECURRENCE, PRIOR)}
+COVARIATES: dict[str, Covariate] = {c.name: c for c in (SIZE_BAND, NODULARITY, RECURRENCE, PRIOR, STAGE)}
 COVARIATE_NAMES: tuple[str, ...] = tuple(COVARIATES)
 #: name -> all levels incl. the reference (the order of design level indices).
 LEVELS: dict[str, tuple[str, ...]] = {c.name: c.all_levels for c in COVARIATES.values()}

@@ -15,7 +15,7 @@ Counting rules (documented in the README, "The model"):
   landmarks' weight, as Greenwood's variance grows under censoring.
 * A median m with n (no CI): of R = round(n * c(m)) followed patients, round(R/2)
   are alive at m. With a 95% CI: log m ~ Normal(log model median, se from the CI).
-* A hazard ratio with 95% CI: log HR ~ Normal(theta_a - theta_b, se from the CI), used
+* A hazard ratio with 95% CI (or SE, or a two-sided p-value: se = |log HR| / z(1 - p/2)): log HR ~ Normal(theta_a - theta_b, se), used
   only when the two arms give no arm-level data for the outcome (``hr_policy``).
 * A mean length of stay with its SE (or 95% CI): Normal(stay_j, se). The review's LOS
   figures give neither, so none enters the default analysis (each is listed as excluded).
@@ -181,7 +181,8 @@ def _select_rows(table: pd.DataFrame, spec: SurvivalSpec) -> tuple[pd.DataFrame,
     drop(is_range() & ~surv("survival"),
          "a range of pooled estimates or of a secondary outcome: no study-level likelihood (no SEs, not study outcomes)")
     drop(pooled() & surv("median"), "pooled median: no rule (pooled landmarks and contrasts only)")
-    drop(pooled() & surv("hr") & ~(table["ci_low"] > 0), "pooled hazard ratio without its CI: no standard error")
+    has_hr_se = pd.Series([pool.hr_standard_error(r) > 0 for _, r in table.iterrows()], index=table.index, dtype=bool)
+    drop(pooled() & surv("hr") & ~has_hr_se, "pooled hazard ratio without its CI, SE or p-value: no standard error")
     drop(pooled() & ~surv(), "pooled secondary-outcome result: secondary sub-models take arm-level counts only")
     if rules.missing_n == "exclude":
         median_without_ci = (table["measure"] == "median") & (table["interval"] != "ci95")  # with a CI, n is not needed
@@ -292,15 +293,15 @@ def make_design(evidence, spec: SurvivalSpec, *, totals: pd.DataFrame | None = N
     for idx, r in hr_rows.iterrows():
         a, b = arm_of.get((r["study"], r["arm"])), arm_of.get((r["study"], r["comparator_arm"]))
         both = a in arm_level and b in arm_level
-        if rules.hr_policy == "never" or (rules.hr_policy == "arm_level_first" and both) or not (r["ci_low"] > 0):
+        se = pool.hr_standard_error(r)
+        if rules.hr_policy == "never" or (rules.hr_policy == "arm_level_first" and both) or not (se > 0):
             skipped.append(idx)
             continue
-        se = (np.log(r["ci_high"]) - np.log(r["ci_low"])) / (2 * Z975)
         hr_out.append((a, b, float(np.log(r["estimate"])), float(se), False, r["row_key"]))
     if skipped:
         excluded.append(hr_rows.loc[skipped].assign(reason="HR not used: arm-level data for both arms, policy, or no CI"))
     for _, r in pooled_hr_src.iterrows():
-        se = (np.log(r["ci_high"]) - np.log(r["ci_low"])) / (2 * Z975)
+        se = pool.hr_standard_error(r)
         hr_out.append((arm_of[(r["study"], r["arm"])], arm_of[(r["study"], r["comparator_arm"])],
                        float(np.log(r["estimate"])), float(se), True, r["row_key"]))
     hazard_ratios = pd.DataFrame(hr_out, columns=["arm_index", "comparator_index", "log_hr", "se", "pooled", "row_key"])

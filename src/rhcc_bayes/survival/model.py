@@ -67,6 +67,9 @@ def _covariate_effects(pm, pt, priors, covariates) -> dict:
         effects["recurrence"] = pm.Deterministic("beta_recurrence", pt.stack([rec[0], -rec[1]]), dims="recurrence_level")
     if "prior" in covariates:
         effects["prior"] = pm.Normal("beta_prior", 0.0, sd, dims="prior_level")
+    if "stage" in covariates:  # advanced (PVTT / extrahepatic spread) is worse: informative, no boundary at 0
+        effects["stage"] = pm.Normal("beta_stage", priors.advanced_stage_mean, priors.advanced_stage_sd,
+                                     dims="stage_level")
     return effects
 
 

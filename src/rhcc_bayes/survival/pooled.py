@@ -52,6 +52,37 @@ import pandas as pd
 from rhcc_bayes.survival.counts import POOLED_DESIGNS, censor_fraction
 
 
+
+Z975 = 1.959963984540054
+
+
+def hr_standard_error(row) -> float:
+    """SE of log HR from what the source gives, in order: ``se``; a 95% CI (log width / 2 z);
+    a two-sided ``p_value`` (|log HR| / z(1 - p/2), Altman & Bland, BMJ 2011;343:d2090: the
+    Wald test on log HR that meta-analyses report). NaN when none is given or HR = 1 with only p.
+    """
+    se = _float(row, "se")
+    if se > 0:
+        return se
+    lo, hi = _float(row, "ci_low"), _float(row, "ci_high")
+    if lo > 0 and hi > lo:
+        return float((np.log(hi) - np.log(lo)) / (2 * Z975))
+    p, hr = _float(row, "p_value"), _float(row, "estimate")
+    if 0 < p < 1 and hr > 0 and hr != 1:
+        from scipy.stats import norm
+
+        return float(abs(np.log(hr)) / norm.isf(p / 2))
+    return float("nan")
+
+
+def _float(row, key: str) -> float:
+    try:
+        v = float(row.get(key, np.nan) if hasattr(row, "get") else np.nan)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v if np.isfinite(v) else float("nan")
+
+
 def split_keys(text) -> list[str]:
     return [x.strip() for x in str(text or "").split(";") if x.strip() and x.strip() != "nan"]
 
@@ -137,7 +168,7 @@ def dedupe_pooled(rows: pd.DataFrame, outcome: str, subgroups: str, full: pd.Dat
         for pr, idx in by_pair.items():
             studies = {hr.at[i, "study"] for i in idx}
             if len(studies) > 1:
-                se = {i: (np.log(hr.at[i, "ci_high"]) - np.log(hr.at[i, "ci_low"])) for i in idx}
+                se = {i: hr_standard_error(hr.loc[i]) for i in idx}
                 best = hr.at[min(se, key=se.get), "study"]
                 for i in idx:
                     if hr.at[i, "study"] != best:

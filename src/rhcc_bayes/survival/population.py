@@ -46,6 +46,8 @@ _KEYS = {
     "milan": "'within' (or true) restricts to Milan: size <= 5 cm and <= 3 nodules; 'any' (or false)",
     "recurrence": "'early' (< 12 months), 'late', or 'any'",
     "prior_treatment": "initial curative-intent treatment: 'resection', 'transplant', or 'any'",
+    "advanced": "true for advanced recurrences only (portal-vein thrombus and/or extrahepatic spread, BCLC C); "
+                "false or 'any' otherwise",
 }
 
 
@@ -62,6 +64,8 @@ class Population:
         Largest number of nodules included (1 = solitary only).
     recurrence_timing : {"early", "late", ""}
     prior_treatment : {"resection", "transplant", ""}
+    bclc : {"C", ""}
+        "C": advanced recurrences only (portal-vein thrombus / extrahepatic spread).
     description : str
     """
 
@@ -71,13 +75,14 @@ class Population:
     nodules_max: float = math.nan
     recurrence_timing: str = ""
     prior_treatment: str = ""
+    bclc: str = ""
     description: str = ""
 
     def descriptors(self) -> dict:
         """The arm descriptors (evidence column names) of this population."""
         return {"size_min_cm": self.size_min_cm, "size_max_cm": self.size_max_cm,
                 "nodules_max": self.nodules_max, "recurrence_timing": self.recurrence_timing,
-                "prior_treatment": self.prior_treatment}
+                "prior_treatment": self.prior_treatment, "bclc": self.bclc}
 
     def covariates(self) -> dict[str, str]:
         """The model's covariate levels for this population (coded like a study arm)."""
@@ -113,6 +118,11 @@ class Population:
                     msg = "must be a whole number of nodules"
                 else:
                     out[key] = float(value)
+            elif key == "advanced":
+                if value not in (True, False, "any"):
+                    msg = "must be true (advanced recurrences only), false or 'any'"
+                else:
+                    out["bclc"] = "C" if value is True else ""
             elif key == "milan":
                 choice = {True: "within", False: "any"}.get(value, value) if isinstance(value, bool) else value
                 if choice not in ("within", "any"):
@@ -131,6 +141,9 @@ class Population:
         if not problems and lo >= hi:
             problems.append(Problem(source, f"size_min_cm ({lo:g}) must be below size_max_cm ({hi:g})",
                                     column="size_min_cm"))
+        if not problems and out.get("milan") == "within" and out.get("bclc") == "C":
+            problems.append(Problem(source, "advanced = true (portal-vein thrombus / extrahepatic spread) is beyond "
+                                    "Milan; milan = 'within' contradicts it", column="advanced"))
         if problems:
             raise ValidationError(problems)
         if out.pop("milan", "any") == "within":
@@ -139,7 +152,7 @@ class Population:
         return cls(id=out.get("id", "population"), size_min_cm=out.get("size_min_cm", math.nan),
                    size_max_cm=out.get("size_max_cm", math.nan), nodules_max=out.get("nodules_max", math.nan),
                    recurrence_timing=out.get("recurrence", ""), prior_treatment=out.get("prior_treatment", ""),
-                   description=out.get("description", ""))
+                   bclc=out.get("bclc", ""), description=out.get("description", ""))
 
 
 def load_population(path: str | os.PathLike) -> Population:

@@ -64,6 +64,7 @@ def linear_predictor(idata, covariates: dict, *, population: str = "average", se
         size + _level_effect(post, "beta_nodularity", cov["nodularity"], shape)
         + _level_effect(post, "beta_recurrence", cov["recurrence"], shape)
         + _level_effect(post, "beta_prior", cov["prior"], shape)
+        + _level_effect(post, "beta_stage", cov.get("stage", "nr"), shape)
     )
     theta = mu.values + x_beta[..., None] + size_abl[..., None] * is_abl[None, None, :]
     if population == "new":

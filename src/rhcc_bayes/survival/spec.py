@@ -64,6 +64,10 @@ class Priors:
     study_sd: float = 0.3
     arm_sd: float = 0.2
     covariate_sd: float = 0.3
+    # advanced disease (PVTT / extrahepatic spread, BCLC C) vs an all-comer cohort:
+    # log-hazard increment ~ Normal(mean, sd); see models/default.toml for the choice
+    advanced_stage_mean: float = 1.0
+    advanced_stage_sd: float = 0.5
     weibull_shape_log_sd: float = 0.5
     spline_smooth_sd: float = 0.4  # mean of the Gamma(2) prior on the M-spline random-walk SD
     cure_logit_mean: float = -1.5  # cure fraction: prior median 0.18 ...
