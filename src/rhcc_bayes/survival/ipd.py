@@ -287,6 +287,7 @@ _LEVEL_DESCRIPTORS = {
     "nodularity": {"solitary": {"nodules_max": 1.0}},  # "multinodular" has no arm coding (as in the evidence)
     "recurrence": {"early": {"recurrence_timing": "early"}, "late": {"recurrence_timing": "late"}},
     "prior": {"resection": {"prior_treatment": "resection"}, "transplant": {"prior_treatment": "transplant"}},
+    "stage": {"advanced": {"bclc": "C"}},  # patients carry no stage column yet: always the reference level
 }
 
 
@@ -312,7 +313,7 @@ def ipd_arm_records(design) -> pd.DataFrame:
         rec = {"study": arms.at[r.arm_index, "study"], "arm": arms.at[r.arm_index, "arm"],
                "treatment": arms.at[r.arm_index, "treatment"], "n": float(r.weight),
                "size_min_cm": np.nan, "size_max_cm": np.nan, "nodules_max": np.nan,
-               "recurrence_timing": "", "prior_treatment": ""}
+               "recurrence_timing": "", "prior_treatment": "", "bclc": ""}
         for c in COVARIATES:
             rec.update(_LEVEL_DESCRIPTORS[c].get(getattr(r, c), {}))
         records.append(rec)
