@@ -39,8 +39,7 @@ def read_cohort_chunks(csv_path, chunk_rows: int = CHUNK_ROWS) -> Iterator[list]
         At the first chunk with problems: every problem of that chunk, each with file,
         line (header = line 1) and column; duplicate ids are checked across the whole file.
     """
-    from rhcc_bayes.decision.profile import FIELD_SPECS, FIELDS, _UNIT_HINTS, PatientProfile, _validate
-    from rhcc_bayes.core.errors import did_you_mean
+    from rhcc_bayes.decision.profile import PatientProfile, _validate, cohort_header_problems
 
     path = Path(csv_path)
     src = str(path)
@@ -59,14 +58,7 @@ def read_cohort_chunks(csv_path, chunk_rows: int = CHUNK_ROWS) -> Iterator[list]
         if not header or not any(h.strip() for h in header):
             raise ValidationError([Problem(src, "empty file: expected a header of profile fields", line=1)])
         header = [h.strip() for h in header]
-        problems: list[Problem] = []
-        for h in header:
-            if h not in FIELD_SPECS:
-                hint = _UNIT_HINTS.get(h.lower())
-                problems.append(Problem(src, f"unknown column; {hint}" if hint else
-                                        f"unknown column{did_you_mean(h, FIELDS)}", line=1, column=h))
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        problems += [Problem(src, "duplicate column", line=1, column=h) for h in dupes]
+        problems, dupes = cohort_header_problems(src, header)
         if problems:
             raise ValidationError(problems)
         seen: dict[str, int] = {}

@@ -385,6 +385,22 @@ class Cohort:
         return pd.DataFrame(rows, columns=[*FIELDS, "milan", "recurrence"])
 
 
+def cohort_header_problems(src, header: list[str]) -> tuple[list[Problem], list[str]]:
+    """Unknown (with a unit or spelling hint) and duplicate columns of a cohort CSV header.
+
+    Returns the problems and the sorted duplicate names (their columns are never read).
+    """
+    problems: list[Problem] = []
+    for h in header:
+        if h not in FIELD_SPECS:
+            hint = _UNIT_HINTS.get(h.lower())
+            problems.append(Problem(src, f"unknown column; {hint}" if hint else
+                                    f"unknown column{did_you_mean(h, FIELDS)}", line=1, column=h))
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    problems += [Problem(src, "duplicate column", line=1, column=h) for h in dupes]
+    return problems, dupes
+
+
 def load_cohort(csv_path: str | Path) -> Cohort:
     """Read many profiles from a CSV: header of field names, one patient per row.
 
@@ -409,14 +425,7 @@ def load_cohort(csv_path: str | Path) -> Cohort:
         raise ValidationError([Problem(src, "empty file: expected a header of profile fields",
                                        line=1)])
     header = [h.strip() for h in header]
-    problems: list[Problem] = []
-    for h in header:
-        if h not in FIELD_SPECS:
-            hint = _UNIT_HINTS.get(h.lower())
-            problems.append(Problem(src, f"unknown column; {hint}" if hint else
-                                    f"unknown column{did_you_mean(h, FIELDS)}", line=1, column=h))
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    problems += [Problem(src, "duplicate column", line=1, column=h) for h in dupes]
+    problems, dupes = cohort_header_problems(src, header)
     good = [i for i, h in enumerate(header) if h in FIELD_SPECS and h not in dupes]
     profiles, seen_ids = [], {}
     for lineno, row in enumerate(reader, start=2):
