@@ -448,12 +448,15 @@ def evppi(posterior, profile, groups: Sequence[str] | None = None, *, horizon: f
         ``draws``.
     """
     from rhcc_bayes.core.errors import UserError
-    from rhcc_bayes.decision.recommend import decide_profile
 
     idata = getattr(posterior, "draws", posterior)
     if decision is None:
-        decision = decide_profile(idata, profile, horizon=horizon, population=population, utility=utility,
-                                  seed=seed, design=getattr(posterior, "design", None))
+        # the posterior's own decide() (SynthesisPosterior): this module never imports the
+        # decision pipeline, which carries the DecisionResult.evppi hook (no import cycle)
+        if not hasattr(posterior, "decide"):
+            raise UserError("evppi: pass decision= (a DecisionResult for this profile) with a bare "
+                            "InferenceData posterior")
+        decision = posterior.decide(profile, horizon=horizon, population=population, utility=utility, seed=seed)
     nb, options = net_benefit(decision)
     available = parameter_groups(idata, options)
     if groups is not None and any(g not in available for g in groups if isinstance(g, str)):

@@ -120,10 +120,10 @@ class SynthesisPosterior:
 
     def _refit(self, allow_unconverged: bool, progressbar: bool | None, cache_dir):
         """``spec -> posterior``: the same evidence, sampler settings and seed, another model."""
-        from rhcc_bayes.synthesis.entry import Synthesis
+        make = type(self.synthesis)  # the Synthesis class, without importing entry (which imports this module)
 
         def fit(spec):
-            return Synthesis(spec, self.evidence, settings=self.synthesis.settings).fit(
+            return make(spec, self.evidence, settings=self.synthesis.settings).fit(
                 cache_dir=cache_dir, seed=self.seed, allow_unconverged=allow_unconverged,
                 progressbar=progressbar)
 
