@@ -14,6 +14,17 @@ variety of covariate combinations and candidate sets. Output rows: patients x tr
 
 Targets (issue 13): <= 1 GB and >= 100,000 profiles/min for 1M patients on 2 cores.
 
+Measured 2026-11-30 17:10 on the same machine nearly idle (load average 1.2), the DEFAULT
+spec's posterior (4 x 2000 draws, cached with ``rhcc-bayes fit --cache-dir``):
+
+    patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB
+       10000       1      9.7      9.9        61,845       60,742          943        110
+       10000       2     10.8     19.8        55,676       30,251        1,148        110
+      100000       1     57.9     58.0       103,539      103,412          948      1,098
+      100000       2     41.6     79.8       144,252       75,223        1,175      1,098
+
+(Peak RSS here is dominated by the 8,000-draw posterior held per process, not by the cohort.)
+
 Measured 2026-11-30 on the shared 2-core machine (load average 8-11, i.e. ~0.3 core free;
 small 2 x 100-draw posterior, which only changes the per-run fixed cost):
 
