@@ -1,31 +1,13 @@
 """Design: which rows enter the likelihood and how summaries become counts."""
 
-import csv
-
 import numpy as np
 import pytest
 
 from rhcc_bayes.survival.design import arm_covariates, make_design, size_band
 from rhcc_bayes.evidence.table import load_evidence
-from rhcc_bayes.evidence.schema import COLUMNS
 from rhcc_bayes.specs import parse_spec
 
-
-def row(**kw):
-    base = {c: "" for c in COLUMNS}
-    base.update(ref="1", population="recurrent", design="retrospective", default_use="yes",
-                source="test", outcome="os", unit="fraction")
-    base.update({k: str(v) for k, v in kw.items()})
-    return base
-
-
-def write(tmp_path, rows):
-    path = tmp_path / "ev.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    return load_evidence([path], include_bundled=False)
+from evidence_rows import row, write
 
 
 def spec(**evidence):

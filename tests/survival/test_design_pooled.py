@@ -1,33 +1,21 @@
 """Design (issue 10): latent n, ranges, pooled results, overlap rule, population bias, audit trail."""
 
-import csv
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rhcc_bayes.evidence.schema import COLUMNS
 from rhcc_bayes.evidence.table import load_evidence
 from rhcc_bayes.specs import load_spec, parse_spec
 from rhcc_bayes.survival.design import make_design
 
-
-def row(**kw):
-    base = {c: "" for c in COLUMNS}
-    base.update(ref="1", population="recurrent", design="retrospective", default_use="yes",
-                source="test", outcome="os", unit="fraction", measure="survival")
-    base.update({k: str(v) for k, v in kw.items()})
-    return base
+from evidence_rows import row
+from evidence_rows import write as _write
 
 
 def write(tmp_path, rows):
-    path = tmp_path / "ev.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    return load_evidence([path], include_bundled=False)
+    return _write(tmp_path, rows, extrasaction="ignore")  # rows carry helper keys (arm_suffix)
 
 
 def with_includes(ev, includes: dict):

@@ -9,29 +9,10 @@ from rhcc_bayes.specs import parse_spec
 from rhcc_bayes.survival.design import make_design
 from rhcc_bayes.survival.model import build_survival_model, exposure
 
-import csv
+from evidence_rows import row, write
 
-from rhcc_bayes.evidence.schema import COLUMNS
-from rhcc_bayes.evidence.table import load_evidence
 
 TOTALS = pd.DataFrame({"study": ["y"], "total_n": [100], "arms": ["A;B;C"]})
-
-
-def row(**kw):
-    base = {c: "" for c in COLUMNS}
-    base.update(ref="1", population="recurrent", design="retrospective", default_use="yes",
-                source="test", outcome="os", unit="fraction", measure="survival")
-    base.update({k: str(v) for k, v in kw.items()})
-    return base
-
-
-def write(tmp_path, rows):
-    path = tmp_path / "ev.csv"
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    return load_evidence([path], include_bundled=False)
 
 
 def spec(**evidence):
