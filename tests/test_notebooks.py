@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from notebook_runner import figure_cells, run_notebook
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 pytestmark = pytest.mark.slow
 
 
-def _figure_cells(nb) -> list:
-    """Code cells that draw a figure (call a function of ``plots``)."""
-    return [c for c in nb.cells if c.cell_type == "code" and "plots." in c.source]
-
-
 def _run(name: str, env: dict, tmp_path):
-    import jupytext
-    from nbclient import NotebookClient
-
-    nb = jupytext.read(NB_DIR / name)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment
-    try:
-        NotebookClient(nb, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
-    # every figure cell displays its figure (no backend forced at import: Jupyter's inline backend)
-    for cell in _figure_cells(nb):
-        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
-        assert images, f"{name}: figure cell shows no image:\n{cell.source}"
-    return nb
+    return run_notebook(NB_DIR / name, env, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +24,7 @@ def nb_env(small_spec_path, fit_cache_dir, small_fit):
 
 def test_quickstart_figures_display_as_images(nb_env, tmp_path):
     nb = _run("01_quickstart.py", nb_env, tmp_path)
-    assert len(_figure_cells(nb)) >= 3
+    assert len(figure_cells(nb)) >= 3
 
 
 def test_cohort_notebook(nb_env, tmp_path):
