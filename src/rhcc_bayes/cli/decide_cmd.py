@@ -23,7 +23,7 @@ from rhcc_bayes.cli.common import (
     emit,
     fit_from_args,
     frame_text,
-    gate_banner,
+    announce_gate,
 )
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
@@ -100,9 +100,7 @@ def run(args) -> int:
         _check_out_file(args.out)
     utility = load_utility(args.utility) if args.utility else None
     _, result = fit_from_args(args)
-    banner = gate_banner(result.draws)
-    if banner:
-        print(banner, file=sys.stderr)
+    announce_gate(result.draws)
     if cohort is not None:
         print(f"deciding for the patients of {cohort} in chunks of {args.chunk_rows} ...", file=sys.stderr)
         t0 = time.perf_counter()

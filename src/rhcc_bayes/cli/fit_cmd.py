@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args, gate_banner
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
 
 
 def add_parser(sub) -> None:
@@ -31,9 +31,7 @@ def run(args) -> int:
     if args.out and Path(args.out).is_dir():  # check before a long fit, not after
         raise UserError(f"--out {args.out}: is a directory; give a file name such as posterior.nc")
     _, posterior = fit_from_args(args)
-    banner = gate_banner(posterior.draws)
-    if banner:
-        print(banner, file=sys.stderr)
+    announce_gate(posterior.draws)
     print(posterior.summary_text())
     if args.out:
         try:

@@ -18,7 +18,7 @@ from rhcc_bayes.cli.common import (
     emit,
     fit_from_args,
     frame_text,
-    gate_banner,
+    announce_gate,
 )
 
 CHECKS = ("both", "ume", "split")
@@ -63,9 +63,7 @@ def run(args) -> int:
         raise UserError(f"--spec {args.spec}: nma-check needs a network meta-analysis spec "
                         "([model] family = \"nma\"); for the survival synthesis use `rhcc-bayes ppc`")
     _, post = fit_from_args(args)
-    banner = gate_banner(post.idata)
-    if banner:
-        print(banner, file=sys.stderr)
+    banner = announce_gate(post.idata)
     data = post.synthesis.nma_data
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
 

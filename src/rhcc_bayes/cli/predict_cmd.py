@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args, gate_banner
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
 from rhcc_bayes.core.atomic import write_text_atomic
 from rhcc_bayes.core.errors import UserError
 
@@ -75,9 +75,7 @@ def run(args) -> int:
     population = load_population(args.population)  # validate inputs before any (slow) fit
     times, n = parse_times(args.times), parse_n(args.n)
     _, result = fit_from_args(args)
-    banner = gate_banner(result.idata)
-    if banner:
-        print(banner, file=sys.stderr)
+    banner = announce_gate(result.idata)
     ds = predict_population(result.idata, population, args.treatment, n, times, seed=args.draw_seed,
                             levels=args.levels)
     table = prediction_table(ds)

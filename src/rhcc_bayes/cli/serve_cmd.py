@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, fit_from_args, gate_banner
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
 
 
 def add_parser(sub) -> None:
@@ -72,9 +72,7 @@ def run(args) -> int:
         raise UserError(f"--spec {args.spec}: serve decides for a patient and needs a survival spec; "
                         f"{spec.name!r} is a network meta-analysis spec")
     _, posterior = fit_from_args(args)
-    banner = gate_banner(posterior.draws)
-    if banner:
-        print(banner, file=sys.stderr)
+    announce_gate(posterior.draws)
 
     import uvicorn
 

@@ -113,7 +113,7 @@ def _json(table, kind: str) -> str:
 
 
 def run(args) -> int:
-    from rhcc_bayes.cli.common import _check_out_file, gate_banner
+    from rhcc_bayes.cli.common import _check_out_file, announce_gate
     from rhcc_bayes.core.atomic import write_atomic
     from rhcc_bayes.decision.utility import load_utility
     from rhcc_bayes.report import figures as plots
@@ -123,9 +123,7 @@ def run(args) -> int:
         _check_out_file(args.out)
     utility = load_utility(args.utility) if args.utility else None
     _, posterior = fit_from_args(args)
-    banner = gate_banner(posterior.draws)
-    if banner:
-        print(banner, file=sys.stderr)
+    announce_gate(posterior.draws)
     common = dict(horizon=args.horizon, utility=utility, seed=args.draw_seed, method=args.method)
     if study is None:
         from rhcc_bayes.decision.voi import evppi, evppi_text
