@@ -84,7 +84,7 @@ def evsi_task(task: dict) -> dict:
     ``nb`` (draws, options), and ``n``, ``seed``, ``method``, ``n_se``. Pure and seeded by
     ``(seed, n)``: the same numbers in any process.
     """
-    from rhcc_bayes.survival.population import binomial_survivors
+    from rhcc_bayes.survival.predict import binomial_survivors
 
     n = int(task["n"])
     rng = np.random.default_rng([int(task["seed"]), n])

@@ -27,6 +27,7 @@ import xarray as xr
 from rhcc_bayes.core.atomic import write_atomic
 from rhcc_bayes.core.toml import read_toml
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
+from rhcc_bayes.survival.predict import binomial_survivors
 from rhcc_bayes.survival.covariates import (
     DEFAULT_LEVEL_MODE,
     arm_covariates,
@@ -185,22 +186,6 @@ def check_times(times) -> np.ndarray:
     if len(np.unique(t)) != t.size:
         raise UserError(f"times must be distinct, got {t.tolist()}")
     return np.sort(t)
-
-
-def binomial_survivors(surv: np.ndarray, n, rng: np.random.Generator) -> np.ndarray:
-    """Survivors at each time (last axis) of ``n`` patients whose survival curve is ``surv``.
-
-    ``alive_k ~ Binomial(alive_{k-1}, S(t_k) / S(t_{k-1}))`` with ``alive_0 = n``: the
-    landmarks of one cohort are the same patients. ``n`` broadcasts against ``surv[..., 0]``.
-    """
-    prev = np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
-    cond = np.clip(np.divide(surv, prev, out=np.zeros_like(surv), where=prev > 0), 0.0, 1.0)
-    alive = np.broadcast_to(np.asarray(n, dtype=np.int64), surv.shape[:-1]).copy()
-    out = np.empty(surv.shape, dtype=np.int64)
-    for k in range(surv.shape[-1]):
-        alive = rng.binomial(alive, cond[..., k])
-        out[..., k] = alive
-    return out
 
 
 def prediction_levels(idata, covariates: dict, levels: str = DEFAULT_LEVEL_MODE) -> tuple[dict, list[str]]:

@@ -103,6 +103,22 @@ def profile_log_hazard(idata, covariates: dict, *, population: str = "average", 
     return da, cuts
 
 
+def binomial_survivors(surv: np.ndarray, n, rng: np.random.Generator) -> np.ndarray:
+    """Survivors at each time (last axis) of ``n`` patients whose survival curve is ``surv``.
+
+    ``alive_k ~ Binomial(alive_{k-1}, S(t_k) / S(t_{k-1}))`` with ``alive_0 = n``: the
+    landmarks of one cohort are the same patients. ``n`` broadcasts against ``surv[..., 0]``.
+    """
+    prev = np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
+    cond = np.clip(np.divide(surv, prev, out=np.zeros_like(surv), where=prev > 0), 0.0, 1.0)
+    alive = np.broadcast_to(np.asarray(n, dtype=np.int64), surv.shape[:-1]).copy()
+    out = np.empty(surv.shape, dtype=np.int64)
+    for k in range(surv.shape[-1]):
+        alive = rng.binomial(alive, cond[..., k])
+        out[..., k] = alive
+    return out
+
+
 def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, seed: int = 0) -> xr.DataArray:
     """Posterior predictive of the survival a NEW study arm would report.
 
@@ -121,14 +137,7 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise UserError(f"n must be a positive integer, got {n!r}")
     surv_da = survival_draws(idata, covariates, times, population="new", seed=seed).sel(treatment=treatment)
-    surv = surv_da.values
-    cond = surv / np.concatenate([np.ones(surv.shape[:-1] + (1,)), surv[..., :-1]], axis=-1)
-    rng = np.random.default_rng(seed + 1)
-    alive = np.full(surv.shape[:-1], n)
-    out = np.empty_like(surv)
-    for k in range(surv.shape[-1]):
-        alive = rng.binomial(alive, np.clip(cond[..., k], 0, 1))
-        out[..., k] = alive / n
+    out = binomial_survivors(surv_da.values, n, np.random.default_rng(seed + 1)) / n
     return xr.DataArray(out, dims=("chain", "draw", "time"),
                         coords={"chain": surv_da.chain.values, "draw": surv_da.draw.values,
                                 "time": np.asarray(times, float)})
