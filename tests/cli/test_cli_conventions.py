@@ -150,3 +150,29 @@ def test_progress_heartbeat_when_stderr_is_not_a_terminal(capsys):
     err = capsys.readouterr().err
     assert "... compiling model (" in err and "sampling 4 chains x 1000 draws (+1000 tuning)" in err
     assert "... sampling (" in err
+
+
+@pytest.mark.parametrize("command", ["decide", "predict", "report", "voi"])
+def test_negative_draw_seed_is_a_usage_error(command, capsys):
+    """Before: ``decide --population new --draw-seed -5`` crashed in numpy after loading the fit."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--draw-seed", "-5"])
+    assert exc.value.code == EXIT_BAD_INPUT
+    assert "--draw-seed: must be an integer in [0, 2**32), got '-5'" in capsys.readouterr().err
+
+
+def test_unencodable_output_is_escaped_not_a_traceback(monkeypatch):
+    """An ASCII-only stdout (PYTHONIOENCODING=ascii, LANG=C) and a Unicode profile id: the CLI
+    streams escape what they cannot encode instead of raising UnicodeEncodeError."""
+    import io
+    import sys
+
+    from rhcc_bayes.cli.main import _tolerant_streams
+
+    raw = io.BytesIO()
+    ascii_out = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    _tolerant_streams()
+    sys.stdout.write("Profile caf\u00e9\n")
+    sys.stdout.flush()
+    assert raw.getvalue() == b"Profile caf\\xe9\n"

@@ -24,6 +24,19 @@ import time
 from rhcc_bayes.inference.diagnostics import gate_banner  # noqa: F401  (re-exported for the commands)
 
 
+def seed_arg(text: str) -> int:
+    """argparse type of every seed option: an integer in [0, 2**32) (argparse exits 2 otherwise)."""
+    from rhcc_bayes.core.seed import is_seed
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not is_seed(value):
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32), got {text!r}")
+    return value
+
+
 def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> None:
     if spec:
         parser.add_argument("--spec", default="default",
@@ -37,7 +50,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
                         help="drop the bundled study STUDY because an --evidence file gives it instead "
                              "(repeatable); without it a study label of --evidence that is also a bundled "
                              "study is an error")
-    parser.add_argument("--seed", type=int, help="random seed [default: the spec's seed]")
+    parser.add_argument("--seed", type=seed_arg, help="random seed [default: the spec's seed]")
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
     parser.add_argument("--allow-unconverged", action="store_true",

@@ -20,10 +20,11 @@ import time
 from rhcc_bayes.cli.common import (
     add_fit_arguments,
     add_out_argument,
+    announce_gate,
     emit,
     fit_from_args,
     frame_text,
-    announce_gate,
+    seed_arg,
 )
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
@@ -49,7 +50,7 @@ def add_parser(sub) -> None:
                    help="--cohort: run the chunks on an existing dask.distributed scheduler, e.g. tcp://host:8786")
     p.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                    help="--cohort: patients per chunk [default: 1000]")
-    p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
+    p.add_argument("--draw-seed", type=seed_arg, default=0, help="seed of the new-population random effect [default: 0]")
     add_profile_arguments(p)
     p.set_defaults(func=run)
 

@@ -73,7 +73,20 @@ def _exit_code(err: UserError) -> int:
     return EXIT_BAD_INPUT
 
 
+def _tolerant_streams() -> None:
+    """Characters the terminal's encoding cannot show (a Unicode id on an ASCII-only stdout)
+    are written as backslash escapes instead of raising UnicodeEncodeError mid-output."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # detached or closed stream: leave it alone
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     # the CLI writes figures to files: no display backend (set for this run only, so a

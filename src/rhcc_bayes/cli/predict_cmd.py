@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args, seed_arg
 from rhcc_bayes.core.atomic import write_text_atomic
 from rhcc_bayes.core.errors import UserError
 
@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--levels", choices=("profile", "reported"), default="profile",
                    help="covariate levels no arm reports: keep with their prior-driven effect (profile) or "
                         "predict at the all-comer level nr (reported) [default: profile]")
-    p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-study effect and sampling [default: 0]")
+    p.add_argument("--draw-seed", type=seed_arg, default=0, help="seed of the new-study effect and sampling [default: 0]")
     p.set_defaults(func=run)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args, seed_arg
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--population", choices=("average", "new"), default="average",
                    help="average study population, or a new one (between-study effect integrated) [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
-    p.add_argument("--draw-seed", type=int, default=0, help="seed of the new-population random effect [default: 0]")
+    p.add_argument("--draw-seed", type=seed_arg, default=0, help="seed of the new-population random effect [default: 0]")
     p.add_argument("--voi", action="store_true",
                    help="add the section 'What uncertainty matters for this patient' (EVPPI per parameter group)")
     add_profile_arguments(p)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args, frame_text
+from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args, frame_text, seed_arg
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--population", choices=("average", "new"), default="average",
                    help="the decision's study population: average, or a new one [default: average]")
     p.add_argument("--utility", metavar="FILE", help="utility weights TOML (decide on quality-adjusted RMST)")
-    p.add_argument("--draw-seed", type=int, default=0,
+    p.add_argument("--draw-seed", type=seed_arg, default=0,
                    help="seed of the random effects, simulations and MC-error draws [default: 0]")
     p.add_argument("--groups", metavar="G1,G2",
                    help="parameter groups for EVPPI (default: all): treatment:CODE, class:MODALITY, covariates, "

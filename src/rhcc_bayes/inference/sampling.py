@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
+from rhcc_bayes.core.seed import check_seed
 
 if TYPE_CHECKING:  # heavy imports stay lazy so the CLI's --help is fast
     import arviz as az
@@ -271,8 +272,7 @@ def sample(
         and ``version_{rhcc_bayes,pymc,pytensor,nutpie,arviz}``.
     """
     settings = settings or SamplerSettings()
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise UserError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    check_seed(seed)
     import pymc as pm
     if progressbar is None:
         progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())

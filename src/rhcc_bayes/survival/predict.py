@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.core.seed import check_seed
 from rhcc_bayes.survival.hazards import family_from_idata
 from rhcc_bayes.survival.hazards.base import broadcast_params
 from rhcc_bayes.survival.spec import COVARIATES
@@ -68,7 +69,7 @@ def linear_predictor(idata, covariates: dict, *, population: str = "average", se
     )
     theta = mu.values + x_beta[..., None] + size_abl[..., None] * is_abl[None, None, :]
     if population == "new":
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed, "draw seed"))
         sd = post["sigma_study"].values ** 2 + (post["sigma_arm"].values ** 2 if "sigma_arm" in post else 0.0)
         theta = theta + rng.standard_normal(shape)[..., None] * np.sqrt(sd)[..., None]
     return xr.DataArray(theta, dims=("chain", "draw", "treatment"), coords={
@@ -136,6 +137,7 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
         raise UserError(f"unknown treatment {treatment!r}{did_you_mean(treatment, treatments)}")
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise UserError(f"n must be a positive integer, got {n!r}")
+    check_seed(seed, "draw seed")
     surv_da = survival_draws(idata, covariates, times, population="new", seed=seed).sel(treatment=treatment)
     out = binomial_survivors(surv_da.values, n, np.random.default_rng(seed + 1)) / n
     return xr.DataArray(out, dims=("chain", "draw", "time"),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.core.seed import check_seed
 from rhcc_bayes.specs import is_nma
 from rhcc_bayes.synthesis.inputs import (
     as_evidence,
@@ -104,9 +105,7 @@ class Synthesis:
             seed = self.spec.seed
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
-            raise UserError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-        return int(seed)
+        return check_seed(seed)
 
     def cache_key(self, seed: int | None = None) -> str:
         """Key of the fit: canonical spec, evidence content, sampler settings, seed, model version."""
