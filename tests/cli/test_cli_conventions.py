@@ -176,3 +176,42 @@ def test_unencodable_output_is_escaped_not_a_traceback(monkeypatch):
     sys.stdout.write("Profile caf\u00e9\n")
     sys.stdout.flush()
     assert raw.getvalue() == b"Profile caf\\xe9\n"
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_exit_2(monkeypatch, capsys):
+    """``rhcc-bayes ... > /dev/full``: a small output fits the buffer and fails only when flushed
+    (before: a traceback at interpreter exit); now a one-line message and exit 2 from every
+    command: ``emit`` flushes, and ``main`` catches any other OSError as a backstop."""
+    import errno
+    import sys
+
+    from rhcc_bayes.cli import main as main_mod
+
+    class FullDisk(StringIO):
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def fileno(self):
+            raise ValueError("no descriptor")
+
+    monkeypatch.setattr(main_mod, "_tolerant_streams", lambda: None)
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    code = main(["evidence", "summary"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_BAD_INPUT
+    assert err == ["rhcc-bayes: error: cannot write to standard output: No space left on device"]
+
+
+def test_any_other_os_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import errno
+
+    from rhcc_bayes.cli import evidence_cmd
+
+    def vanished(args):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "out/report.html")
+
+    monkeypatch.setattr(evidence_cmd, "run", vanished)
+    code = main(["evidence", "summary"])
+    assert code == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rhcc-bayes: error: out/report.html: No such file or directory"]

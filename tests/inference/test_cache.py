@@ -292,3 +292,46 @@ def test_tree_and_inference_data_are_the_same_content(tmp_path):
     assert isinstance(idata, az.InferenceData) and to_inference_data(idata) is idata
     assert content_digest(tree) == content_digest(idata) == content_digest(load_idata(path))
     np.testing.assert_array_equal(tree["posterior"]["mu"].values, idata.posterior["mu"].values)
+
+
+def test_cache_folder_that_is_a_file_is_refused_before_fitting(tmp_path):
+    from rhcc_bayes.core.errors import UserError
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    fit = Fitter()
+    with pytest.raises(UserError, match=r"cache folder .*cache is a file, not a folder"):
+        cached_fit(blocker, _key(), fit)
+    assert fit.calls == 0 and blocker.read_text() == "not a folder"
+
+
+def test_unwritable_cache_folder_is_refused_before_fitting(tmp_path, monkeypatch):
+    import errno
+    import tempfile as tempfile_mod
+
+    from rhcc_bayes.core.errors import UserError
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile_mod, "mkstemp", no_space)  # root ignores chmod: simulate it
+    fit = Fitter()
+    with pytest.raises(UserError, match=r"cache folder .* is not writable: Permission denied"):
+        cached_fit(tmp_path / "c", _key(), fit)
+    assert fit.calls == 0
+
+
+def test_a_failed_cache_write_keeps_the_fit_and_warns(tmp_path, monkeypatch):
+    import errno
+
+    import rhcc_bayes.inference.cache as cache_mod
+
+    def full_disk(idata, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "save_idata", full_disk)
+    fit = Fitter()
+    with pytest.warns(CacheWarning, match="could not cache the posterior .*No space left on device"):
+        idata, hit = cached_fit(tmp_path, _key(), fit)
+    assert (hit, fit.calls) == (False, 1) and "mu" in idata.posterior
+    assert list(tmp_path.iterdir()) == []

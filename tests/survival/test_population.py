@@ -110,6 +110,9 @@ def test_times_any_positive_months():
     for bad in ([], [0, 12], [-1], [12, 12], ["x"], [math.inf]):
         with pytest.raises(UserError, match="times"):
             check_times(bad)
+    assert check_times([240]).tolist() == [240.0]
+    with pytest.raises(UserError, match=r"times must be at most 240 months \(20 years\), got \[12.0, 1000000000.0\]"):
+        check_times([12, 1e9])
 
 
 def test_binomial_survivors_are_sequential_and_bounded():

@@ -98,6 +98,20 @@ def add_out_argument(parser: argparse.ArgumentParser, what: str = "the output") 
     parser.add_argument("--out", metavar="FILE", help=f"write {what} to FILE (atomically) instead of stdout")
 
 
+def write_stdout(text: str) -> None:
+    """Write to standard output and flush, so that a full disk or a closed device is a
+    one-line error here rather than an exception ignored at interpreter exit."""
+    from rhcc_bayes.core.errors import UserError
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise UserError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
 def emit(args, text: str) -> None:
     """Write ``text`` to ``--out`` (atomically) or stdout."""
     from rhcc_bayes.core.atomic import write_text_atomic
@@ -108,7 +122,7 @@ def emit(args, text: str) -> None:
         write_text_atomic(out, text)
         print(f"wrote {out}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
 
 
 def announce_gate(idata) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rhcc_bayes.cli.common import write_stdout
+
 EPILOG = """\
 With no FILES the bundled data/evidence.csv is used. Given FILES are merged with
 the bundled evidence unless --treatments/--open-world (own treatment list) or
@@ -83,20 +85,6 @@ def format_table(frame) -> str:
     rows = [line(cols), line(["-" * w for w in widths])]
     rows += [line(values) for values in zip(*cells)]
     return "\n".join(rows)
-
-
-def write_stdout(text: str) -> None:
-    """Write to standard output and flush, so that a full disk or a closed device is a
-    one-line error here rather than an exception ignored at interpreter exit."""
-    from rhcc_bayes.core.errors import UserError
-
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as err:
-        raise UserError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
 def write_out(evidence, out: str) -> None:

@@ -85,6 +85,15 @@ def _tolerant_streams() -> None:
                 pass
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _tolerant_streams()
     parser = build_parser()
@@ -95,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     if saved_backend is None:
         os.environ["MPLBACKEND"] = "Agg"
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full disk or closed pipe shows here, not as a traceback at exit
+        return code
     except UserError as err:
         code = _exit_code(err)
         print(f"rhcc-bayes: error: {err}", file=sys.stderr)
@@ -104,8 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                   "[sampler], or pass --allow-unconverged to continue with every output flagged", file=sys.stderr)
         return code
     except BrokenPipeError:  # e.g. `rhcc-bayes evidence export | head`
+        _silence_stdout()
         sys.stderr.close()
         return 0
+    except OSError as err:  # disk full, /dev/full as stdout, an output removed under us
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"rhcc-bayes: error: {where}{err.strerror or err}", file=sys.stderr)
+        _silence_stdout()
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("rhcc-bayes: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

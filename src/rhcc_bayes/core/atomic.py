@@ -64,6 +64,25 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return target
 
 
+def check_writable_dir(path: str | os.PathLike, what: str = "folder") -> Path:
+    """Create ``path`` if needed and prove a file can be written in it, before long work.
+
+    A UserError names the folder and the reason (it is a file, permission denied, disk
+    full...), so a fit is refused before sampling rather than lost when its result is saved.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"{what} {folder} is not writable: {err.strerror or err}") from None
+    return folder
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically and return the path."""
 

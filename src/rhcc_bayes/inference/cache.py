@@ -27,6 +27,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rhcc_bayes.core.atomic import check_writable_dir
+
 if TYPE_CHECKING:
     import arviz as az
     import xarray as xr
@@ -355,9 +357,14 @@ def cached_fit(
         if problem is None:
             return idata, True
         warnings.warn(f"cache file {path} {problem}; refitting", CacheWarning, stacklevel=2)
+    check_writable_dir(cache_dir, "cache folder")  # refuse now, not after sampling
     idata = fit_fn()
     idata.attrs["cache_key"] = key
     idata.attrs["cache_format"] = CACHE_FORMAT
     idata.attrs["content_digest"] = content_digest(idata)
-    save_idata(idata, path)
+    try:
+        save_idata(idata, path)
+    except OSError as err:  # e.g. the disk filled up while sampling: keep the fit, say so
+        warnings.warn(f"could not cache the posterior in {path}: {err.strerror or err}; continuing with "
+                      "the fit in memory (it will be refitted next time)", CacheWarning, stacklevel=2)
     return idata, False

@@ -175,14 +175,21 @@ def load_population(path: str | os.PathLike) -> Population:
     return Population.from_mapping(data, source=str(path))
 
 
+#: Latest landmark a prediction may ask for: 20 years, the bound of every decision horizon
+#: (no R-HCC cohort is followed longer; beyond it S(t) is the hazard family's extrapolation only).
+MAX_LANDMARK_MONTHS = 240.0
+
+
 def check_times(times) -> np.ndarray:
-    """Landmark times as a sorted float array; positive, finite and distinct, else UserError."""
+    """Landmark times as a sorted float array; in (0, 240] months, finite and distinct, else UserError."""
     try:
         t = np.asarray(list(times) if not np.isscalar(times) else [times], dtype=float)
     except (TypeError, ValueError):
         raise UserError(f"times must be numbers of months, got {times!r}") from None
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise UserError(f"times must be positive numbers of months, got {t.tolist()}")
+    if np.any(t > MAX_LANDMARK_MONTHS):
+        raise UserError(f"times must be at most {MAX_LANDMARK_MONTHS:g} months (20 years), got {t.tolist()}")
     if len(np.unique(t)) != t.size:
         raise UserError(f"times must be distinct, got {t.tolist()}")
     return np.sort(t)
