@@ -359,20 +359,26 @@ def _predictive_var_names(model) -> list[str]:
 
 
 def _sample_nutpie(compiled: CompiledModel, settings: SamplerSettings, seed: int, progressbar: bool):
+    import warnings
+
     import nutpie
 
-    return nutpie.sample(
-        compiled.native,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=settings.cores,
-        seed=seed,
-        target_accept=settings.target_accept,
-        low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
-        save_warmup=False,  # warm-up draws would only bloat the cache file
-        progress_bar=progressbar,
-    )
+    with warnings.catch_warnings():
+        # after Ctrl-C nutpie converts an empty trace; ArviZ's "more chains than draws" lines
+        # would bury the one-line "interrupted" message (check_complete raises it)
+        warnings.filterwarnings("ignore", message=r"More chains \(\d+\) than draws \(\d+\)")
+        return nutpie.sample(
+            compiled.native,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.cores,
+            seed=seed,
+            target_accept=settings.target_accept,
+            low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+            save_warmup=False,  # warm-up draws would only bloat the cache file
+            progress_bar=progressbar,
+        )
 
 
 def _sample_pymc(model, settings: SamplerSettings, seed: int, progressbar: bool):
