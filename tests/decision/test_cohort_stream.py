@@ -42,8 +42,7 @@ def test_process_pool_and_dask_cluster_give_the_same_bytes(small_fit, examples_d
     local = tmp_path / "local.csv"
     stream_cohort(post.idata, examples_dir / "cohort.csv", local, chunk_rows=6)
     pool = tmp_path / "pool.csv"
-    stream_cohort(post.idata, examples_dir / "cohort.csv", pool, chunk_rows=6, workers=2,
-                  posterior_file=post.cache_path)
+    stream_cohort(post.idata, examples_dir / "cohort.csv", pool, chunk_rows=6, workers=2)
     assert pool.read_bytes() == local.read_bytes()
     with LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
         dist = tmp_path / "dist.csv"

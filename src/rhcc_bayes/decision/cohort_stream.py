@@ -7,16 +7,23 @@ an error or Ctrl-C leaves nothing half-written. Memory is bounded by a few chunk
 the cohort size.
 
 Chunks run in this process (``workers=1``), in a local process pool (``workers>1``), or on an
-existing dask.distributed cluster (``scheduler=ADDRESS``). Each worker rebuilds the decider
-from the posterior file's bytes once and keeps it; the output bytes do not depend on where a
-chunk ran.
+existing dask.distributed cluster (``scheduler=ADDRESS``). Workers get only what the decision
+reads (:mod:`rhcc_bayes.survival.prediction_posterior`: 9 of the posterior's variables and
+its attrs, ~2.5 MB as netCDF bytes, sent once per worker, not with every chunk), never import
+ArviZ, and rebuild the decider once; the output bytes do not depend on where a chunk ran.
+
+Memory of a 100k-patient run with the default 8,000-draw posterior, largest process
+(``benchmarks/cohort_scale.py``): 1,181 MB before this design, of which ~650 MB were the
+cached survival summaries (~100 covariate combinations x 7 MB of draws), ~320 MB the
+imports (ArviZ alone ~200 MB) and ~65 MB the whole posterior; now the summaries are not
+kept (:class:`~rhcc_bayes.decision.cohort.CohortDecider`) and a worker process holds the
+imports of the decision layer, the 2.6 MB prediction posterior and a few chunks.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -111,30 +118,34 @@ _DECIDERS: dict = {}  # per worker process: (posterior digest, options) -> Cohor
 
 
 def _decider(posterior, options: dict):
-    """The worker's decider for ``posterior`` (an InferenceData, or netCDF bytes / path)."""
+    """The worker's decider for ``posterior``: the netCDF bytes of its prediction part
+    (:func:`~rhcc_bayes.survival.prediction_posterior.to_netcdf_bytes`), or an in-memory posterior."""
     from rhcc_bayes.decision.cohort import CohortDecider
+    from rhcc_bayes.survival.prediction_posterior import prediction_posterior
 
-    if not isinstance(posterior, (bytes, str, os.PathLike)):
-        return CohortDecider(posterior, **options)
-    data = posterior if isinstance(posterior, bytes) else Path(posterior).read_bytes()
-    key = (hashlib.sha256(data).hexdigest(), tuple(sorted(options.items())))
+    if not isinstance(posterior, (bytes, bytearray, memoryview)):
+        return CohortDecider(prediction_posterior(posterior), **options)
+    key = (hashlib.sha256(posterior).hexdigest(), tuple(sorted(options.items())))
     if key not in _DECIDERS:
-        import tempfile
-
-        from rhcc_bayes.inference.cache import load_idata
-
-        with tempfile.TemporaryDirectory() as d:
-            p = Path(d) / "posterior.nc"
-            p.write_bytes(data)
-            idata = load_idata(p)
         _DECIDERS.clear()  # one posterior per worker at a time
-        _DECIDERS[key] = CohortDecider(idata, **options)
+        _DECIDERS[key] = CohortDecider(prediction_posterior(bytes(posterior)), **options)
     return _DECIDERS[key]
 
 
 def chunk_text(posterior, options: dict, profiles: list, fmt: str, first: bool) -> str:
     """The csv rows (with the header when ``first``) or json records of one chunk (on a worker)."""
     return render(_decider(posterior, options).table(profiles), fmt, first)
+
+
+_POOL_DECIDER: list = []  # a local pool worker's decider, built once by its initializer
+
+
+def _init_pool_worker(data: bytes, options: dict) -> None:
+    _POOL_DECIDER[:] = [_decider(data, options)]
+
+
+def _pool_chunk_text(profiles: list, fmt: str, first: bool) -> str:
+    return render(_POOL_DECIDER[0].table(profiles), fmt, first)
 
 
 def render(table, fmt: str, first: bool) -> str:
@@ -180,7 +191,7 @@ def csv_text(table, header: bool = True) -> str:
 
 # --- the whole cohort -------------------------------------------------------------------
 def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = CHUNK_ROWS, workers: int = 1,
-                  scheduler: str | None = None, posterior_file=None, progress=None, **options) -> int:
+                  scheduler: str | None = None, progress=None, **options) -> int:
     """Decide for every patient of ``csv_path`` and write the table to ``out`` atomically.
 
     Parameters
@@ -194,9 +205,6 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
         Local worker processes (1: this process).
     scheduler : str, optional
         Address of an existing dask.distributed scheduler; chunks run on its workers.
-    posterior_file : path, optional
-        netCDF of ``idata`` (e.g. the cache file) shipped to workers; written to a temporary
-        file when not given.
     progress : callable, optional
         ``progress(patients_done)`` after each chunk.
     **options
@@ -218,10 +226,10 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
 
     def write(target) -> None:
         with open(target, "w", encoding="utf-8", newline="") as fh:
-            _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress)
+            _write_all(fh, idata, chunks, fmt, workers, scheduler, options, done, progress)
 
     if out is None:
-        _write_all(sys.stdout, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress)
+        _write_all(sys.stdout, idata, chunks, fmt, workers, scheduler, options, done, progress)
     else:
         import glob
 
@@ -234,10 +242,10 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
     return done[0]
 
 
-def _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress) -> None:
+def _write_all(fh, idata, chunks, fmt, workers, scheduler, options, done, progress) -> None:
     if fmt == "json":
         fh.write("[\n")
-    for text, n in _texts(idata, chunks, fmt, workers, scheduler, posterior_file, options):
+    for text, n in _texts(idata, chunks, fmt, workers, scheduler, options):
         fh.write(text)
         done[0] += n
         if progress:
@@ -246,36 +254,25 @@ def _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, optio
         fh.write("\n]\n")
 
 
-def _texts(idata, chunks, fmt, workers, scheduler, posterior_file, options):
+def _texts(idata, chunks, fmt, workers, scheduler, options):
     """(text, patients) per chunk, in file order."""
     from rhcc_bayes.decision.cohort import CohortDecider
+    from rhcc_bayes.survival.prediction_posterior import prediction_posterior, to_netcdf_bytes
 
     if scheduler is None and workers <= 1:
-        decider = CohortDecider(idata, **options)
+        decider = CohortDecider(prediction_posterior(idata), **options)
         for i, profiles in enumerate(chunks):
             yield render(decider.table(profiles), fmt, i == 0), len(profiles)
         return
-    # workers rebuild the decider from the posterior file's bytes, with this process's verdict
+    # workers rebuild the decider from the prediction posterior's bytes, with this process's verdict
     from rhcc_bayes.inference.diagnostics import gate_banner
 
     options = {**options, "gate_warning": gate_banner(idata)}
-    data = _posterior_bytes(idata, posterior_file)
+    data = to_netcdf_bytes(prediction_posterior(idata))
     if scheduler is not None:
         yield from _run_distributed(scheduler, data, options, chunks, fmt)
     else:
         yield from _run_pool(workers, data, options, chunks, fmt)
-
-
-def _posterior_bytes(idata, posterior_file) -> bytes:
-    if posterior_file is not None and Path(posterior_file).is_file():
-        return Path(posterior_file).read_bytes()
-    import tempfile
-
-    from rhcc_bayes.inference.cache import save_idata
-
-    with tempfile.TemporaryDirectory() as d:
-        p = save_idata(idata, Path(d) / "posterior.nc")
-        return p.read_bytes()
 
 
 def _ordered(submit, chunks, fmt, in_flight: int):
@@ -295,10 +292,12 @@ def _run_pool(workers, data, options, chunks, fmt):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: the parent holds numba/BLAS threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # spawn, not fork: the parent holds numba/BLAS threads (and ArviZ/PyMC, which a worker
+    # does not import); the posterior goes to each worker once, chunks carry only profiles
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_pool_worker, initargs=(data, options)) as pool:
         try:
-            yield from _ordered(lambda prof, first: pool.submit(chunk_text, data, options, prof, fmt, first),
+            yield from _ordered(lambda prof, first: pool.submit(_pool_chunk_text, prof, fmt, first),
                                 chunks, fmt, 2 * workers)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
