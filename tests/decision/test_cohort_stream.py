@@ -237,3 +237,27 @@ def test_pool_worker_reads_the_prediction_posterior_without_arviz(small_fit, exa
 
     chunk = next(read_cohort_chunks(examples_dir / "cohort.csv", 100))
     assert text + "\n" == render(CohortDecider(post.idata).table(chunk), "csv", True)
+
+
+def test_csv_text_is_pandas_to_csv_byte_for_byte():
+    """The fast csv writer on awkward cells: -0.0, nan, inf, quotes, commas, newlines, mixed objects."""
+    import numpy as np
+    import pandas as pd
+
+    from rhcc_bayes.decision.cohort_stream import csv_text
+
+    rng = np.random.default_rng(0)
+    n = 25_000  # more than one block of 10,000 rows
+    floats = rng.choice([0.1, -0.0, 0.0, np.nan, np.inf, -np.inf, 1e-300, 2 / 3, 44.55, 1e22], n)
+    table = pd.DataFrame({
+        "profile": rng.choice(['a', 'b,c', 'say "hi"', 'two\nlines', 'cr\rx', ' lead', ''], n),
+        "x": floats, "x32": floats.astype(np.float32), "k": rng.integers(-3, 3, n),
+        "ok": rng.random(n) < 0.5, "maybe": rng.choice(np.array(["yes", None, np.nan], object), n),
+        "mixed": rng.choice(np.array([1, 1.0, True, "1", None, "a,b"], object), n),
+        "none": np.array([None] * n, object),
+    })
+    for header in (True, False):
+        assert csv_text(table, header=header) == table.to_csv(index=False, header=header)
+    one = pd.DataFrame({"only": ["", "a", None]})
+    assert csv_text(one) == one.to_csv(index=False)
+    assert csv_text(table.iloc[:0]) == table.iloc[:0].to_csv(index=False)
