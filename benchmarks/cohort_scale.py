@@ -8,36 +8,42 @@ Run (uses the cached posterior of ``--spec``; fit it once first, e.g. ``rhcc-bay
 Each size runs the CLI in a fresh process (interpreter start, imports and posterior load
 included) and prints wall and CPU time, profiles per minute of wall time and per CPU-minute
 (the machine may be shared: per CPU-minute x cores is what an idle machine gives) and the peak RSS of the command's process tree
-(``wait4`` rusage: the largest process, worker processes included). The synthetic cohort has
+(``wait4`` rusage: the largest process, worker processes included) and the 5-minute load
+average at the end of the run (2 = both cores busy). The synthetic cohort has
 random values of every field (10% unknown sizes, a third unknown flags), i.e. realistic
 variety of covariate combinations and candidate sets. Output rows: patients x treatments.
 
 Targets (issue 13): <= 1 GB and >= 100,000 profiles/min for 1M patients on 2 cores.
 
-Measured 2026-11-30 17:10 on the same machine nearly idle (load average 1.2), the DEFAULT
-spec's posterior (4 x 2000 draws, cached with ``rhcc-bayes fit --cache-dir``):
+Measured 2026-11-30 18:09-18:45 with the DEFAULT spec's posterior (4 x 2000 draws, cached
+with ``rhcc-bayes fit --cache-dir``) on the 2-core machine shared with 4 other sessions:
+5-minute load average 5-7 throughout (last column), i.e. this run got roughly one core
+whatever its worker count (the 10k rows are from a second run at 18:37). Profiles per CPU-minute is the machine-independent figure: one
+worker on an idle core gives about that many per minute of wall time.
 
-    patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB
-       10000       1      9.7      9.9        61,845       60,742          943        110
-       10000       2     10.8     19.8        55,676       30,251        1,148        110
-      100000       1     57.9     58.0       103,539      103,412          948      1,098
-      100000       2     41.6     79.8       144,252       75,223        1,175      1,098
+    patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB  load
+       10000       1     13.5      9.2        44,604       65,573          278        110   5.0
+       10000       2     23.6     15.6        25,383       38,341          277        110   5.0
+      100000       1     75.0     37.2        80,001      161,481          295      1,098   6.0
+      100000       2     96.4     51.5        62,216      116,528          314      1,098   6.3
+    1000000       1    616.8    318.6        97,270      188,303          404     10,997   6.1
+    1000000       2    690.0    391.9        86,962      153,113          400     10,997   6.5
 
-(Peak RSS here is dominated by the 8,000-draw posterior held per process, not by the cohort.)
+The code before (commit d9c61ce), same machine and posterior, load 6.0:
 
-Measured 2026-11-30 on the shared 2-core machine (load average 8-11, i.e. ~0.3 core free;
-small 2 x 100-draw posterior, which only changes the per-run fixed cost):
+      100000       1    112.5     63.3        53,327       94,832          969      1,098   6.0
+      100000       2    113.9     83.2        52,656       72,136        1,174      1,098   6.0
 
-    patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB
-       10000       1     35.8      9.2        16,779       65,262          314        158
-       10000       2     51.7     17.0        11,604       35,322          496        158
-      100000       1    184.7     64.7        32,480       92,787          333      1,583
-      100000       2    114.2     83.0        52,553       72,332          496      1,583
-
-Marginal cost 0.62 ms CPU per patient (10k -> 100k, one worker): ~97,000 per CPU-minute, so
-~140,000/min with 2 workers on an idle 2-core machine (not measured: the machine was never
-idle). Peak RSS does not grow with the cohort (chunks of 1000): a 1M run (stopped after 51k
-patients) held 265 MB in the parent and ~460 MB per worker throughout.
+Memory: the largest process is now ~300 MB at 100k and ~400 MB at 1M (the extra 100 MB is
+the duplicate-id index of the reader, ~120 bytes per patient). Before, 1.2 GB went to ~320 MB
+of imports (ArviZ ~200 MB), ~65 MB of the whole posterior and ~650 MB of cached survival
+summaries (96 covariate combinations x 7 MB of draws); see
+:mod:`rhcc_bayes.decision.cohort_stream`. Speed: 0.32 ms CPU per patient in one process at
+1M (188k per CPU-minute, of which ~10% reading and validating the CSV); two workers add
+~25% CPU (a second process's imports and table cache, chunks and text through pipes), so
+on an idle 2-core machine one worker gives ~190k/min and two ~300k/min (not measured: the
+machine was never idle). On the loaded machine 1M patients ran at 97k/min (1 worker) and
+87k/min (2 workers) of wall time with ~1 core available.
 """
 
 from __future__ import annotations
@@ -106,7 +112,7 @@ def main() -> None:
         d = Path(args.keep or tmp)
         d.mkdir(parents=True, exist_ok=True)
         print(f"{'patients':>9} {'workers':>7} {'wall s':>8} {'CPU s':>8} {'profiles/min':>13} "
-              f"{'per CPU-min':>12} {'peak RSS MB':>12} {'output MB':>10}")
+              f"{'per CPU-min':>12} {'peak RSS MB':>12} {'output MB':>10} {'load':>5}")
         for n in (int(s) for s in args.sizes.split(",")):
             cohort = write_cohort(d / f"cohort_{n}.csv", n)
             for w in (int(s) for s in args.workers.split(",")):
@@ -118,7 +124,7 @@ def main() -> None:
                     continue
                 size = out.stat().st_size / 2**20
                 print(f"{n:>9} {w:>7} {wall:>8.1f} {cpu:>8.1f} {n / wall * 60:>13,.0f} {n / cpu * 60:>12,.0f} "
-                      f"{rss:>12,.0f} {size:>10,.0f}", flush=True)
+                      f"{rss:>12,.0f} {size:>10,.0f} {os.getloadavg()[1]:>5.1f}", flush=True)
                 out.unlink()
             cohort.unlink()
 

@@ -111,7 +111,7 @@ def run(args) -> int:
 
         n = stream_cohort(result.draws, cohort, args.out, fmt="json" if args.format == "json" else "csv",
                           chunk_rows=args.chunk_rows, workers=args.workers, scheduler=args.scheduler,
-                          posterior_file=result.cache_path, progress=progress, horizon=args.horizon,
+                          progress=progress, horizon=args.horizon,
                           population=args.population, seed=args.draw_seed)
         if args.out:
             print(f"wrote {args.out}", file=sys.stderr)

@@ -92,7 +92,8 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     table_cache : dict, optional
         Decision tables by (covariates, candidates), kept across calls: a cohort streamed
         in chunks computes each distinct table once (the caller keeps the other
-        arguments fixed).
+        arguments fixed). With ``treatments`` given too, ``log_hazard_for`` is called only
+        for a covariate combination that needs a table not in the cache.
 
     Returns
     -------
@@ -111,19 +112,28 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
     base_of = np.zeros(len(cohort), int)
     status: list[list[str]] = [[] for _ in cohort]
     codes: list[str] = []
-    for cov_key, members in groups.items():
-        lh = log_hazard_for(dict(cov_key))
+
+    def summary_of(cov_key):
+        lh, lh_cuts = log_hazard_for(dict(cov_key)), cuts
         if isinstance(lh, xr.Dataset):  # already a survival summary (any hazard family)
-            summary = lh if treatments is None else lh.sel(treatment=list(treatments))
+            return lh if treatments is None else lh.sel(treatment=list(treatments))
+        if isinstance(lh, tuple):
+            lh, lh_cuts = lh
+        if lh_cuts is None:
+            raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
+        if treatments is not None:
+            lh = lh.sel(treatment=list(treatments))
+        return survival_summary(lh, lh_cuts, horizon, landmarks, curves=False)
+
+    for cov_key, members in groups.items():
+        # a summary holds every draw (7 MB for 8,000 draws x 22 treatments): computed only
+        # when this group needs a table that is not cached, and dropped after the group
+        summary = None
+        if treatments is None or table_cache is None:
+            summary = summary_of(cov_key)
+            codes = summary["treatment"].values.tolist()
         else:
-            if isinstance(lh, tuple):
-                lh, cuts = lh
-            if cuts is None:
-                raise ValueError("cuts are needed when log_hazard_for returns only the log hazard")
-            if treatments is not None:
-                lh = lh.sel(treatment=list(treatments))
-            summary = survival_summary(lh, cuts, horizon, landmarks, curves=False)
-        codes = summary["treatment"].values.tolist()
+            codes = list(treatments)
         by_cands: dict[tuple, int] = {}
         for i in members:
             table = assess_eligibility(cohort[i], codes)
@@ -133,6 +143,8 @@ def decide_cohort(cohort, log_hazard_for: Callable[[dict], xr.DataArray | tuple]
                 by_cands[key] = len(bases)
                 cached = None if table_cache is None else table_cache.get((cov_key, key))
                 if cached is None:
+                    if summary is None:
+                        summary = summary_of(cov_key)
                     cached = decision_table(summary, candidates=key, ci=ci, modalities=modalities)
                     if table_cache is not None:
                         table_cache[(cov_key, key)] = cached
@@ -156,10 +168,16 @@ class CohortDecider:
     """``decide_cohort_table`` for a stream of cohort chunks from ONE posterior.
 
     Everything that depends only on the posterior (evidence support, arm limits, the
-    survival summary of each covariate combination, the coverage masks of each value) is
-    computed once and reused for every chunk, so a 1M-patient cohort costs per-patient
-    eligibility plus table assembly. ``table(profiles)`` gives exactly the rows
+    decision table of each covariate combination and candidate set, the coverage masks of
+    each value) is computed once and reused for every chunk, so a 1M-patient cohort costs
+    per-patient eligibility plus table assembly. ``table(profiles)`` gives exactly the rows
     :func:`rhcc_bayes.decision.recommend.decide_cohort_table` gives for those profiles.
+
+    The survival summaries behind the tables (every draw: ~7 MB each for 8,000 draws and
+    22 treatments, ~100 combinations in a varied cohort) are not kept: a summary is
+    recomputed (~20-40 ms) only when a chunk brings a candidate set not seen before for
+    its combination, which keeps memory flat (it held 650 MB of summaries before).
+    ``idata`` may be a :class:`~rhcc_bayes.survival.prediction_posterior.PredictionPosterior`.
     """
 
     def __init__(self, idata, *, horizon: float = 60, population: str = "average", seed: int = 0,
@@ -182,21 +200,16 @@ class CohortDecider:
         self.flagger = CohortFlagger(self.treatments, is_abl, self.support, arm_table)
         # given by the caller when this runs on a worker from the posterior file
         self.gate_warning = gate_banner(idata) if gate_warning is None else gate_warning
-        self._summaries: dict[tuple, object] = {}
         self._tables: dict[tuple, object] = {}  # decision table per (covariates, candidates)
 
     def summary_for(self, cov: dict):
-        """Survival summary (no curves) of one covariate combination, computed once."""
+        """Survival summary (no curves) of one covariate combination."""
         from rhcc_bayes.survival.covariates import reported_levels
         from rhcc_bayes.survival.summary import survival_summary
 
-        key = tuple(cov.items())
-        if key not in self._summaries:
-            levels = reported_levels(cov, self.records, self.levels)[0]
-            self._summaries[key] = survival_summary(self.idata, levels, horizon=self.horizon,
-                                                    landmarks=self.landmarks, population=self.population,
-                                                    seed=self.seed, curves=False)
-        return self._summaries[key]
+        levels = reported_levels(cov, self.records, self.levels)[0]
+        return survival_summary(self.idata, levels, horizon=self.horizon, landmarks=self.landmarks,
+                                population=self.population, seed=self.seed, curves=False)
 
     def table(self, profiles):
         """Tidy decision table (:data:`rhcc_bayes.decision.result.CSV_COLUMNS`) of ``profiles``."""
@@ -204,8 +217,9 @@ class CohortDecider:
         from rhcc_bayes.decision.result import csv_frame
 
         profiles = list(profiles)
-        df = decide_cohort(profiles, self.summary_for, horizon=self.horizon, landmarks=self.landmarks, ci=self.ci,
-                           modalities=self.modality, choosable=choosable_treatments, table_cache=self._tables)
+        df = decide_cohort(profiles, self.summary_for, treatments=self.treatments, horizon=self.horizon,
+                           landmarks=self.landmarks, ci=self.ci, modalities=self.modality,
+                           choosable=choosable_treatments, table_cache=self._tables)
         df["ranked"] = df["candidate"].astype(bool)
         df["candidate"] = df["status"] != "excluded"
         df.loc[df["candidate"] & ~df["ranked"], "status"] = NOT_AN_OPTION

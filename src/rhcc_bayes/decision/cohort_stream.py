@@ -7,16 +7,23 @@ an error or Ctrl-C leaves nothing half-written. Memory is bounded by a few chunk
 the cohort size.
 
 Chunks run in this process (``workers=1``), in a local process pool (``workers>1``), or on an
-existing dask.distributed cluster (``scheduler=ADDRESS``). Each worker rebuilds the decider
-from the posterior file's bytes once and keeps it; the output bytes do not depend on where a
-chunk ran.
+existing dask.distributed cluster (``scheduler=ADDRESS``). Workers get only what the decision
+reads (:mod:`rhcc_bayes.survival.prediction_posterior`: 9 of the posterior's variables and
+its attrs, ~2.5 MB as netCDF bytes, sent once per worker, not with every chunk), never import
+ArviZ, and rebuild the decider once; the output bytes do not depend on where a chunk ran.
+
+Memory of a 100k-patient run with the default 8,000-draw posterior, largest process
+(``benchmarks/cohort_scale.py``): 1,181 MB before this design, of which ~650 MB were the
+cached survival summaries (~100 covariate combinations x 7 MB of draws), ~320 MB the
+imports (ArviZ alone ~200 MB) and ~65 MB the whole posterior; now the summaries are not
+kept (:class:`~rhcc_bayes.decision.cohort.CohortDecider`) and a worker process holds the
+imports of the decision layer, the 2.6 MB prediction posterior and a few chunks.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -111,30 +118,34 @@ _DECIDERS: dict = {}  # per worker process: (posterior digest, options) -> Cohor
 
 
 def _decider(posterior, options: dict):
-    """The worker's decider for ``posterior`` (an InferenceData, or netCDF bytes / path)."""
+    """The worker's decider for ``posterior``: the netCDF bytes of its prediction part
+    (:func:`~rhcc_bayes.survival.prediction_posterior.to_netcdf_bytes`), or an in-memory posterior."""
     from rhcc_bayes.decision.cohort import CohortDecider
+    from rhcc_bayes.survival.prediction_posterior import prediction_posterior
 
-    if not isinstance(posterior, (bytes, str, os.PathLike)):
-        return CohortDecider(posterior, **options)
-    data = posterior if isinstance(posterior, bytes) else Path(posterior).read_bytes()
-    key = (hashlib.sha256(data).hexdigest(), tuple(sorted(options.items())))
+    if not isinstance(posterior, (bytes, bytearray, memoryview)):
+        return CohortDecider(prediction_posterior(posterior), **options)
+    key = (hashlib.sha256(posterior).hexdigest(), tuple(sorted(options.items())))
     if key not in _DECIDERS:
-        import tempfile
-
-        from rhcc_bayes.inference.cache import load_idata
-
-        with tempfile.TemporaryDirectory() as d:
-            p = Path(d) / "posterior.nc"
-            p.write_bytes(data)
-            idata = load_idata(p)
         _DECIDERS.clear()  # one posterior per worker at a time
-        _DECIDERS[key] = CohortDecider(idata, **options)
+        _DECIDERS[key] = CohortDecider(prediction_posterior(bytes(posterior)), **options)
     return _DECIDERS[key]
 
 
 def chunk_text(posterior, options: dict, profiles: list, fmt: str, first: bool) -> str:
     """The csv rows (with the header when ``first``) or json records of one chunk (on a worker)."""
     return render(_decider(posterior, options).table(profiles), fmt, first)
+
+
+_POOL_DECIDER: list = []  # a local pool worker's decider, built once by its initializer
+
+
+def _init_pool_worker(data: bytes, options: dict) -> None:
+    _POOL_DECIDER[:] = [_decider(data, options)]
+
+
+def _pool_chunk_text(profiles: list, fmt: str, first: bool) -> str:
+    return render(_POOL_DECIDER[0].table(profiles), fmt, first)
 
 
 def render(table, fmt: str, first: bool) -> str:
@@ -147,40 +158,90 @@ def render(table, fmt: str, first: bool) -> str:
 
 
 def csv_text(table, header: bool = True) -> str:
-    """``table.to_csv(index=False, header=header)``, the same bytes, ~3x faster.
+    """``table.to_csv(index=False, header=header)``, the same bytes, ~10x faster.
 
     pandas formats floats with numpy (Dragon4), the costliest step of a cohort (630 numbers
-    per patient); Python's ``repr`` gives the same shortest round-trip text faster.
-    ``tests/decision/test_cohort_stream.py`` checks the bytes against pandas.
+    per patient); Python's ``repr`` gives the same shortest round-trip text faster. A
+    cohort's table repeats a few hundred distinct per-treatment tables, so each distinct
+    cell (float bit pattern, integer, string) is formatted and csv-quoted once and the
+    rows are joined from those texts. ``tests/decision/test_cohort_stream.py`` checks the
+    bytes against pandas.
     """
     import io
-    import math
-
-    import pandas as pd
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if header:
         writer.writerow([str(c) for c in table.columns])
+    if len(table.columns) < 2:  # the csv module quotes a lone empty field: let it write the rows
+        for start in range(0, len(table), 10_000):
+            writer.writerows(zip(*(_cell_values(table[name].iloc[start:start + 10_000])
+                                   for name in table.columns)))
+        return buf.getvalue()
+    parts = [buf.getvalue()]
+    quote = _Quoter()
     for start in range(0, len(table), 10_000):  # blocks: the per-cell strings stay few
-        cols = []
-        for name in table.columns:
-            col = table[name].iloc[start:start + 10_000]
-            kind = col.dtype.kind
-            if kind == "f":
-                cols.append(["" if math.isnan(v) else repr(v) for v in col.tolist()])
-            elif kind in "biu":
-                cols.append([str(v) for v in col.tolist()])
-            else:
-                cols.append(["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-                             for v in col.tolist()])
-        writer.writerows(zip(*cols))
-    return buf.getvalue()
+        cols = [_cell_texts(table[name].iloc[start:start + 10_000], quote) for name in table.columns]
+        parts.append("".join(line + "\n" for line in map(",".join, zip(*cols))))
+    return "".join(parts)
+
+
+def _cell_values(col) -> list:
+    """A column's cells as the strings ``DataFrame.to_csv`` writes, before csv quoting."""
+    import math
+
+    import pandas as pd
+
+    kind = col.dtype.kind
+    if kind == "f":
+        return ["" if math.isnan(v) else repr(v) for v in col.tolist()]
+    if kind in "biu":
+        return [str(v) for v in col.tolist()]
+    return ["" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in col.tolist()]
+
+
+class _Quoter:
+    """One field as the csv writer writes it inside a row of several (quoting as needed)."""
+
+    def __init__(self):
+        import io
+
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, lineterminator="\n")
+
+    def __call__(self, text: str) -> str:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._writer.writerow([text, ""])
+        return self._buf.getvalue()[:-2]  # without the empty second field and the newline
+
+
+def _cell_texts(col, quote) -> list[str]:
+    """The csv texts of a column's cells, each distinct value formatted and quoted once."""
+    import numpy as np
+    import pandas as pd
+
+    kind = col.dtype.kind
+    if kind == "f" and col.dtype.itemsize == 8:  # by bit pattern: -0.0 and 0.0 differ, NaN is ""
+        codes, uniq = pd.factorize(col.to_numpy(dtype=np.float64).view(np.int64))
+        texts = _cell_values(pd.Series(uniq.view(np.float64)))  # never quoted: digits . e - + inf
+    elif kind == "f":  # other widths, as pandas prints them (float32: its own shortest text)
+        return ["" if np.isnan(v) else str(v) for v in col.to_numpy()]
+    elif kind in "biu":
+        codes, uniq = pd.factorize(col.to_numpy())
+        texts = _cell_values(pd.Series(uniq))
+    elif pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):  # str or missing only
+        codes, uniq = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+        texts = [quote(v) for v in uniq.tolist()]
+        texts.append("")  # code -1: None / NaN
+    else:  # mixed objects (1 == 1.0 == True would share a code): cell by cell
+        return [quote(v) for v in _cell_values(col)]
+    return np.asarray(texts, dtype=object)[codes].tolist()
 
 
 # --- the whole cohort -------------------------------------------------------------------
 def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = CHUNK_ROWS, workers: int = 1,
-                  scheduler: str | None = None, posterior_file=None, progress=None, **options) -> int:
+                  scheduler: str | None = None, progress=None, **options) -> int:
     """Decide for every patient of ``csv_path`` and write the table to ``out`` atomically.
 
     Parameters
@@ -194,9 +255,6 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
         Local worker processes (1: this process).
     scheduler : str, optional
         Address of an existing dask.distributed scheduler; chunks run on its workers.
-    posterior_file : path, optional
-        netCDF of ``idata`` (e.g. the cache file) shipped to workers; written to a temporary
-        file when not given.
     progress : callable, optional
         ``progress(patients_done)`` after each chunk.
     **options
@@ -218,10 +276,10 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
 
     def write(target) -> None:
         with open(target, "w", encoding="utf-8", newline="") as fh:
-            _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress)
+            _write_all(fh, idata, chunks, fmt, workers, scheduler, options, done, progress)
 
     if out is None:
-        _write_all(sys.stdout, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress)
+        _write_all(sys.stdout, idata, chunks, fmt, workers, scheduler, options, done, progress)
     else:
         import glob
 
@@ -234,10 +292,10 @@ def stream_cohort(idata, csv_path, out, *, fmt: str = "csv", chunk_rows: int = C
     return done[0]
 
 
-def _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, options, done, progress) -> None:
+def _write_all(fh, idata, chunks, fmt, workers, scheduler, options, done, progress) -> None:
     if fmt == "json":
         fh.write("[\n")
-    for text, n in _texts(idata, chunks, fmt, workers, scheduler, posterior_file, options):
+    for text, n in _texts(idata, chunks, fmt, workers, scheduler, options):
         fh.write(text)
         done[0] += n
         if progress:
@@ -246,36 +304,25 @@ def _write_all(fh, idata, chunks, fmt, workers, scheduler, posterior_file, optio
         fh.write("\n]\n")
 
 
-def _texts(idata, chunks, fmt, workers, scheduler, posterior_file, options):
+def _texts(idata, chunks, fmt, workers, scheduler, options):
     """(text, patients) per chunk, in file order."""
     from rhcc_bayes.decision.cohort import CohortDecider
+    from rhcc_bayes.survival.prediction_posterior import prediction_posterior, to_netcdf_bytes
 
     if scheduler is None and workers <= 1:
-        decider = CohortDecider(idata, **options)
+        decider = CohortDecider(prediction_posterior(idata), **options)
         for i, profiles in enumerate(chunks):
             yield render(decider.table(profiles), fmt, i == 0), len(profiles)
         return
-    # workers rebuild the decider from the posterior file's bytes, with this process's verdict
+    # workers rebuild the decider from the prediction posterior's bytes, with this process's verdict
     from rhcc_bayes.inference.diagnostics import gate_banner
 
     options = {**options, "gate_warning": gate_banner(idata)}
-    data = _posterior_bytes(idata, posterior_file)
+    data = to_netcdf_bytes(prediction_posterior(idata))
     if scheduler is not None:
         yield from _run_distributed(scheduler, data, options, chunks, fmt)
     else:
         yield from _run_pool(workers, data, options, chunks, fmt)
-
-
-def _posterior_bytes(idata, posterior_file) -> bytes:
-    if posterior_file is not None and Path(posterior_file).is_file():
-        return Path(posterior_file).read_bytes()
-    import tempfile
-
-    from rhcc_bayes.inference.cache import save_idata
-
-    with tempfile.TemporaryDirectory() as d:
-        p = save_idata(idata, Path(d) / "posterior.nc")
-        return p.read_bytes()
 
 
 def _ordered(submit, chunks, fmt, in_flight: int):
@@ -295,10 +342,12 @@ def _run_pool(workers, data, options, chunks, fmt):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: the parent holds numba/BLAS threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # spawn, not fork: the parent holds numba/BLAS threads (and ArviZ/PyMC, which a worker
+    # does not import); the posterior goes to each worker once, chunks carry only profiles
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_pool_worker, initargs=(data, options)) as pool:
         try:
-            yield from _ordered(lambda prof, first: pool.submit(chunk_text, data, options, prof, fmt, first),
+            yield from _ordered(lambda prof, first: pool.submit(_pool_chunk_text, prof, fmt, first),
                                 chunks, fmt, 2 * workers)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)

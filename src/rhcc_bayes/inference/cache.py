@@ -175,17 +175,37 @@ def load_tree(path: str | os.PathLike) -> xr.DataTree:
     This is the fast path of a cache hit (importing ArviZ costs 1-3 s); :func:`to_inference_data`
     turns it into the ArviZ object without copying the data.
     """
-    import h5netcdf
     import xarray as xr
 
-    with h5netcdf.File(str(path), "r") as fh:
-        names = list(fh.groups)
-        attrs = {k: _plain(v) for k, v in fh.attrs.items()}
-    groups = {}
-    for name in names:
-        with xr.open_dataset(str(path), group=name, engine="h5netcdf") as ds:
-            groups[name] = ds.load()
+    attrs, names = load_attrs(path)
+    groups = {name: load_group(path, name) for name in names}
     return xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), **groups})
+
+
+def _source(path):
+    """A fresh readable source of a netCDF file given as a path or as its bytes."""
+    import io
+
+    return io.BytesIO(path) if isinstance(path, (bytes, bytearray, memoryview)) else str(path)
+
+
+def load_attrs(path) -> tuple[dict, list[str]]:
+    """(root attrs as plain Python values, group names) of a netCDF file (path or bytes)."""
+    import h5netcdf
+
+    with h5netcdf.File(_source(path), "r") as fh:
+        return {k: _plain(v) for k, v in fh.attrs.items()}, list(fh.groups)
+
+
+def load_group(path, group: str, variables=None):
+    """One group of a netCDF file (path or bytes) in memory; only ``variables`` (those present)
+    are read when given, the others never leave the file."""
+    import xarray as xr
+
+    with xr.open_dataset(_source(path), group=group, engine="h5netcdf") as ds:
+        if variables is not None:
+            ds = ds[[v for v in variables if v in ds.data_vars]]
+        return ds.load()
 
 
 def to_inference_data(data) -> az.InferenceData:

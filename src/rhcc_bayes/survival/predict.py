@@ -22,6 +22,24 @@ from rhcc_bayes.survival.metadata import cuts_from
 
 POPULATIONS = ("average", "new")
 
+#: (covariate, posterior variable of its level effects), summed in this order; the ablation
+#: size effect applies to ablation treatments only. A variable absent from a posterior is a
+#: zero effect, so :func:`prediction_variables` must list every name read here.
+LEVEL_EFFECTS = (("size_band", "beta_size"), ("nodularity", "beta_nodularity"),
+                 ("recurrence", "beta_recurrence"), ("prior", "beta_prior"), ("stage", "beta_stage"))
+ABLATION_EFFECT = ("size_band", "beta_size_ablation")
+#: Between-study and between-arm SDs: the random effect of a new population.
+RANDOM_EFFECT_SDS = ("sigma_study", "sigma_arm")
+
+
+def prediction_variables(idata) -> tuple[str, ...]:
+    """Names of the posterior variables a survival prediction reads: the linear predictor
+    (:func:`linear_predictor`) and the hazard family's parameters (a family is rebuilt from
+    ``attrs`` and ``constant_data`` alone, so this works before the posterior is read)."""
+    family = family_from_idata(idata)
+    return ("mu", *(name for _, name in LEVEL_EFFECTS), ABLATION_EFFECT[1], *RANDOM_EFFECT_SDS,
+            *family.parameter_names)
+
 
 def _level_effect(post, name: str, level: str, shape) -> np.ndarray:
     """Effect of a covariate level; "nr" (not reported) is the zero reference."""
@@ -59,18 +77,16 @@ def linear_predictor(idata, covariates: dict, *, population: str = "average", se
     mu = post["mu"]
     shape = mu.shape[:2]
     is_abl = idata.constant_data["is_ablation"].values
-    size = _level_effect(post, "beta_size", cov["size_band"], shape)
-    size_abl = _level_effect(post, "beta_size_ablation", cov["size_band"], shape)
-    x_beta = (
-        size + _level_effect(post, "beta_nodularity", cov["nodularity"], shape)
-        + _level_effect(post, "beta_recurrence", cov["recurrence"], shape)
-        + _level_effect(post, "beta_prior", cov["prior"], shape)
-        + _level_effect(post, "beta_stage", cov.get("stage", "nr"), shape)
-    )
+    (first, name), *rest = LEVEL_EFFECTS
+    x_beta = _level_effect(post, name, cov.get(first, "nr"), shape)
+    for covariate, name in rest:  # left to right: the same sum in the same order, draw for draw
+        x_beta = x_beta + _level_effect(post, name, cov.get(covariate, "nr"), shape)
+    size_abl = _level_effect(post, ABLATION_EFFECT[1], cov.get(ABLATION_EFFECT[0], "nr"), shape)
     theta = mu.values + x_beta[..., None] + size_abl[..., None] * is_abl[None, None, :]
     if population == "new":
         rng = np.random.default_rng(check_seed(seed, "draw seed"))
-        sd = post["sigma_study"].values ** 2 + (post["sigma_arm"].values ** 2 if "sigma_arm" in post else 0.0)
+        study, arm = RANDOM_EFFECT_SDS
+        sd = post[study].values ** 2 + (post[arm].values ** 2 if arm in post else 0.0)
         theta = theta + rng.standard_normal(shape)[..., None] * np.sqrt(sd)[..., None]
     return xr.DataArray(theta, dims=("chain", "draw", "treatment"), coords={
         "chain": post.chain.values, "draw": post.draw.values, "treatment": mu.treatment.values})
