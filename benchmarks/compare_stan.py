@@ -120,6 +120,23 @@ def run_child(side: str, args, out: str) -> dict:
     return result
 
 
+def _scalar(value) -> float:
+    import numpy as np
+
+    return float(np.ravel(value)[0])
+
+
+def mcse_sd(x) -> float:
+    """Monte Carlo SE of the posterior SD (ArviZ's formula; its numba path fails on numpy 2)."""
+    import arviz as az
+    import numpy as np
+
+    sq = (x - x.mean()) ** 2
+    ess = _scalar(az.ess(sq, method="mean"))
+    varvar = ((sq ** 2).mean() - sq.mean() ** 2) / ess
+    return float(np.sqrt(varvar / sq.mean() / 4))
+
+
 def summarise(path: str) -> dict:
     """Per shared parameter: mean, sd, mcse of both, bulk/tail ESS, R-hat (ArviZ)."""
     import arviz as az
@@ -130,9 +147,9 @@ def summarise(path: str) -> dict:
         for label in f.files:
             x = np.asarray(f[label], dtype=float)
             out[label] = {"mean": float(x.mean()), "sd": float(x.std(ddof=1)),
-                          "mcse_mean": float(az.mcse(x, method="mean")), "mcse_sd": float(az.mcse(x, method="sd")),
-                          "bulk": float(az.ess(x, method="bulk")), "tail": float(az.ess(x, method="tail")),
-                          "rhat": float(az.rhat(x))}
+                          "mcse_mean": _scalar(az.mcse(x, method="mean")), "mcse_sd": mcse_sd(x),
+                          "bulk": _scalar(az.ess(x, method="bulk")), "tail": _scalar(az.ess(x, method="tail")),
+                          "rhat": _scalar(az.rhat(x))}
     return out
 
 
@@ -162,7 +179,7 @@ def agreement_table(summaries: dict) -> tuple[list[str], int]:
     import math
 
     a, b = summaries["pymc"], summaries["stan"]
-    lines = [f"{'parameter':<40}{'mean rhcc':>10}{'mean stan':>10}{'z mean':>8}{'sd rhcc':>9}{'sd stan':>9}"
+    lines = [f"{'parameter':<44}{'mean rhcc':>10}{'mean stan':>10}{'z mean':>8}{'sd rhcc':>9}{'sd stan':>9}"
              f"{'z sd':>7}  flag"]
     flagged = 0
     for label in a:
@@ -171,7 +188,7 @@ def agreement_table(summaries: dict) -> tuple[list[str], int]:
         z_s = (p["sd"] - q["sd"]) / math.sqrt(p["mcse_sd"] ** 2 + q["mcse_sd"] ** 2)
         flag = "|z|>4" if max(abs(z_m), abs(z_s)) > Z_FLAG else ""
         flagged += bool(flag)
-        lines.append(f"{label:<40}{p['mean']:>10.3f}{q['mean']:>10.3f}{z_m:>8.2f}{p['sd']:>9.3f}{q['sd']:>9.3f}"
+        lines.append(f"{label:<44}{p['mean']:>10.3f}{q['mean']:>10.3f}{z_m:>8.2f}{p['sd']:>9.3f}{q['sd']:>9.3f}"
                      f"{z_s:>7.2f}  {flag}")
     return lines, flagged
 
@@ -183,6 +200,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=0, help="override the spec's draws")
     parser.add_argument("--tune", type=int, default=0, help="override the spec's tune")
     parser.add_argument("--repeats", type=int, default=3, help="measured new-process runs per side")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs per side first (fill caches)")
     parser.add_argument("--child", choices=["pymc", "stan"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,7 +213,7 @@ def main() -> None:
     results: dict = {"pymc": [], "stan": []}
     with tempfile.TemporaryDirectory() as tmp:
         outs = {side: str(Path(tmp) / f"{side}.npz") for side in results}
-        for side in results:  # warm-up: fills the compile caches (a first Stan build compiles C++)
+        for side in [s for s in results for _ in range(args.warmup)]:  # fills the compile caches
             first = run_child(side, args, outs[side])
             print(f"warm-up {side}: compile {first['compile']:.1f} s, whole process {first['whole']:.1f} s",
                   file=sys.stderr, flush=True)
