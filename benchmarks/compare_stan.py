@@ -193,6 +193,20 @@ def agreement_table(summaries: dict) -> tuple[list[str], int]:
     return lines, flagged
 
 
+def density_check(args) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from stan_twin import density
+
+    syn = _synthesis(args)
+    diff = density.compare(syn.design, syn.spec, points=args.density_check)
+    spread = float(diff.max() - diff.min())
+    print(f"log p_PyMC - log p_Stan (no Jacobians) at {len(diff)} posterior points: "
+          f"mean {diff.mean():.6f}, spread (max - min) {spread:.2e} "
+          f"({'the same density up to a constant' if spread < 1e-6 else 'DIFFERENT densities'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="default")
@@ -201,6 +215,8 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=0, help="override the spec's tune")
     parser.add_argument("--repeats", type=int, default=3, help="measured new-process runs per side")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs per side first (fill caches)")
+    parser.add_argument("--density-check", type=int, nargs="?", const=20, default=0, metavar="POINTS",
+                        help="instead: PyMC and Stan log densities at POINTS draws (difference must be constant)")
     parser.add_argument("--child", choices=["pymc", "stan"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -209,6 +225,9 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    if args.density_check:
+        density_check(args)
+        return
     load_before = os.getloadavg()
     results: dict = {"pymc": [], "stan": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -172,8 +172,6 @@ def stan_data(design, spec) -> dict:
     for name in COVARIATES:  # 1-based; a covariate left out of the spec is "nr" (effect 0) everywhere
         nr = len(COVARIATES[name])
         level[name] = _ints(idx[name] + 1) if name in spec.covariates else [nr] * len(arms)
-    if "size_band" not in spec.covariates:
-        level["size_band"] = [len(COVARIATES["size_band"])] * len(arms)
     width = np.diff(cuts)
     pr = spec.priors
     data = {
