@@ -45,6 +45,8 @@ def pymc_values(design) -> dict:
 
 def compare(design, spec, *, points: int = 20, seed: int = 1) -> np.ndarray:
     """log p_PyMC - log p_Stan at ``points`` draws of a short Stan run (one per point)."""
+    import pytensor.tensor as pt
+
     from rhcc_bayes.survival.model import build_survival_model
 
     model = build_survival_model(design, spec)
@@ -66,7 +68,7 @@ def compare(design, spec, *, points: int = 20, seed: int = 1) -> np.ndarray:
             value = np.asarray(draws[stan_name][d][index], dtype=float)
             transform = model.rvs_to_transforms[rv]
             if transform is not None:
-                value = transform.forward(value, *rv.owner.inputs).eval()
+                value = transform.forward(pt.as_tensor_variable(value), *rv.owner.inputs).eval()
             point[model.rvs_to_values[rv].name] = value
         constrained = {n: draws[n][d].tolist() for n in names}
         unconstrained = stan_model.unconstrain_pars(constrained)

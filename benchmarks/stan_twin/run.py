@@ -62,6 +62,8 @@ def draws_of(fit, name: str) -> np.ndarray:
     values = np.asarray(fit[name])
     chains = fit.num_chains
     shape = tuple(fit.dims[fit.param_names.index(name)]) if name in fit.param_names else ()
+    if values.size == 0:  # a zero-size variable (e.g. the length-of-stay block without data)
+        return np.zeros((chains, np.asarray(fit["lp__"]).size // chains, *shape))
     values = values.reshape(*shape, -1, chains)
     return np.moveaxis(np.moveaxis(values, -1, 0), -1, 1)
 
