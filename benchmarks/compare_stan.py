@@ -20,7 +20,8 @@ with the same chains, draws, warm-up and target acceptance. Printed:
 Measured 2026-11-30 (full settings of the default spec: 4 chains x 2000 draws, 1500 warm-up,
 target_accept 0.98) on the 2-core machine shared with other sessions at load average 5-6.5, so
 absolute times are several times those of an idle machine; the two sides ran alternately under
-the same load. The first Stan build (empty httpstan cache) took 153 s; every later process
+the same load. The rhcc_bayes process also computes the log-likelihood and posterior-predictive
+groups and the gate (part of its normal fit; the twin does none of these). The first Stan build (empty httpstan cache) took 153 s; every later process
 loads the cached module in 0.07 s.
 
     spec 'default': 4 chains x 2000 draws, 1500 warm-up, target_accept 0.98; 3 new-process runs per side (ranges min-max); load average 5.3 before, 6.3 after; 2 cores
