@@ -8,8 +8,9 @@ the twin (``benchmarks/stan_twin/``) is built from the same ``SurvivalDesign`` a
 with the same chains, draws, warm-up and target acceptance. Printed:
 
 * speed: compile in a new process (warm caches), sampling, min bulk / tail ESS over the
-  shared parameters, ESS/s of sampling (min bulk ESS / sampling s), and the wall time of
-  the whole new process from outside (start-up to exit); ranges are min-max over repeats;
+  shared parameters, ESS/s of sampling (min bulk ESS / sampling s), the wall time of the
+  whole new process from outside (start-up to exit) and min bulk ESS per second of it;
+  ranges are min-max over repeats;
 * agreement: for every shared parameter the posterior mean and SD of both, and
   z = difference / sqrt(mcse_1^2 + mcse_2^2) for the mean and for the SD; |z| > 4 is flagged.
   Speed figures mean nothing unless agreement holds.
@@ -228,8 +229,8 @@ def _span(values, fmt="{:.2f}") -> str:
 
 def speed_table(results: dict, summaries: dict) -> list[str]:
     head = ("| | compile in a new process (warm caches) | sampling s | min bulk / tail ESS | ESS/s sampling "
-            "| whole new process s | divergences | max R-hat |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+            "| whole new process s | ESS/s whole process | divergences | max R-hat |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     names = {"pymc": "rhcc_bayes (nutpie, numba)", "stan": "Stan twin (PyStan, cached model)"}
     for side, runs in results.items():
         s = summaries[side]
@@ -239,7 +240,11 @@ def speed_table(results: dict, summaries: dict) -> list[str]:
         lines.append(
             f"| {names[side]} | {_span([r['compile'] for r in runs])} s | {_span([r['sampling'] for r in runs])} "
             f"| {bulk:.0f} / {tail:.0f} | {_span([bulk / r['sampling'] for r in runs], '{:.0f}')} "
-            f"| {_span([r['whole'] for r in runs], '{:.1f}')} | {runs[0]['divergences']} | {rhat:.3f} |")
+            f"| {_span([r['whole'] for r in runs], '{:.1f}')} | {_span([bulk / r['whole'] for r in runs], '{:.1f}')} "
+            f"| {runs[0]['divergences']} | {rhat:.3f} |")
+    worst = {side: min(s, key=lambda k: s[k]["bulk"]) for side, s in summaries.items()}
+    lines.append("lowest bulk ESS: " + ", ".join(
+        f"{names[side]} {label} ({summaries[side][label]['bulk']:.0f})" for side, label in worst.items()))
     return lines
 
 
