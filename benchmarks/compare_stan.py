@@ -242,6 +242,16 @@ def speed_table(results: dict, summaries: dict) -> list[str]:
             f"| {bulk:.0f} / {tail:.0f} | {_span([bulk / r['sampling'] for r in runs], '{:.0f}')} "
             f"| {_span([r['whole'] for r in runs], '{:.1f}')} | {_span([bulk / r['whole'] for r in runs], '{:.1f}')} "
             f"| {runs[0]['divergences']} | {rhat:.3f} |")
+    if set(results) == {"pymc", "stan"}:  # the sides ran alternately: pair run i of each under similar load
+        import statistics
+
+        b = {side: min(v["bulk"] for v in summaries[side].values()) for side in results}
+        pairs = list(zip(results["pymc"], results["stan"]))
+        ess_s = [(b["stan"] / q["sampling"]) / (b["pymc"] / p["sampling"]) for p, q in pairs]
+        whole = [p["whole"] / q["whole"] for p, q in pairs]
+        lines.append(f"Stan / rhcc_bayes per run pair (median, range): sampling ESS/s "
+                     f"{statistics.median(ess_s):.2f} ({_span(ess_s)}), whole-process speed "
+                     f"{statistics.median(whole):.2f} ({_span(whole)})")
     worst = {side: min(s, key=lambda k: s[k]["bulk"]) for side, s in summaries.items()}
     lines.append("lowest bulk ESS: " + ", ".join(
         f"{names[side]} {label} ({summaries[side][label]['bulk']:.0f})" for side, label in worst.items()))
