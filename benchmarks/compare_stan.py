@@ -19,18 +19,27 @@ with the same chains, draws, warm-up and target acceptance. Printed:
     PYTHONPATH=src python benchmarks/compare_stan.py [--draws N --tune N] [--repeats 3]
 
 Measured 2026-11-30 (full settings of the default spec: 4 chains x 2000 draws, 1500 warm-up,
-target_accept 0.98) on the 2-core machine shared with other sessions at load average 5-6.5, so
-absolute times are several times those of an idle machine; the two sides ran alternately under
-the same load. The rhcc_bayes process also computes the log-likelihood and posterior-predictive
-groups and the gate (part of its normal fit; the twin does none of these). The first Stan build (empty httpstan cache) took 153 s; every later process
-loads the cached module in 0.07 s.
+target_accept 0.98) on the 2-core machine shared with other sessions, its load average falling
+from 7 to 2.4 during the run, so absolute times swing 4x between runs; the two sides ran
+alternately, so the per-pair ratios are the figure to quote (pair 3, the quietest: Stan 1.14x
+the sampling ESS/s and 1.47x the whole-process speed). The rhcc_bayes process also computes
+the log-likelihood and posterior-predictive groups and the gate (part of its normal fit; the
+twin does none of these). The first Stan build (empty httpstan cache) took 153 s; every later
+process loads the cached module in 0.03-0.07 s.
 
-    spec 'default': 4 chains x 2000 draws, 1500 warm-up, target_accept 0.98; 3 new-process runs per side (ranges min-max); load average 5.3 before, 6.3 after; 2 cores
+    spec 'default': 4 chains x 2000 draws, 1500 warm-up, target_accept 0.98; 3 new-process runs per side (ranges min-max); load average 5.6 before, 2.4 after; 2 cores
 
-    | | compile in a new process (warm caches) | sampling s | min bulk / tail ESS | ESS/s sampling | whole new process s | divergences | max R-hat |
-    |---|---|---|---|---|---|---|---|
-    | rhcc_bayes (nutpie, numba) | 15.66-18.82 s | 103.76-109.19 | 2519 / 2248 | 23-24 | 145.4-161.9 | 0 | 1.002 |
-    | Stan twin (PyStan, cached model) | 0.07 s | 75.95-87.74 | 3212 / 2723 | 37-42 | 79.3-91.5 | 0 | 1.002 |
+    | | compile in a new process (warm caches) | sampling s | min bulk / tail ESS | ESS/s sampling | whole new process s | ESS/s whole process | divergences | max R-hat |
+    |---|---|---|---|---|---|---|---|---|
+    | rhcc_bayes (nutpie, numba) | 8.27-17.43 s | 25.32-101.12 | 2519 / 2248 | 25-99 | 43.8-140.4 | 17.9-57.6 | 0 | 1.002 |
+    | Stan twin (PyStan, cached model) | 0.03-0.07 s | 28.28-83.42 | 3212 / 2723 | 39-114 | 29.8-87.0 | 36.9-107.7 | 0 | 1.002 |
+    Stan / rhcc_bayes per run pair (median, range): sampling ESS/s 1.55 (1.14-2.58), whole-process speed 1.61 (1.47-2.63)
+    lowest bulk ESS: rhcc_bayes (nutpie, numba) tau_treatment (2519), Stan twin (PyStan, cached model) tau_treatment (3212)
+
+    An earlier run at a steadier load of 5.3-6.3 (before the ESS/s-whole and ratio columns existed):
+    rhcc_bayes compile 15.66-18.82 s, sampling 103.76-109.19 s, ESS/s 23-24, whole 145.4-161.9 s;
+    Stan compile 0.07 s, sampling 75.95-87.74 s, ESS/s 37-42, whole 79.3-91.5 s. Same draws
+    (same seeds), hence the same ESS and the same agreement table:
 
     parameter                                    mean rhcc mean stan  z mean  sd rhcc  sd stan   z sd  flag
     gamma[0]                                        -4.194    -4.193   -0.19    0.178    0.183  -2.12
