@@ -102,11 +102,17 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=default["tune"])
     parser.add_argument("--target-accept", type=float, default=default["target_accept"])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--offsets", action="store_true",
+                        help="fit the size effects in offset form at every size (the parameterisation before levels)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.offsets:
+        from rhcc_bayes.survival import steps
+
+        steps.LEVELS_MIN_ARMS = 10**9
     settings = SamplerSettings(draws=args.draws, tune=args.tune, target_accept=args.target_accept)
     print(f"simulated evidence, 4 x {args.draws} draws (+{args.tune} tune), target_accept {args.target_accept}, "
-          f"seed {args.seed}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"seed {args.seed}{', size effects as offsets' if args.offsets else ''}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     header = (f"{'arms':>6}{'compile s':>10}{'sample s':>9}{'CPU s':>7}{'e2e s':>7}{'ESS bulk':>9}{'ESS tail':>9}"
               f"{'R-hat':>7}{'div':>5}{'steps':>6}{'ESS/s':>7}{'ESS/CPUs':>9}{'ESS/kgrad':>10}  gate  lowest ESS")
     print(header)
