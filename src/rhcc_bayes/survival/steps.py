@@ -40,6 +40,8 @@ normal of the same dimension at target_accept 0.98 (0.129).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Every size band (le3, 3to5, gt5, nr) reported by at least this many study arms: sample the
@@ -55,6 +57,7 @@ def softplus_bound(pt, y, bound, scale, side):
     return bound + side * scale * pt.softplus(side * (y - bound) / scale)
 
 
+@functools.cache
 def _softplus_bound_class():
     from pymc.logprob.transforms import Transform
 
