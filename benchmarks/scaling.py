@@ -32,7 +32,17 @@ Size effects as levels where data-rich (survival/steps.py; 46 arms: offsets, too
 
 Size effects as offsets at every size (``--offsets``, the parameterisation before levels):
 
-OFFSETS_TABLE
+  arms compile s sample s  CPU s  e2e s ESS bulk ESS tail  R-hat  div steps  ESS/s ESS/CPUs ESS/kgrad  gate  lowest ESS
+    46      (the same fit as above: 46 arms already use offsets)
+   173      59.9     38.7     19    104     1491     2305  1.003    0  31.0   38.5     79.1      6.01  pass  size_3to5_offset
+   660       7.6    103.4     49    113     1170     1351  1.004    0  32.9   11.3     23.9      4.44  pass  size_3to5_offset
+  2587      80.5    555.7    306    651     3099     3477  1.004    0  63.0    5.6     10.1      6.15  pass  size_3to5_offset
+  growth exponents (4 sizes): ESS/s ~ arms^-0.50, ESS/CPU s ~ arms^-0.57, ESS/gradient ~ arms^0.15
+
+Levels give 1.6x / 2.4x / 1.1x the ESS per CPU second at 173 / 660 / 2587 arms (660 arms at
+4 x 1000 draws: min bulk / tail ESS 621 / 617 with offsets, 1217 / 1090 with levels). On an
+idle machine 2587 arms would take about 318 / 2 = 160 s of sampling plus a warm compile: the
+120 s end-to-end target is not met at target_accept 0.98 (see below).
 
 Where the cost goes above ~170 arms is no longer the geometry. The gradient (logp + dlogp,
 numba, one core) costs 0.026 / 0.044 / 0.106 / 0.345 ms at 46 / 173 / 660 / 2587 arms (about

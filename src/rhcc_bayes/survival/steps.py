@@ -33,9 +33,10 @@ without the interaction (:func:`anchors`). ``x ~ TruncatedNormal(r, sd, upper=r)
 joint prior is exactly the one above (tests/survival/test_steps.py). The bounded levels use
 :class:`SoftplusBound`, whose free coordinate is the level itself away from its bound and
 log-like within about a posterior SD of it, so a step whose posterior reaches 0 has no long
-tail. Same 660 arms: condition number ~28 and min bulk ESS 1217 (sigma_study; the size
-effects 1561+); the step size (0.113) is then within 15% of what nutpie reaches on a standard
-normal of the same dimension at target_accept 0.98 (0.129).
+tail. Same 660 arms: condition number ~28, min bulk / tail ESS 1217 / 1090 (sigma_study;
+nodularity_steps, prior-only here), the size effects >= 1561 / 1111; the step size (0.113) is
+then within 15% of what nutpie reaches on a standard normal of the same dimension at
+target_accept 0.98 (0.129). At the default 4 x 2000 draws: benchmarks/scaling.py.
 """
 
 from __future__ import annotations
