@@ -29,6 +29,7 @@ from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
+from rhcc_bayes.survival.steps import anchors, band_arms, size_effects
 
 
 def coords_of(design: SurvivalDesign) -> dict:
@@ -43,22 +44,18 @@ def coords_of(design: SurvivalDesign) -> dict:
     }
 
 
-def _covariate_effects(pm, pt, priors, covariates) -> dict:
+def _covariate_effects(pm, pt, priors, covariates, size_arms=None, size_anchors=None) -> dict:
     """Covariate effects on the log hazard per known level ("nr" = 0), for the spec's covariates.
 
     Returns ``{covariate: effects}``; size also gives ``"size_band_ablation"`` (the
     ablation x size interaction). Covariates left out of the spec get no parameters.
+    ``size_arms`` and ``size_anchors`` (:func:`~rhcc_bayes.survival.steps.band_arms`,
+    :func:`~rhcc_bayes.survival.steps.anchors`) choose the size effects' parameterisation (:mod:`~rhcc_bayes.survival.steps`).
     """
     sd = priors.covariate_sd
     effects = {}
-    if "size_band" in covariates:
-        size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
-        size_steps = pm.HalfNormal("size_steps", sd, shape=2)
-        effects["size_band"] = pm.Deterministic(
-            "beta_size", pt.stack([size_mid - size_steps[0], size_mid, size_mid + size_steps[1]]), dims="size_band_level")
-        abl = pm.HalfNormal("ablation_size_steps", sd, shape=2)
-        effects["size_band_ablation"] = pm.Deterministic(
-            "beta_size_ablation", pt.stack([-abl[0], pt.zeros(()), abl[1]]), dims="size_band_level")
+    if "size_band" in covariates:  # monotone size effects, levels or offsets by data richness
+        effects.update(size_effects(pm, pt, sd, size_arms, size_anchors))
     if "nodularity" in covariates:
         nod = pm.HalfNormal("nodularity_steps", sd, shape=2)
         effects["nodularity"] = pm.Deterministic("beta_nodularity", pt.stack([-nod[0], nod[1]]), dims="nodularity_level")
@@ -151,7 +148,8 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     with pm.Model(coords=coords) as model:
         baseline = family.add_priors(pm, pt, pr)
         mu = _treatment_effects(pm, pt, design, spec)
-        effects = _covariate_effects(pm, pt, pr, spec.covariates)
+        effects = _covariate_effects(pm, pt, pr, spec.covariates, band_arms(design),
+                                     anchors(baseline, mu, design.structure.is_ablation))
         if len(design.arms):
             idx = design.covariate_index
             st = design.structure
