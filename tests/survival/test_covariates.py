@@ -248,3 +248,33 @@ def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
     assert cv.reported_levels(cov, None) == (cov, [])
     with pytest.raises(ValueError):
         cv.reported_levels(cov, TYPICAL, "bogus")
+
+
+def test_bundled_arms_cover_post_resection_but_not_post_transplant_recurrence(profiles):
+    """On the bundled evidence: no arm states transplant, so a post-transplant profile is
+    outside it for every treatment; the prior treatment of a post-resection profile never is."""
+    from rhcc_bayes.survival.support import arm_support
+    from rhcc_bayes.synthesis import Synthesis
+
+    records = arm_support(Synthesis("default").design)
+    for trt, arms in records.groupby("treatment"):
+        arms = arms.to_dict(orient="records")
+        tx = coverage_gaps(profiles["post_transplant"], arms)
+        assert any("recurrence after transplant is outside every arm's limits" in g for g in tx), trt
+        assert not any("recurrence after" in g for g in coverage_gaps(profiles["small_solitary_late"], arms)), trt
+
+
+@pytest.mark.slow
+def test_post_resection_profile_is_predicted_like_an_unreported_one_and_transplant_is_not(small_fit):
+    import numpy as np
+
+    _, result = small_fit
+    assert result.idata.posterior["beta_prior"].coords["prior_level"].values.tolist() == ["transplant"]
+    base = dict(tumour_size_cm=2.4, nodules=1, months_since_treatment=30)
+    s = {t: result.predict(PatientProfile(**base, prior_treatment=t), times=[12, 60]).values
+         for t in ("resection", "unknown", "transplant")}
+    assert np.array_equal(s["resection"], s["unknown"])  # identical draws, not just close
+    assert not np.allclose(s["transplant"], s["resection"])
+    # the transplant effect shifts the log hazard of every segment: S_tx(t) = S_res(t) ** exp(beta)
+    beta = result.idata.posterior["beta_prior"].sel(prior_level="transplant").values
+    assert np.allclose(s["transplant"], s["resection"] ** np.exp(beta)[..., None, None], rtol=1e-6)
