@@ -38,7 +38,7 @@ def test_new_study_arm_and_patient_levels(tmp_path, base):
     rows = d.ipd.rows.sort_values("time")
     assert rows[["size_band", "nodularity", "recurrence", "prior"]].values.tolist() == [
         ["nr", "multinodular", "nr", "nr"],  # 5 months, TACE
-        ["le3", "solitary", "late", "resection"],  # 10 months
+        ["le3", "solitary", "late", "nr"],  # 10 months, after resection: the reference
         ["3to5", "multinodular", "early", "transplant"],  # 30 months
         ["gt5", "nr", "nr", "nr"]]  # 40 months, size only
     assert d.ipd.patients == 4 and d.ipd.checks.empty
@@ -124,9 +124,9 @@ def test_decisions_see_the_levels_the_patients_report(tmp_path, base):
                           "REG,A,RFA,40,0,7,,,\n")
     records = arm_support(Synthesis("default", ipd=path).design)
     reg = records[records["study"] == "REG"]
-    assert reg["n"].tolist() == [1.0, 2.0]  # gt5 (size only) and le3/solitary/late/resection
+    assert reg["n"].tolist() == [1.0, 2.0]  # gt5 (size only) and le3/solitary/late (after resection: nr)
     assert reg["size_max_cm"].tolist()[1] == 3.0 and reg["size_min_cm"].tolist()[0] == 5.0
-    profile = {"size_band": "le3", "nodularity": "solitary", "recurrence": "late", "prior": "resection"}
+    profile = {"size_band": "le3", "nodularity": "solitary", "recurrence": "late", "prior": "nr"}
     _, notes_base = reported_levels(profile, arm_support(base.design).to_dict(orient="records"))
     _, notes_ipd = reported_levels(profile, records.to_dict(orient="records"))
     assert any("<= 3 cm: no arm reports" in n for n in notes_base)

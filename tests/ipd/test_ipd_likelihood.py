@@ -37,8 +37,8 @@ def test_weibull_potential_is_the_exact_patient_likelihood(tmp_path):
             theta += v["beta_nodularity"][0 if nod == 1 else 1]
         if months != "":
             theta += v["beta_recurrence"][0 if months < 12 else 1]
-        if prior:
-            theta += v["beta_prior"][["resection", "transplant"].index(prior)]
+        if prior == "transplant":  # after resection: the reference population, no effect
+            theta += v["beta_prior"][0]
         a, log_scale = v["weibull_shape"], v["log_lambda"] + theta
         ll += d * (np.log(a) + log_scale + (a - 1) * np.log(t)) - np.exp(log_scale) * t ** a
     assert float(v["ipd_loglik"]) == pytest.approx(ll, rel=1e-9)

@@ -148,7 +148,10 @@ def test_profile_reads_as_a_clinician_writes_it():
     assert not table["value"].isin(["True", "False", "None"]).any()
     assert bl.patient_line(p).startswith("p1: 2.5 cm solitary recurrent HCC, late recurrence (30 months) after "
                                          "resection; Child-Pugh A")
-    assert bl.covariates_text(p.model_covariates()) == "tumour <= 3 cm, solitary, late recurrence, after resection"
+    assert bl.covariates_text(p.model_covariates()) == ("tumour <= 3 cm, solitary, late recurrence, reference prior "
+                                                        "treatment (resection or not reported)")
+    transplant = PatientProfile(id="p2", prior_treatment="transplant")
+    assert bl.covariates_text(transplant.model_covariates()).endswith(", after transplant")
 
 
 def test_bottom_line_says_when_the_horizon_is_beyond_the_evidence():

@@ -63,6 +63,31 @@ def test_multinodular_inclusion_limit_is_a_mixed_cohort_not_a_multinodular_one()
 def test_unknown_and_uncoded_values_are_the_reference():
     assert set(profile_covariates(PatientProfile()).values()) == {"nr"}
     assert profile_covariates(PatientProfile(prior_treatment="ablation"))["prior"] == "nr"
+
+
+def test_post_resection_is_the_reference_population_and_only_transplant_has_an_effect():
+    """Recurrence after resection is the ordinary R-HCC population (the bundled cohorts that
+    state no prior treatment are post-resection in practice): arms and patients after
+    resection take the reference level; only transplant keeps its own level."""
+    assert COVARIATES["prior"].levels == ("transplant",)
+    for prior in ("resection", "", "mixed", "ablation"):
+        assert arm_covariates({"prior_treatment": prior})["prior"] == "nr", prior
+    assert arm_covariates({"prior_treatment": "transplant"})["prior"] == "transplant"
+    assert profile_covariates(PatientProfile(prior_treatment="resection"))["prior"] == "nr"
+    assert profile_covariates(PatientProfile(prior_treatment="transplant"))["prior"] == "transplant"
+
+
+def test_prior_treatment_coverage_by_stated_limits_and_transplant_only_by_transplant_arms():
+    prior = COVARIATES["prior"]
+    after = {t: PatientProfile(prior_treatment=t) for t in ("resection", "transplant", "ablation")}
+    assert prior.covers(arm(prior=""), after["resection"]) and prior.covers(arm(prior="mixed"), after["ablation"])
+    assert not prior.covers(arm(prior=""), after["transplant"])        # unstated cohorts are post-resection
+    assert not prior.covers(arm(prior="mixed"), after["transplant"])
+    assert prior.covers(arm(prior="transplant"), after["transplant"])
+    assert not prior.covers(arm(prior="transplant"), after["resection"])
+    assert not prior.covers(arm(prior="resection"), after["ablation"])  # a stated limit stays a limit
+    assert prior.covers(arm(prior="resection"), PatientProfile())       # unknown: covered by every arm
+    assert prior.limit_text(arm(prior="")) == "no prior treatment stated (post-resection in practice)"
     assert set(arm_covariates({}).values()) == {"nr"}
     assert arm_covariates(pd.Series({"recurrence_timing": "", "size_max_cm": NAN}))["recurrence"] == "nr"
 
@@ -90,9 +115,10 @@ def test_stage_coverage_by_the_arm_bclc_limits():
 
 
 # --- coverage ------------------------------------------------------------------------------
-def test_all_comer_arm_covers_every_profile(profiles):
-    for p in profiles.values():
-        assert coverage_gaps(p, [arm()]) == []
+def test_all_comer_arm_covers_every_profile_but_recurrence_after_transplant(profiles):
+    for name, p in profiles.items():
+        assert (coverage_gaps(p, [arm()]) == []) is (p.prior_treatment != "transplant"), name
+    assert coverage_gaps(profiles["post_transplant"], [arm(prior="transplant")]) == []
 
 
 def test_coverage_by_inclusion_limits(profiles):
@@ -159,13 +185,16 @@ def test_large_tumour_is_flagged_only_where_every_arm_limits_size(profiles):
     assert "ablation x size interaction" in msgs[0]
 
 
-def test_post_transplant_profile_flagged_only_by_post_resection_only_arms(profiles):
+def test_post_transplant_profile_flagged_unless_an_arm_states_transplant(profiles):
     p = profiles["post_transplant"]
     support, table = _support(TYPICAL)
     cp, ex, msgs = _flags(p, "REPEAT-RESECTION", False, support, table)
     assert ex and "recurrence after transplant is outside every arm's limits (after resection only)" in msgs[0]
-    for trt in ("RFA", "TACE", "MIXED-LRT"):  # all-comer or post-transplant arms cover it
-        assert _flags(p, trt, trt == "RFA", support, table)[1] is False
+    cp, ex, msgs = _flags(p, "TACE", False, support, table)  # all-comer cohorts: post-resection in practice
+    assert ex and ("recurrence after transplant is outside every arm's limits (no prior treatment stated "
+                   "(post-resection in practice))") in msgs[0]
+    assert _flags(p, "MIXED-LRT", False, support, table)[1] is True
+    assert _flags(p, "RFA", True, support, table)[1] is False  # the post-transplant RFA arm covers it
 
 
 def test_multinodular_profile_is_covered_by_cohorts_allowing_several_nodules(profiles):
@@ -206,11 +235,11 @@ def test_population_level_evidence_is_not_called_class_prior_only(profiles):
 def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
     p = profiles["multifocal_early_mvi"]  # 3.8 cm, 3 nodules, early, after resection
     cov = p.model_covariates()
-    assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "resection",
+    assert cov == {"size_band": "3to5", "nodularity": "multinodular", "recurrence": "early", "prior": "nr",
                    "stage": "nr"}
     levels, notes = cv.reported_levels(cov, TYPICAL, "reported")
-    # arms report 3to5 (<= 5 cm) and resection, but no multinodular or early-recurrence cohort
-    assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "resection",
+    # arms report 3to5 (<= 5 cm), but no multinodular or early-recurrence cohort
+    assert levels == {"size_band": "3to5", "nodularity": "nr", "recurrence": "nr", "prior": "nr",
                       "stage": "nr"}
     assert len(notes) == 2 and notes[0].startswith("nodularity multinodular: no arm reports this level")
     kept, notes = cv.reported_levels(cov, TYPICAL)  # default: keep, with the same two notes
@@ -219,3 +248,33 @@ def test_levels_no_arm_reports_map_to_the_all_comer_level(profiles):
     assert cv.reported_levels(cov, None) == (cov, [])
     with pytest.raises(ValueError):
         cv.reported_levels(cov, TYPICAL, "bogus")
+
+
+def test_bundled_arms_cover_post_resection_but_not_post_transplant_recurrence(profiles):
+    """On the bundled evidence: no arm states transplant, so a post-transplant profile is
+    outside it for every treatment; the prior treatment of a post-resection profile never is."""
+    from rhcc_bayes.survival.support import arm_support
+    from rhcc_bayes.synthesis import Synthesis
+
+    records = arm_support(Synthesis("default").design)
+    for trt, arms in records.groupby("treatment"):
+        arms = arms.to_dict(orient="records")
+        tx = coverage_gaps(profiles["post_transplant"], arms)
+        assert any("recurrence after transplant is outside every arm's limits" in g for g in tx), trt
+        assert not any("recurrence after" in g for g in coverage_gaps(profiles["small_solitary_late"], arms)), trt
+
+
+@pytest.mark.slow
+def test_post_resection_profile_is_predicted_like_an_unreported_one_and_transplant_is_not(small_fit):
+    import numpy as np
+
+    _, result = small_fit
+    assert result.idata.posterior["beta_prior"].coords["prior_level"].values.tolist() == ["transplant"]
+    base = dict(tumour_size_cm=2.4, nodules=1, months_since_treatment=30)
+    s = {t: result.predict(PatientProfile(**base, prior_treatment=t), times=[12, 60]).values
+         for t in ("resection", "unknown", "transplant")}
+    assert np.array_equal(s["resection"], s["unknown"])  # identical draws, not just close
+    assert not np.allclose(s["transplant"], s["resection"])
+    # the transplant effect shifts the log hazard of every segment: S_tx(t) = S_res(t) ** exp(beta)
+    beta = result.idata.posterior["beta_prior"].sel(prior_level="transplant").values
+    assert np.allclose(s["transplant"], s["resection"] ** np.exp(beta)[..., None, None], rtol=1e-6)

@@ -66,7 +66,8 @@ def test_hr_policy_always_uses_it_with_se_from_the_ci(two_arm):
 
 def test_arm_descriptors_become_covariate_levels(two_arm):
     arms = make_design(two_arm, spec()).arms.set_index("arm")
-    assert arms.loc["B", ["size_band", "nodularity", "recurrence", "prior"]].tolist() == ["le3", "solitary", "late", "resection"]
+    # post-resection is the reference population of the prior-treatment covariate
+    assert arms.loc["B", ["size_band", "nodularity", "recurrence", "prior"]].tolist() == ["le3", "solitary", "late", "nr"]
     assert arms.loc["A", ["size_band", "nodularity", "recurrence", "prior"]].tolist() == ["nr", "nr", "nr", "nr"]
 
 

@@ -51,7 +51,7 @@ def idata():
 def test_descriptors_map_to_arm_levels():
     assert Population.from_mapping({"size_max_cm": 3, "nodules_max": 1, "prior_treatment": "resection"}
                                    ).covariates() == {"size_band": "le3", "nodularity": "solitary",
-                                                      "recurrence": "nr", "prior": "resection", "stage": "nr"}
+                                                      "recurrence": "nr", "prior": "nr", "stage": "nr"}
     milan = Population.from_mapping({"milan": "within", "recurrence": "early"})
     assert (milan.size_max_cm, milan.nodules_max) == (5.0, 3.0)
     assert milan.covariates() == {"size_band": "3to5", "nodularity": "nr", "recurrence": "early", "prior": "nr",
@@ -78,7 +78,8 @@ def test_example_population_files_load(examples_dir):
         pop = load_population(f)
         assert pop.id and set(pop.covariates()) == {"size_band", "nodularity", "recurrence", "prior", "stage"}
     assert load_population(examples_dir / "populations" / "advanced_post_resection.toml").covariates() == {
-        "size_band": "nr", "nodularity": "nr", "recurrence": "nr", "prior": "resection", "stage": "advanced"}
+        "size_band": "nr", "nodularity": "nr", "recurrence": "nr", "prior": "nr", "stage": "advanced"}
+    assert Population.from_mapping({"prior_treatment": "transplant"}).covariates()["prior"] == "transplant"
 
 
 @pytest.mark.parametrize("text,needle", [

@@ -50,7 +50,8 @@ def treatment_flags(profile, trt: str, is_ablation: bool, support: pd.DataFrame 
     Extrapolation means the profile lies outside what the evidence covers: no arm of the
     treatment includes the patient within its stated inclusion limits (size, number of
     nodules, recurrence timing, prior treatment; an arm stating no limit, e.g. an
-    all-comer cohort, includes every patient). For a class-prior-only treatment the
+    all-comer cohort, includes every patient, except a post-transplant one: cohorts stating
+    no prior treatment are post-resection in practice). For a class-prior-only treatment the
     arms of every treatment are checked, since its covariate effects come from them.
     """
     if support is None or arms is None:

@@ -207,10 +207,10 @@ class PatientProfile:
         dict
             ``size_band`` in {"le3", "3to5", "gt5", "nr"}, ``nodularity`` in
             {"solitary", "multinodular", "nr"}, ``recurrence`` in {"early", "late",
-            "nr"}, ``prior`` in {"resection", "transplant", "nr"}. Unknown inputs map
-            to "nr" (the model's not-reported level). A prior treatment other than
-            resection or transplant (ablation, TACE...) also maps to "nr": the
-            evidence only distinguishes post-resection from post-transplant arms.
+            "nr"}, ``prior`` in {"transplant", "nr"}. Unknown inputs map to "nr" (the
+            model's not-reported level). Recurrence after resection is the reference
+            population (the bundled R-HCC cohorts are post-resection), so "resection"
+            maps to "nr" too, as does any prior treatment other than transplant.
             The coding (cut-offs, levels) is owned by
             :mod:`rhcc_bayes.survival.covariates`.
         """

@@ -73,7 +73,7 @@ def covariates_text(cov: dict) -> str:
     rec = cov.get("recurrence", "nr")
     parts.append("recurrence timing not reported" if rec == "nr" else f"{rec} recurrence")
     prior = cov.get("prior", "nr")
-    parts.append("prior treatment not reported" if prior == "nr" else f"after {prior}")
+    parts.append("reference prior treatment (resection or not reported)" if prior == "nr" else f"after {prior}")
     return ", ".join(parts)
 
 

@@ -3,7 +3,8 @@
 Each :class:`Covariate` owns, in one place,
 
 - its **model levels** (the effect levels of the survival model, in model order) and the
-  **reference level** ``"nr"`` ("not reported": the all-comer average, effect 0);
+  **reference level** ``"nr"`` ("not reported": the all-comer average, effect 0; for prior
+  treatment the all-comer R-HCC cohort is post-resection, so "resection" codes to ``"nr"``);
 - its **labels** (for tables, flags and figures);
 - the mapping from **arm descriptors** (the evidence columns ``size_min_cm``,
   ``size_max_cm``, ``nodules_max``, ``recurrence_timing``, ``prior_treatment``, ``bclc``) to a
@@ -17,15 +18,19 @@ Coding rules (one rule for arms and populations, one for patients):
   limit (conservative: "<= 5 cm" is ``3to5``, "<= 7 cm" is ``gt5``; a lower limit >= 5 cm
   is ``gt5``). Nodularity: ``solitary`` only when at most one nodule is allowed; a cohort
   allowing several nodules ("<= 3 nodules") is mixed and coded ``nr``, since most of its
-  patients are usually solitary. Recurrence timing and prior treatment: the stated level,
-  else ``nr``. Stage: ``advanced`` when every BCLC stage the arm allows is C or D (portal-vein
+  patients are usually solitary. Recurrence timing: the stated level, else ``nr``. Prior
+  treatment: ``transplant`` when stated, else ``nr``: recurrence after resection is the
+  ordinary R-HCC population, the reference (a post-resection arm or patient is coded like a
+  cohort that states no prior treatment). Stage: ``advanced`` when every BCLC stage the arm allows is C or D (portal-vein
   thrombus and/or extrahepatic spread), else ``nr``; a patient is ``advanced`` when either
   flag is set.
 * A patient is coded by his values (unknown -> ``nr``).
 * Coverage is by inclusion limits, not by level: an arm covers a patient when the
   patient's value lies within every limit the arm states. An arm that states no limit on
   a covariate (an all-comer cohort, level ``nr``) includes the patient's subgroup and so
-  covers him; an unknown patient value is covered by every arm.
+  covers him; an unknown patient value is covered by every arm. One exception: a cohort
+  stating no prior treatment is post-resection in practice and does not cover recurrence
+  after transplantation; only an arm stating "transplant" does.
 """
 
 from __future__ import annotations
@@ -171,7 +176,16 @@ def _rec_text(p) -> str:
 
 
 # --- prior (curative-intent) treatment --------------------------------------------------
-PRIOR_LEVELS = ("resection", "transplant")
+#: Recurrence after curative resection is the ordinary R-HCC population: the review's
+#: cohorts are post-resection wherever they say so, none of the bundled cohorts that states
+#: no prior treatment is known to be anything else, and an effect of "resection vs an
+#: all-comer cohort that is itself post-resection" is unidentified prior noise
+#: (validation/LOSO_NOTES.md). So post-resection arms and profiles take the reference level;
+#: only recurrence after liver transplantation (immunosuppressed graft, a different disease
+#: course) has its own effect.
+PRIOR_LEVELS = ("transplant",)
+#: Prior treatments an arm can state as an inclusion limit ("after X only").
+PRIOR_LIMITS = ("resection", "transplant", "ablation")
 
 
 def _prior_arm(d: Mapping) -> str:
@@ -185,13 +199,23 @@ def _prior_profile(p) -> str:
 
 
 def _prior_covers(d: Mapping, p) -> bool:
-    arm, value = _prior_arm(d), _value(p, "prior_treatment")
-    return arm == REFERENCE or value in (UNKNOWN, None) or value == arm
+    """A stated prior treatment is a limit; a cohort stating none (or "mixed") includes every
+    recurrence except after transplantation, which only a post-transplant arm covers."""
+    value, stated = _value(p, "prior_treatment"), _text(d, "prior_treatment")
+    if value in (UNKNOWN, None):
+        return True
+    if stated in PRIOR_LIMITS:
+        return value == stated
+    return value != "transplant"
 
 
 def _prior_limit(d: Mapping) -> str:
-    arm = _prior_arm(d)
-    return "any prior treatment" if arm == REFERENCE else f"after {arm} only"
+    stated = _text(d, "prior_treatment")
+    if stated in PRIOR_LIMITS:
+        return f"after {stated} only"
+    if stated == "mixed":
+        return "mixed prior treatments"
+    return f"prior treatment {stated}" if stated else "no prior treatment stated (post-resection in practice)"
 
 
 def _prior_text(p) -> str:
@@ -317,7 +341,7 @@ RECURRENCE = Covariate(
     "months_since_treatment", _rec_arm, _rec_profile, _rec_covers, _rec_limit, _rec_text)
 PRIOR = Covariate(
     "prior", "prior treatment", PRIOR_LEVELS,
-    {"resection": "after resection", "transplant": "after transplant", REFERENCE: "not reported / other"},
+    {"transplant": "after transplant", REFERENCE: "after resection / not reported / other"},
     "prior_treatment", _prior_arm, _prior_profile, _prior_covers, _prior_limit, _prior_text)
 STAGE = Covariate(
     "stage", "disease stage", ("advanced",),

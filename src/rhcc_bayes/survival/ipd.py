@@ -77,7 +77,8 @@ def patient_levels(table: pd.DataFrame, covariates) -> pd.DataFrame:
 
     Patients are coded like patient profiles (``Covariate.profile_level``): size band from
     ``tumour_size_cm``, solitary/multinodular from ``nodules``, early/late from
-    ``months_since_treatment``, resection/transplant from ``prior_treatment``; unknown -> "nr".
+    ``months_since_treatment``, transplant from ``prior_treatment`` (resection, the reference
+    population, and unknown -> "nr").
     """
     fields = ("tumour_size_cm", "nodules", "months_since_treatment", "prior_treatment")
 
@@ -286,7 +287,7 @@ _LEVEL_DESCRIPTORS = {
                   "gt5": {"size_min_cm": 5.0}},
     "nodularity": {"solitary": {"nodules_max": 1.0}},  # "multinodular" has no arm coding (as in the evidence)
     "recurrence": {"early": {"recurrence_timing": "early"}, "late": {"recurrence_timing": "late"}},
-    "prior": {"resection": {"prior_treatment": "resection"}, "transplant": {"prior_treatment": "transplant"}},
+    "prior": {"transplant": {"prior_treatment": "transplant"}},  # resection is the reference ("nr")
     "stage": {"advanced": {"bclc": "C"}},  # patients carry no stage column yet: always the reference level
 }
 
