@@ -184,7 +184,7 @@ def stan_data(design, spec) -> dict:
         "P": len(design.bias_populations) if (design.population_index > 0).any() else 0,
         "arm_pop": _ints(design.population_index),
         "x_size": level["size_band"], "x_nod": level["nodularity"], "x_rec": level["recurrence"],
-        "x_prior": level["prior"], "x_stage": level["stage"],
+        "K_prior": len(COVARIATES["prior"]) - 1, "x_prior": level["prior"], "x_stage": level["stage"],
         **_latent(design), **_survival_rows(design), **_secondary(design),
         **{k: float(getattr(pr, k)) for k in (
             "baseline_log_hazard_mean", "baseline_log_hazard_sd", "segment_step_sd", "class_effect_sd",
@@ -200,6 +200,8 @@ def shared_parameters(design) -> list[tuple[str, str, tuple]]:
     Returns a list of ``(label, (pymc_name, pymc_index), (stan_name, stan_index))`` with
     0-based indices into the flattened per-draw arrays of each side.
     """
+    from rhcc_bayes.survival.spec import COVARIATES
+
     st = design.structure
     out = []
 
@@ -219,7 +221,7 @@ def shared_parameters(design) -> list[tuple[str, str, tuple]]:
     vec("beta_size_ablation", "beta_size_ablation", "beta_size_ablation", ["le3", "gt5"], indices=[0, 2])
     vec("beta_nodularity", "beta_nodularity", "beta_nodularity", ["solitary", "multinodular"])
     vec("beta_recurrence", "beta_recurrence", "beta_recurrence", ["early", "late"])
-    vec("beta_prior", "beta_prior", "beta_prior", ["resection", "transplant"])
+    vec("beta_prior", "beta_prior", "beta_prior", [lv for lv in COVARIATES["prior"] if lv != "nr"])
     vec("beta_stage", "beta_stage", "beta_stage", ["advanced"])
     if design.bias_populations and (design.population_index > 0).any():
         scalar("sigma_population", "sigma_population", "sigma_population", (0,))

@@ -88,7 +88,8 @@ data {
   array[A] int<lower=1, upper=4> x_size;
   array[A] int<lower=1, upper=3> x_nod;
   array[A] int<lower=1, upper=3> x_rec;
-  array[A] int<lower=1, upper=3> x_prior;
+  int<lower=1> K_prior;                    // prior-treatment effect levels (survival.covariates.PRIOR_LEVELS)
+  array[A] int<lower=1, upper=K_prior+1> x_prior;
   array[A] int<lower=1, upper=2> x_stage;
   // latent arm sizes
   int<lower=0> L;
@@ -207,7 +208,7 @@ parameters {
   vector<lower=0>[2] ablation_size_steps;
   vector<lower=0>[2] nodularity_steps;
   vector<lower=0>[2] recurrence_steps;
-  vector[2] beta_prior;
+  vector[K_prior] beta_prior;
   vector[1] beta_stage;
   real<lower=0> sigma_study;
   vector[N_study] z_study;
@@ -249,7 +250,7 @@ transformed parameters {
     vector[4] abl_pad = append_row(beta_size_ablation, 0);
     vector[3] nod_pad = append_row(beta_nodularity, 0);
     vector[3] rec_pad = append_row(beta_recurrence, 0);
-    vector[3] prior_pad = append_row(beta_prior, 0);
+    vector[K_prior + 1] prior_pad = append_row(beta_prior, 0);
     vector[2] stage_pad = append_row(beta_stage, 0);
     vector[P + 1] pop_pad = append_row(rep_vector(0, 1), delta_population);
     theta = mu[arm_t] + size_pad[x_size] + is_ablation[arm_t] .* abl_pad[x_size] + nod_pad[x_nod]
