@@ -21,6 +21,15 @@ with ``rhcc-bayes fit --cache-dir``) on the 2-core machine shared with 4 other s
 whatever its worker count (the 10k rows are from a second run at 18:37). Profiles per CPU-minute is the machine-independent figure: one
 worker on an idle core gives about that many per minute of wall time.
 
+Measured 2026-11-30 19:27 on the same machine nearly idle (load 1.4-2.3; the helpers done),
+default posterior at MODEL_VERSION .7, after the reduced prediction posterior:
+
+    patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB  load
+     1000000       2    188.7    368.0       317,949      163,026          405     11,999   2.3
+     1000000       1    310.6    310.3       193,185      193,389          431     11,999   1.5
+
+Earlier, on the loaded machine:
+
     patients workers   wall s    CPU s  profiles/min  per CPU-min  peak RSS MB  output MB  load
        10000       1     13.5      9.2        44,604       65,573          278        110   5.0
        10000       2     23.6     15.6        25,383       38,341          277        110   5.0
