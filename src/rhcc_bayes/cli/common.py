@@ -37,6 +37,15 @@ def seed_arg(text: str) -> int:
     return value
 
 
+def check_horizon_option(horizon: float) -> None:
+    """``--horizon`` of decide/report/voi/serve, checked before any (slow) fit."""
+    from rhcc_bayes.core.errors import UserError
+    from rhcc_bayes.core.horizon import MAX_HORIZON_MONTHS, is_horizon
+
+    if not is_horizon(horizon):
+        raise UserError(f"--horizon must be in (0, {MAX_HORIZON_MONTHS:g}] months, got {horizon:g}")
+
+
 def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> None:
     if spec:
         parser.add_argument("--spec", default="default",

@@ -21,6 +21,7 @@ from rhcc_bayes.cli.common import (
     add_fit_arguments,
     add_out_argument,
     announce_gate,
+    check_horizon_option,
     emit,
     fit_from_args,
     frame_text,
@@ -78,14 +79,12 @@ def _validate(args):
         args.chunk_rows = CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows
         if not 1 <= args.chunk_rows <= 1_000_000:
             raise UserError(f"--chunk-rows must be between 1 and 1000000, got {args.chunk_rows}")
-        if not (0 < args.horizon <= 240):
-            raise UserError(f"--horizon must be in (0, 240] months, got {args.horizon:g}")
+        check_horizon_option(args.horizon)
         next(read_cohort_chunks(args.cohort, 1))  # header and first patient, before any (slow) fit
         return None, args.cohort
     if not _has_profile_options(args):
         raise UserError("give a patient: --profile FILE, profile options (e.g. --tumour-size-cm 2.5), or --cohort CSV")
-    if not (0 < args.horizon <= 240):
-        raise UserError(f"--horizon must be in (0, 240] months, got {args.horizon:g}")
+    check_horizon_option(args.horizon)
     return from_cli_args(args), None
 
 

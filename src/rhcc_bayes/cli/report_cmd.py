@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args, seed_arg
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, check_horizon_option, fit_from_args, seed_arg
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
@@ -44,8 +44,7 @@ def run(args) -> int:
 
     if not _has_profile_options(args):
         raise UserError("give a patient: --profile FILE or profile options (e.g. --tumour-size-cm 2.5)")
-    if not (0 < args.horizon <= 240):
-        raise UserError(f"--horizon must be in (0, 240] months, got {args.horizon:g}")
+    check_horizon_option(args.horizon)
     profile = from_cli_args(args)
     utility = load_utility(args.utility) if args.utility else None
     check_report_target(args.out)  # refuse a foreign folder or a file before any (slow) fit

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, fit_from_args
+from rhcc_bayes.cli.common import add_fit_arguments, announce_gate, check_horizon_option, fit_from_args
 
 
 def add_parser(sub) -> None:
@@ -58,12 +58,10 @@ def _check_address(host: str, port: int) -> None:
 
 def run(args) -> int:
     from rhcc_bayes.core.errors import UserError
-    from rhcc_bayes.serve.form import HORIZON_RANGE, default_profile
+    from rhcc_bayes.serve.form import default_profile
 
     _check_address(args.host, args.port)
-    lo, hi = HORIZON_RANGE
-    if not lo < args.horizon <= hi:
-        raise UserError(f"--horizon must be in ({lo:g}, {hi:g}] months, got {args.horizon:g}")
+    check_horizon_option(args.horizon)
     profile = default_profile(args.profile)  # validated before the fit
     from rhcc_bayes.specs import is_nma, load_spec
 

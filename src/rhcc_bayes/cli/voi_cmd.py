@@ -14,7 +14,16 @@ from __future__ import annotations
 
 import sys
 
-from rhcc_bayes.cli.common import add_fit_arguments, add_format_argument, add_out_argument, emit, fit_from_args, frame_text, seed_arg
+from rhcc_bayes.cli.common import (
+    add_fit_arguments,
+    add_format_argument,
+    add_out_argument,
+    check_horizon_option,
+    emit,
+    fit_from_args,
+    frame_text,
+    seed_arg,
+)
 from rhcc_bayes.cli.profile_args import add_profile_arguments
 
 
@@ -75,8 +84,7 @@ def _validate(args):
 
     if not _has_profile_options(args):
         raise UserError("give a patient: --profile FILE or profile options (e.g. --tumour-size-cm 2.5)")
-    if not (0 < args.horizon <= 240):
-        raise UserError(f"--horizon must be in (0, 240] months, got {args.horizon:g}")
+    check_horizon_option(args.horizon)
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     study = None

@@ -28,7 +28,6 @@ address); the numbers are identical whichever runs them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from rhcc_bayes.core.errors import UserError, did_you_mean
+from rhcc_bayes.core.horizon import MAX_HORIZON_MONTHS, is_horizon
 from rhcc_bayes.decision.voi import N_SE, evpi_of, net_benefit, voi_by_regression
 
 #: Landmarks (months) whose survival the simulated study reports, besides the end of follow-up.
@@ -72,8 +72,8 @@ def check_study(treatment: str, sizes, followup: float, treatments: Sequence[str
             raise UserError(f"study size n must be a whole number of patients in [1, {MAX_STUDY_N}], got {n!r}")
     if len(set(sizes)) != len(sizes):
         raise UserError(f"study sizes must be distinct, got {sizes}")
-    if not (isinstance(followup, (int, float)) and math.isfinite(followup) and 0 < followup <= 240):
-        raise UserError(f"study follow-up must be in (0, 240] months, got {followup!r}")
+    if not is_horizon(followup):
+        raise UserError(f"study follow-up must be in (0, {MAX_HORIZON_MONTHS:g}] months, got {followup!r}")
     return ProposedStudy(treatment, tuple(int(n) for n in sorted(sizes)), float(followup))
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rhcc_bayes.core.errors import UserError
+from rhcc_bayes.core.horizon import MAX_HORIZON_MONTHS, is_horizon
 from rhcc_bayes.decision.honesty import (
     NOT_AN_OPTION,
     arm_records,
@@ -107,8 +108,8 @@ def decide_profile(idata, profile, *, horizon: float = 60, population: str = "av
     if "mu" not in idata.posterior or "treatment_modality" not in getattr(idata, "constant_data", {}):
         raise UserError("this posterior is not a survival synthesis (no mu / treatment structure); "
                         "decisions need a survival spec")
-    if not (isinstance(horizon, (int, float)) and 0 < horizon <= 240):
-        raise UserError(f"horizon must be a number of months in (0, 240], got {horizon!r}")
+    if not is_horizon(horizon):
+        raise UserError(f"horizon must be a number of months in (0, {MAX_HORIZON_MONTHS:g}], got {horizon!r}")
     if isinstance(utility, (str, Path)):
         utility = load_utility(utility)
     horizon = float(horizon)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rhcc_bayes.core.errors import Problem, ValidationError
+from rhcc_bayes.core.horizon import MAX_HORIZON_MONTHS
 from rhcc_bayes.decision.profile import FIELD_SPECS, FIELDS, UNKNOWN, PatientProfile, load_profile
 from rhcc_bayes.report.bottom_line import FIELD_LABELS
 
@@ -20,7 +21,7 @@ SOURCE = "patient form"
 #: The example profile the page starts from (a textbook ablation / repeat-resection case).
 DEFAULT_PROFILE = "small_solitary_late.toml"
 #: Inputs besides the profile: the RMST horizon and the study population.
-HORIZON_RANGE = (0.0, 240.0)
+HORIZON_RANGE = (0.0, MAX_HORIZON_MONTHS)
 POPULATIONS = {"average": "average study population", "new": "a new study population (between-study spread)"}
 
 #: Groups of fields, in the order a clinician fills them.

@@ -27,6 +27,7 @@ import xarray as xr
 from rhcc_bayes.core.atomic import write_atomic
 from rhcc_bayes.core.toml import read_toml
 from rhcc_bayes.core.errors import Problem, UserError, ValidationError, did_you_mean
+from rhcc_bayes.core.horizon import MAX_HORIZON_MONTHS
 from rhcc_bayes.survival.predict import binomial_survivors
 from rhcc_bayes.survival.covariates import (
     DEFAULT_LEVEL_MODE,
@@ -175,11 +176,6 @@ def load_population(path: str | os.PathLike) -> Population:
     return Population.from_mapping(data, source=str(path))
 
 
-#: Latest landmark a prediction may ask for: 20 years, the bound of every decision horizon
-#: (no R-HCC cohort is followed longer; beyond it S(t) is the hazard family's extrapolation only).
-MAX_LANDMARK_MONTHS = 240.0
-
-
 def check_times(times) -> np.ndarray:
     """Landmark times as a sorted float array; in (0, 240] months, finite and distinct, else UserError."""
     try:
@@ -188,8 +184,8 @@ def check_times(times) -> np.ndarray:
         raise UserError(f"times must be numbers of months, got {times!r}") from None
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise UserError(f"times must be positive numbers of months, got {t.tolist()}")
-    if np.any(t > MAX_LANDMARK_MONTHS):
-        raise UserError(f"times must be at most {MAX_LANDMARK_MONTHS:g} months (20 years), got {t.tolist()}")
+    if np.any(t > MAX_HORIZON_MONTHS):
+        raise UserError(f"times must be at most {MAX_HORIZON_MONTHS:g} months (20 years), got {t.tolist()}")
     if len(np.unique(t)) != t.size:
         raise UserError(f"times must be distinct, got {t.tolist()}")
     return np.sort(t)
