@@ -153,7 +153,6 @@ def predict_new_arm(idata, treatment: str, covariates: dict, n: int, times, *, s
         raise UserError(f"unknown treatment {treatment!r}{did_you_mean(treatment, treatments)}")
     if not (isinstance(n, (int, np.integer)) and n > 0):
         raise UserError(f"n must be a positive integer, got {n!r}")
-    check_seed(seed, "draw seed")
     surv_da = survival_draws(idata, covariates, times, population="new", seed=seed).sel(treatment=treatment)
     out = binomial_survivors(surv_da.values, n, np.random.default_rng(seed + 1)) / n
     return xr.DataArray(out, dims=("chain", "draw", "time"),
