@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.core.seed import SEED_LIMIT, is_seed
 from rhcc_bayes.core.toml import read_toml
 
 LIKELIHOODS: dict[str, tuple[str, ...]] = {
@@ -81,7 +82,7 @@ NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
     "prediction.baseline_precision": (1e-8, 1e18),
     "prediction.time": (1e-6, 1e4),
 }
-SEED_MAX = 2**32 - 1  # numpy seeds: Synthesis.resolve_seed accepts [0, 2**32)
+SEED_MAX = SEED_LIMIT - 1  # the one seed rule (core.seed): numpy and nutpie accept [0, 2**32)
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ def parse_nma_spec(mapping: Mapping[str, Any], source: str = "<spec>") -> NMASpe
                     "'ume' has no treatment effects d_k to predict from)")
 
     seed = mapping.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
+    if seed is not None and not (isinstance(seed, int) and is_seed(seed)):
         out.add("seed", f"must be an integer between 0 and {SEED_MAX}", seed)
         seed = None
     name = mapping.get("name", "")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rhcc_bayes.core.errors import Problem, ValidationError, did_you_mean
+from rhcc_bayes.core.seed import SEED_LIMIT
 from rhcc_bayes.survival.covariates import (
     LEVELS as COVARIATES,  # name -> levels incl. "nr" (re-exported)
 )
@@ -189,7 +190,7 @@ MODEL_KEYS: dict[str, Check] = {
     "arm_heterogeneity": _bool,
     "covariates": _subset_of(tuple(COVARIATES)),
     "secondary_outcomes": _subset_of(("complication", "morbidity", "recurrence", "response", "los")),
-    "seed": _number(lo=0, integer=True),
+    "seed": _number(lo=0, hi=SEED_LIMIT - 1, integer=True),  # the seed rule of core.seed
 }
 EVIDENCE_KEYS: dict[str, Check] = {
     "populations": _subset_of(("recurrent", "primary", "mixed")),
