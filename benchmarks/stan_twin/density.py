@@ -34,7 +34,7 @@ def pymc_values(design) -> dict:
     for o, name in enumerate(export.secondary_outcomes(design)):
         n_studies = sec.loc[sec["outcome"] == name, "study_index"].nunique()
         out.update({
-            f"{name}_intercept": ("sec_intercept", (o,)), f"{name}_class_effect": ("sec_class_effect", (o,)),
+            f"{name}_logit_level": ("sec_level", (o,)), f"{name}_class_effect": ("sec_class_effect", (o,)),
             f"{name}_tau_treatment": ("sec_tau_treatment", (o,)), f"{name}_z_treatment": ("sec_z_treatment", (o,)),
             f"{name}_sigma_study": ("sec_sigma_study", (o,)),
             f"{name}_z_study": ("sec_z_study", (slice(start, start + n_studies),)),

@@ -139,11 +139,12 @@ def _secondary(design) -> dict:
     sec = design.secondary
     outcomes = secondary_outcomes(design)
     flat, offset = [], 0
-    study_of = {}
-    for o in outcomes:  # each outcome's studies in first-appearance order (secondary_model's `local`)
+    study_of, study_outcome = {}, []
+    for k, o in enumerate(outcomes):  # each outcome's studies in first-appearance order (secondary_model's `local`)
         for s in dict.fromkeys(sec.loc[sec["outcome"] == o, "study_index"]):
             offset += 1
             study_of[(o, s)] = offset
+            study_outcome.append(k + 1)
     for r in sec.itertuples():
         flat.append(study_of[(r.outcome, r.study_index)])
     latent = sec["latent"].to_numpy(int) if "latent" in sec else np.full(len(sec), -1)
@@ -152,7 +153,7 @@ def _secondary(design) -> dict:
     return {
         "O": len(outcomes), "N_sec_study": offset, "N_sec": len(sec),
         "sec_outcome": [outcomes.index(o) + 1 for o in sec["outcome"]], "sec_t": _ints(sec["treatment_index"] + 1),
-        "sec_study": flat, "sec_latent": _ints(np.where(known, 0, latent + 1)),
+        "sec_study": flat, "sec_study_outcome": study_outcome, "sec_latent": _ints(np.where(known, 0, latent + 1)),
         "sec_n": _ints(np.where(known, sec["n"].fillna(0), 0)),
         "sec_events": _ints(np.where(known, sec["events"].fillna(0), 0)),
         "sec_p_obs": sec["estimate"].to_numpy(float),
@@ -231,6 +232,7 @@ def shared_parameters(design) -> list[tuple[str, str, tuple]]:
     vec("latent_n", "latent_n", "latent_n", [f"{s}|{a}" for s, a in zip(lat["study"], lat["arm"])])
     for o, name in enumerate(secondary_outcomes(design)):
         scalar(f"{name}_intercept", f"{name}_intercept", "sec_intercept", (o,))
+        scalar(f"{name}_logit_level", f"{name}_logit_level", "sec_level", (o,))
         scalar(f"{name}_tau_treatment", f"{name}_tau_treatment", "sec_tau_treatment", (o,))
         scalar(f"{name}_sigma_study", f"{name}_sigma_study", "sec_sigma_study", (o,))
         vec(f"{name}_class_effect", f"{name}_class_effect", "sec_class_effect", st.modalities, (o,))

@@ -25,6 +25,16 @@ functions {
   }
 
   // z minus its class mean (pooling.centred_within_class).
+  // mean of each secondary outcome's study deviates z (flat vector, outcome of each entry)
+  vector sec_z_mean(vector z, array[] int outcome, int n_outcome) {
+    vector[n_outcome] total = rep_vector(0, n_outcome);
+    vector[n_outcome] count = rep_vector(0, n_outcome);
+    for (k in 1:num_elements(z)) {
+      total[outcome[k]] += z[k];
+      count[outcome[k]] += 1;
+    }
+    return total ./ count;
+  }
   vector centred_within_class(vector z, array[] int cls, int n_class) {
     int n = num_elements(z);
     vector[n_class] total = rep_vector(0, n_class);
@@ -168,6 +178,7 @@ data {
   array[N_sec] int<lower=1> sec_outcome;
   array[N_sec] int<lower=1, upper=T> sec_t;
   array[N_sec] int<lower=1> sec_study;      // flat index into the outcomes' study effects
+  array[N_sec_study] int<lower=1> sec_study_outcome;  // the outcome of each flat study effect
   array[N_sec] int<lower=0, upper=L> sec_latent;  // 0 = known n
   array[N_sec] int<lower=0> sec_n;
   array[N_sec] int<lower=0> sec_events;
@@ -216,7 +227,7 @@ parameters {
   vector[P] z_population;
   array[G] simplex[K] n_share;
   vector[N_lognormal] z_latent_n;
-  vector[O] sec_intercept;
+  vector[O] sec_level;                      // intercept + sigma * mean(z_study): what the data pin
   array[O] vector[M - 1] sec_class_free;
   vector<lower=0>[O] sec_tau_treatment;
   array[O] vector[T] sec_z_treatment;
@@ -334,13 +345,16 @@ model {
       eff[o] = cls[class_idx] + sec_tau_treatment[o] * centred_within_class(sec_z_treatment[o], class_idx, M);
       sec_z_treatment[o] ~ std_normal();
     }
-    sec_intercept ~ normal(0, secondary_intercept_sd);
+    vector[O] z_mean = sec_z_mean(sec_z_study, sec_study_outcome, O);
+    // intercept = level - sigma * mean(z) ~ N(0, sd), as a prior on the level (exact, Jacobian 1)
+    sec_level ~ normal(sec_sigma_study .* z_mean, secondary_intercept_sd);
     sec_tau_treatment ~ gamma(2, 2 / treatment_sd);
     sec_sigma_study ~ gamma(2, 2 / (2 * study_sd));
     sec_z_study ~ std_normal();
     for (i in 1:N_sec) {
       int o = sec_outcome[i];
-      real logit_p = sec_intercept[o] + eff[o][sec_t[i]] + sec_sigma_study[o] * sec_z_study[sec_study[i]];
+      real logit_p = sec_level[o] + eff[o][sec_t[i]]
+                     + sec_sigma_study[o] * (sec_z_study[sec_study[i]] - z_mean[o]);
       if (sec_latent[i] == 0) {
         sec_events[i] ~ binomial_logit(sec_n[i], logit_p);
       } else {
@@ -366,6 +380,7 @@ generated quantities {
   // secondary-outcome class effects and per-treatment probabilities, as PyMC reports them
   array[O] vector[M] sec_class_effect;
   array[O] vector[T] sec_probability;
+  vector[O] sec_intercept = sec_level - sec_sigma_study .* sec_z_mean(sec_z_study, sec_study_outcome, O);
   for (o in 1:O) {
     sec_class_effect[o] = zero_sum(sec_class_free[o]);
     sec_probability[o] = inv_logit(sec_intercept[o] + sec_class_effect[o][class_idx]

@@ -134,3 +134,11 @@ def test_data_rich_classes_are_centred_with_the_same_prior(evidence, monkeypatch
         np.testing.assert_allclose(mu[:, members].mean(axis=1), cls[:, c], atol=1e-9)
     sd = {k: v["mu"].std(("chain", "draw")).values for k, v in priors.items()}
     np.testing.assert_allclose(sd["centred"], sd["noncentred"], rtol=0.08)
+
+
+def test_no_variable_is_named_like_a_dim(evidence):
+    """A variable named like a coordinate (``recurrence_level`` once) is silently dropped from
+    nutpie's trace, and the log-likelihood then fails for want of it."""
+    spec = load_spec("default")
+    model = build_survival_model(make_design(evidence, spec), spec)
+    assert not set(model.named_vars) & set(model.coords)

@@ -22,15 +22,23 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     for outcome, rows in sec.groupby("outcome", sort=False):
         n_studies = rows["study_index"].nunique()
         local = {s: i for i, s in enumerate(dict.fromkeys(rows["study_index"]))}
-        alpha = pm.Normal(f"{outcome}_intercept", 0.0, pr.secondary_intercept_sd)
         cls = pm.ZeroSumNormal(f"{outcome}_class_effect", sigma=pr.secondary_effect_sd, dims="modality")
         tau = scale_prior(pm, f"{outcome}_tau_treatment", pr.treatment_sd)
         z = centred_within_class(pt, pm.Normal(f"{outcome}_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
         eff = cls[st.class_index] + tau * z
-        pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
         sigma = scale_prior(pm, f"{outcome}_sigma_study", pr.study_sd * 2)
         v = pm.Normal(f"{outcome}_z_study", 0.0, 1.0, shape=n_studies)
-        logit_p = alpha + eff[rows["treatment_index"].to_numpy()] + sigma * v[[local[s] for s in rows["study_index"]]]
+        # The data pin intercept + sigma * mean(v) (with one study, the only study's level), not
+        # the intercept: sampling the intercept put NUTS on a curved ridge (most divergences of the
+        # default spec below target_accept 0.98). Sample that level instead, with the conditional
+        # prior that leaves intercept = level - sigma * mean(v) ~ N(0, sd) independent of (sigma, v):
+        # the same joint prior (a shift, Jacobian 1), generative for prior-predictive draws.
+        shift = sigma * pt.mean(v)
+        level = pm.Normal(f"{outcome}_logit_level", shift, pr.secondary_intercept_sd)
+        alpha = pm.Deterministic(f"{outcome}_intercept", level - shift)
+        pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
+        deviation = sigma * (v - pt.mean(v))
+        logit_p = level + eff[rows["treatment_index"].to_numpy()] + deviation[[local[s] for s in rows["study_index"]]]
         known = (rows["latent"] < 0).to_numpy() if "latent" in rows else np.ones(len(rows), bool)
         if known.any():
             pm.Binomial(f"{outcome}_events", n=rows["n"].to_numpy()[known].astype(int),

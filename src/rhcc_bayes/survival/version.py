@@ -6,4 +6,4 @@ coding, hazard families): cached fits of the old model are then never reused. Sp
 evidence, sampler settings and seed are hashed separately and need no bump.
 """
 
-MODEL_VERSION = "survival-2026.11.30.7"  # .7: prior treatment coded with resection as the reference (only transplant has an effect); .2: cure median smooth floor; .3: latent n, ranges, pooled results, population bias; .4/.5: disease-stage covariate (advanced: PVTT / extrahepatic spread, normal prior) and centred zero-sum deviations in classes whose treatments all have >= 10 arms (two branches); .6: both merged
+MODEL_VERSION = "survival-2026.11.30.8"  # .8: secondary sub-models sample the level the data pin (intercept + sigma * mean z_study), same prior; .7: prior treatment coded with resection as the reference (only transplant has an effect); .2: cure median smooth floor; .3: latent n, ranges, pooled results, population bias; .4/.5: disease-stage covariate (advanced: PVTT / extrahepatic spread, normal prior) and centred zero-sum deviations in classes whose treatments all have >= 10 arms (two branches); .6: both merged

@@ -1,0 +1,94 @@
+"""What one log-density gradient of the survival model costs, and what its graph is made of.
+
+Compiles a spec's model for nutpie (numba) and times the compiled logp + dlogp function,
+called directly (no sampler), at 20 points drawn around the initial point: the median and
+minimum of 7 repeats of 300 sweeps, in microseconds per call (a Python-level call adds about
+1 us). Also prints the number of nodes in the compiled graph and the most frequent operations,
+the place to look for redundant work. NUTS spends nearly all of its sampling time here:
+sampling seconds ~ chains x (tune + draws) x leapfrog steps x this cost / cores.
+
+    PYTHONPATH=src python benchmarks/gradient.py [--spec default] [--arms N] [--top 12]
+
+``--arms N`` times the model of a simulated evidence base of about N arms
+(``benchmarks/scaling.py``'s design) instead of the spec's own evidence.
+
+Measured 2026-11-30 on the default spec (model .8, 188 parameters), same machine state, A/B:
+membership-matrix products (``centred_within_class``) and the exposure matrix-vector product
+as BLAS ``Dot`` nodes: 717 nodes; as scatter/gather and broadcast sums: see the README's
+"Speed" section for the figures of the current code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+import warnings
+from pathlib import Path
+
+
+def compiled_logp(args):
+    """nutpie's compiled model of the requested design."""
+    from rhcc_bayes.inference.sampling import compile_model
+
+    if args.arms:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from scaling import simulated_design
+
+        from rhcc_bayes.survival.model import build_survival_model
+
+        design, spec = simulated_design(args.arms, seed=1)
+        model = build_survival_model(design, spec)
+    else:
+        from rhcc_bayes.synthesis import Synthesis
+
+        model = Synthesis(args.spec).build_model()
+    return compile_model(model, "nutpie").native
+
+
+def time_calls(fn, points, shared, repeats: int = 7, sweeps: int = 300) -> list[float]:
+    """Microseconds per call of ``fn(x, *shared)``, one figure per repeat."""
+    for x in points:
+        fn(x, *shared)
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(sweeps):
+            for x in points:
+                fn(x, *shared)
+        out.append((time.perf_counter() - t0) / (sweeps * len(points)) * 1e6)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="default")
+    parser.add_argument("--arms", type=int, default=0, help="a simulated design of about N arms instead")
+    parser.add_argument("--top", type=int, default=12, help="how many operation kinds to list")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    import numpy as np
+
+    native = compiled_logp(args)
+    fgraph = native.logp_func.maker.fgraph
+    fn = native.logp_func.vm.jit_fn
+    shared = [native.shared_data[v.name] for v in native.logp_func.get_shared()]
+    rng = np.random.default_rng(1)
+    start = native.initial_point_func(1) if hasattr(native, "initial_point_func") else np.zeros(native.n_dim)
+    points = [np.asarray(start, float) + 0.1 * rng.standard_normal(native.n_dim) for _ in range(20)]
+    per_call = time_calls(fn, points, shared)
+    kinds = collections.Counter(
+        type(n.op).__name__ + (f"[{n.op.scalar_op}]" if type(n.op).__name__ == "Elemwise" else "")
+        for n in fgraph.apply_nodes)
+    label = f"simulated {args.arms} arms" if args.arms else f"spec {args.spec!r}"
+    print(f"{label}: {native.n_dim} parameters, {len(fgraph.apply_nodes)} nodes in the compiled logp+dlogp graph")
+    print(f"logp+dlogp per call: median {np.median(per_call):.1f} us, min {min(per_call):.1f} us "
+          f"(7 repeats x 300 sweeps x 20 points)")
+    print("most frequent operations:")
+    for kind, count in kinds.most_common(args.top):
+        print(f"  {count:5d}  {kind[:90]}")
+
+
+if __name__ == "__main__":
+    main()
