@@ -114,7 +114,7 @@ def make_user_data(shared_data: dict) -> tuple[Any, dict[str, int]]:
     return np.array(entries or [0], dtype=np.uint64), layout
 
 
-def _preload(inner, n_dim: int, shared: list, shared_data: dict) -> None:
+def _preload(inner, n_dim: int, arrays: list) -> None:
     """Load (or compile) PyTensor's inner function on its own, with the wrapper's argument types.
 
     Done in every process before the wrapper is built: the wrapper's calls then resolve to
@@ -126,7 +126,7 @@ def _preload(inner, n_dim: int, shared: list, shared_data: dict) -> None:
     import numpy as np
 
     try:
-        inner(np.zeros(n_dim), *(shared_data[v.name] for v in shared))
+        inner(np.zeros(n_dim), *arrays)
     except Exception:  # noqa: BLE001 - only the compile matters; a NaN/raise at 0 is irrelevant
         pass
 
@@ -285,8 +285,8 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
                                                    n_dim=n_dim, n_expanded=n_expanded)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", numba.NumbaWarning)
-        _preload(logp_pt.vm.jit_fn, n_dim, logp_pt.get_shared(), shared_data)
-        _preload(expand_pt.vm.jit_fn, n_dim, expand_pt.get_shared(), shared_data)
+        _preload(logp_pt.vm.jit_fn, n_dim, [shared_data[v.name] for v in logp_pt.get_shared()])
+        _preload(expand_pt.vm.jit_fn, n_dim, [shared_data[v.name] for v in expand_pt.get_shared()])
         logp_c = _cfunc_from_source(logp_src, "rhcc_logp_wrapper", logp_sig, logp_pt.vm.jit_fn, logp_cache_key)
         expand_c = _cfunc_from_source(expand_src, "rhcc_expand_wrapper", expand_sig, expand_pt.vm.jit_fn,
                                       expand_cache_key)
@@ -307,11 +307,45 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
                        "shapes": [[int(d) for d in shape] for shape in shapes]},
         "shared": [{"name": name, "dtype": arr.dtype.str, "ndim": arr.ndim} for name, arr in shared_data.items()],
         "layout": layout,
-        "wrappers": {"logp": {"src": logp_src, "key": logp_cache_key},
-                     "expand": {"src": expand_src, "key": expand_cache_key}},
+        "wrappers": {"logp": {"src": logp_src, "key": logp_cache_key,
+                              "inner": _inner_record(logp_pt, logp_key)},
+                     "expand": {"src": expand_src, "key": expand_cache_key,
+                                "inner": _inner_record(expand_pt, expand_key)}},
         "initial_point": rule,
     }
     return compiled, True, entry
+
+
+def _inner_record(fn_pt, key: str) -> dict:
+    """What loads PyTensor's compiled function of ``fn_pt`` from the numba cache without its graph."""
+    py_func = fn_pt.vm.jit_fn.py_func
+    return {"src": py_func.__source__, "name": py_func.__name__, "module": py_func.__module__, "key": key,
+            "shared": [v.name for v in fn_pt.get_shared()]}
+
+
+class _Untypable:
+    """The stand-in callee of a function loaded from the numba cache: typing it fails, so it is never compiled."""
+
+
+def _load_inner(record: dict, n_dim: int, shared_data: dict):
+    """PyTensor's numba function of a graph, loaded from the numba cache by its key alone.
+
+    The stand-in has the name, module and key of PyTensor's own (hence the same cache entry)
+    and a callee numba cannot type: a cache miss raises instead of compiling something else.
+    Loaded standalone as in the full compile (see :func:`_preload`), so the wrapper runs the
+    same machine code.
+    """
+    from pytensor.link.numba.cache import compile_numba_function_src
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    fn = compile_numba_function_src(record["src"], record["name"],
+                                    {"__name__": record["module"], "jitable_func": _Untypable()},
+                                    cache_key=record["key"])
+    inner = numba_njit(fn, final_function=True, cache=True)
+    _preload(inner, n_dim, [shared_data[name] for name in record["shared"]])
+    if sum(inner.stats.cache_hits.values()) < 1:
+        raise LookupError(f"PyTensor's function {record['key'][:12]} is not in the numba cache")
+    return inner
 
 
 def _model_shared(model) -> dict[str, Any]:
@@ -361,6 +395,8 @@ def _compile_from_entry(model, entry: dict):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", numba.NumbaWarning)
         wrappers = entry["wrappers"]
+        _load_inner(wrappers["logp"]["inner"], n_dim, shared_data)
+        _load_inner(wrappers["expand"]["inner"], n_dim, shared_data)
         logp_c = _cfunc_from_source(wrappers["logp"]["src"], "rhcc_logp_wrapper", logp_sig, _not_loaded,
                                     wrappers["logp"]["key"], cache_only=True)
         expand_c = _cfunc_from_source(wrappers["expand"]["src"], "rhcc_expand_wrapper", expand_sig, _not_loaded,
