@@ -282,6 +282,7 @@ def wrappers():
 
 out = {}
 compiled, out["cached"] = compile_cached(model(7))
+out["from_index"] = compiled.logp_func is None  # rebuilt from the compile index, no PyTensor
 out["ours"] = draws(compiled)
 if sys.argv[2] == "cold":
     out["nutpie"] = draws(nutpie.compile_pymc_model(model(7)))
@@ -314,6 +315,7 @@ def test_wrappers_cached_across_processes_with_identical_draws(tmp_path):
 
     cold, warm = run("cold"), run("warm")
     assert cold["cached"] and warm["cached"]
+    assert not cold["from_index"] and warm["from_index"]
     assert cold["ours"] == cold["nutpie"]  # the same numbers as nutpie's uncached wrappers
     assert warm["ours"] == cold["ours"] and warm["other_data"] == cold["other_data"]
     assert cold["with_data"] == cold["other_data"] and cold["with_data"] != cold["ours"]
