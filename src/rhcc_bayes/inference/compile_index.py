@@ -80,8 +80,8 @@ class _Hasher:
             return self.op(obj)
         if isinstance(obj, FunctionGraph):
             return self.graph(obj.inputs, obj.outputs, inner=True)
-        if isinstance(obj, Variable):
-            return self.var(obj)
+        if isinstance(obj, Variable):  # e.g. an initial value given as an expression
+            return self.var(obj) if obj.owner is None else "graph:" + self.graph([], [obj], inner=True)
         if isinstance(obj, type):
             return f"class:{obj.__module__}.{obj.__qualname__}"
         if isinstance(obj, types.FunctionType):
