@@ -98,6 +98,8 @@ def test_index_written_as_json_then_used_and_bad_entries_fall_back(index_dir):
         "another key": json.dumps({**entry, "model_key": "0" * 64}),
         "stale wrapper": json.dumps({**entry, "wrappers": {**entry["wrappers"], "logp": {
             **entry["wrappers"]["logp"], "key": "f" * 64}}}),
+        "stale PyTensor function": json.dumps({**entry, "wrappers": {**entry["wrappers"], "expand": {
+            **entry["wrappers"]["expand"], "inner": {**entry["wrappers"]["expand"]["inner"], "key": "e" * 64}}}}),
         "data layout": json.dumps({**entry, "shared": [{**entry["shared"][0], "dtype": "<f8"}]}),
     }
     for what, text in bad_entries.items():

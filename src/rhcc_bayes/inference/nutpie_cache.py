@@ -230,7 +230,10 @@ def compile_cached(model) -> tuple[Any, bool]:
     result's ``logp_func`` / ``expand_func`` (PyTensor functions nutpie keeps for reference,
     unused when sampling or by ``with_data``) are then ``None``. A missing entry compiles in
     full; an unusable one (corrupt file, stale numba cache, data of another layout) warns and
-    compiles in full. The numbers are the same either way.
+    compiles in full. The numbers are the same either way, given the same numba cache
+    contents: a process that compiles PyTensor's numba functions afresh (empty cache) can
+    differ from later processes in the last bits of some gradients (fastmath code compiled
+    fresh vs loaded; PyTensor/numba behaviour, also without the index).
 
     Returns
     -------
