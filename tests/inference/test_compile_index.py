@@ -15,7 +15,7 @@ pm = pytest.importorskip("pymc")
 pytest.importorskip("nutpie")
 
 from rhcc_bayes.inference import compile_index  # noqa: E402
-from rhcc_bayes.inference.nutpie_cache import WRAPPER_VERSION, compile_cached  # noqa: E402
+from rhcc_bayes.inference.nutpie_cache import WRAPPER_VERSION, compile_cached, index_key  # noqa: E402
 
 
 def _model(n: int = 7, sigma: float = 2.0, k_scale: int = 1, tag: float = 0.0):
@@ -80,7 +80,7 @@ def test_index_written_as_json_then_used_and_bad_entries_fall_back(index_dir):
         cold, cached = compile_cached(model)
         assert cached and cold.logp_func is not None  # no entry yet: full compile
         files = sorted(p.name for p in index_dir.iterdir())
-        key = compile_index.model_key(model, WRAPPER_VERSION)
+        key = index_key(model)
         assert files == [f"{key}.json"]  # one entry, no temporary file left behind
         entry = json.loads((index_dir / files[0]).read_text())
         assert entry["model_key"] == key and entry["n_dim"] == 4 and entry["n_expanded"] == 9
@@ -120,14 +120,14 @@ import numpy as np, nutpie
 sys.path.insert(0, sys.argv[2])
 from test_compile_index import _model, _numbers
 from rhcc_bayes.inference import compile_index
-from rhcc_bayes.inference.nutpie_cache import WRAPPER_VERSION, compile_cached
+from rhcc_bayes.inference.nutpie_cache import compile_cached, index_key
 
 model = _model(tag=float(sys.argv[1]))
 compiled, _ = compile_cached(model)
 idata = nutpie.sample(compiled, draws=30, tune=30, chains=2, cores=1, seed=11, progress_bar=False)
 status_logp, points = _numbers(compiled)
 print(json.dumps({"from_index": compiled.logp_func is None, "logp": status_logp,
-                  "index": str(compile_index.index_path(compile_index.model_key(model, WRAPPER_VERSION))),
+                  "index": str(compile_index.index_path(index_key(model))),
                   "points": [p.hex() for p in points],
                   "draws": [float(v).hex() for v in idata.posterior["mu"].values.ravel()],
                   "d": [float(v).hex() for v in idata.posterior["d"].values.ravel()]}))
@@ -155,7 +155,7 @@ def test_new_process_from_the_index_gives_bit_identical_draws(tmp_path):
     try:
         full, warm = run(), run()
     finally:  # this run's entry would never be used again
-        compile_index.index_path(compile_index.model_key(_model(tag=tag), WRAPPER_VERSION)).unlink(missing_ok=True)
+        compile_index.index_path(index_key(_model(tag=tag))).unlink(missing_ok=True)
     assert not full["from_index"] and warm["from_index"]
     assert warm["logp"] == full["logp"] and warm["points"] == full["points"]
     assert warm["draws"] == full["draws"] and warm["d"] == full["d"]  # free variables and deterministics
