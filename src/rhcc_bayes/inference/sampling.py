@@ -191,7 +191,9 @@ def compile_model(model: pm.Model, backend: str = "nutpie") -> CompiledModel:
     backend in ``benchmarks/bench_backends.py``), except that nutpie's C wrappers
     are generated as cacheable source (:mod:`rhcc_bayes.inference.nutpie_cache`):
     a new process with an unchanged model graph loads them from PyTensor's numba
-    cache instead of recompiling, with bit-identical draws. For PyMC it compiles the joint
+    cache instead of recompiling, and rebuilds the rest from a JSON compile index
+    (:mod:`rhcc_bayes.inference.compile_index`) without re-running PyTensor's graph
+    rewrites, with bit-identical draws. For PyMC it compiles the joint
     log-density and gradient once, which fills PyTensor's on-disk compile cache
     so the compilation inside ``pm.sample`` is a cheap cache load; the time
     measured is therefore a fair "compile" figure for the benchmark.

@@ -1,0 +1,303 @@
+"""A key for a PyMC model's graph, and a JSON index of what nutpie needs besides the graph.
+
+A warm new process must not re-run PyTensor's graph rewrites (most of a refit's compile
+time). :func:`model_key` hashes what the compiled functions are derived from -- the model's
+generative graph (ops with their properties, constants, shared-variable values, static
+types), its value variables, transforms, initial values and the versions of every package
+that turns it into machine code -- in a few milliseconds, without building ``model.logp()``.
+Anything it cannot hash exactly (an op or property of unknown kind) makes the model
+unkeyable: it is then always compiled in full, never looked up.
+
+One JSON file per key, written atomically next to PyTensor's numba cache
+(``pytensor.config.base_compiledir``), records the rest: dimensions, shapes, the
+shared-variable table layout, the generated C-wrapper sources with their numba cache keys,
+and the initial-point rule (:func:`initial_point_rule`). No pickle: a file that does not
+parse or validate is ignored (the caller compiles in full and rewrites it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+#: Bump when the meaning of an index entry or of the key changes.
+INDEX_VERSION = "1"
+_PACKAGES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
+#: Cache attributes of ``OpFromGraph`` ops, filled lazily; they do not define the op.
+_OP_CACHE_ATTRS = frozenset({"_lop_op_cache", "_rop_op_cache", "_lop_op_interface", "_connection_pattern"})
+
+
+class Unkeyable(Exception):
+    """The model contains something :func:`model_key` cannot hash exactly."""
+
+
+class _Hasher:
+    """Canonical text of PyTensor graphs, fed into one sha256."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._ids: dict[Any, str] = {}
+        self._ops: dict[int, str] = {}
+
+    def add(self, text: str) -> None:
+        self._sha.update(text.encode())
+        self._sha.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+    def canon(self, obj) -> str:
+        """Exact text of an op property / attribute; raises :class:`Unkeyable` on unknown kinds."""
+        import numpy as np
+        from pytensor.graph.basic import Variable
+        from pytensor.graph.fg import FunctionGraph
+        from pytensor.graph.op import Op
+        from pytensor.graph.type import Type
+        from pytensor.scalar.basic import ScalarOp
+
+        if obj is None or isinstance(obj, bool | int | float | str):
+            return f"{type(obj).__name__}:{obj!r}"
+        if isinstance(obj, np.ndarray | np.generic):
+            arr = np.ascontiguousarray(obj)
+            return f"nd:{arr.dtype.str}:{arr.shape}:{hashlib.sha256(arr.tobytes()).hexdigest()}"
+        if isinstance(obj, np.dtype):
+            return f"dtype:{obj.str}"
+        if isinstance(obj, tuple | list):
+            return f"{type(obj).__name__}(" + ",".join(self.canon(v) for v in obj) + ")"
+        if isinstance(obj, dict) or type(obj).__name__ == "frozendict":
+            items = sorted((self.canon(k), self.canon(v)) for k, v in obj.items())
+            return "dict(" + ",".join(f"{k}={v}" for k, v in items) + ")"
+        if isinstance(obj, slice):
+            return f"slice({self.canon(obj.start)},{self.canon(obj.stop)},{self.canon(obj.step)})"
+        if isinstance(obj, Type):  # by properties: a repr may hold a memory address
+            props = tuple(obj._props()) if getattr(obj, "__props__", None) is not None else vars(obj)
+            return f"type:{type(obj).__module__}.{type(obj).__qualname__}:{self.canon(props)}"
+        if isinstance(obj, Op | ScalarOp):
+            return self.op(obj)
+        if isinstance(obj, FunctionGraph):
+            return self.graph(obj.inputs, obj.outputs, inner=True)
+        if isinstance(obj, Variable):  # e.g. an initial value given as an expression
+            return self.var(obj) if obj.owner is None else "graph:" + self.graph([], [obj], inner=True)
+        if isinstance(obj, type):
+            return f"class:{obj.__module__}.{obj.__qualname__}"
+        if isinstance(obj, types.FunctionType):
+            return self.function(obj)
+        if type(obj).__module__.split(".")[0] in ("pytensor", "pymc") and hasattr(obj, "__dict__"):
+            # library helper objects (scalar output-type rules, transforms) are defined by their attributes
+            return f"obj:{type(obj).__module__}.{type(obj).__qualname__}:{self.canon(vars(obj))}"
+        raise Unkeyable(f"cannot hash {type(obj).__qualname__} exactly")
+
+    def function(self, fn) -> str:
+        """A Python function by name, bytecode, constants, defaults and closure."""
+        code = fn.__code__
+        consts = tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
+        body = hashlib.sha256(code.co_code + repr((code.co_names, consts)).encode()).hexdigest()
+        cells = tuple(c.cell_contents for c in fn.__closure__ or ())
+        return (f"fn:{fn.__module__}.{fn.__qualname__}:{body}:{self.canon(fn.__defaults__)}:"
+                f"{self.canon(fn.__kwdefaults__)}:{self.canon(cells)}")
+
+    def op(self, op) -> str:
+        if id(op) in self._ops:
+            return self._ops[id(op)]
+        cls = f"op:{type(op).__module__}.{type(op).__qualname__}"
+        if getattr(op, "__props__", None) is not None:
+            text = cls + self.canon(tuple(op._props()))
+        else:  # ops compared by identity (OpFromGraph, symbolic RVs): all defining attributes
+            attrs = {k: v for k, v in vars(op).items() if k not in _OP_CACHE_ATTRS}
+            text = cls + self.canon(attrs)
+        self._ops[id(op)] = text
+        return text
+
+    def var(self, var) -> str:
+        """Text of a root variable (the caller's graph walk names the others)."""
+        from pytensor.compile.sharedvalue import SharedVariable
+        from pytensor.graph.basic import Constant
+        from pytensor.tensor.random.type import RandomType
+
+        kind = self.canon(var.type)
+        if isinstance(var, Constant):
+            return f"const:{kind}:{self.canon(var.data)}"
+        if isinstance(var, SharedVariable):
+            # an RNG's state does not enter the log density or the compiled code
+            value = "rng" if isinstance(var.type, RandomType) else self.canon(var.get_value(borrow=True))
+            return f"shared:{var.name!r}:{kind}:{value}"
+        return f"input:{var.name!r}:{kind}"
+
+    def graph(self, inputs, outputs, inner: bool = False) -> str:
+        """Hash of the graph from ``inputs`` (positional roots) to ``outputs``; returns its digest."""
+        from pytensor.graph.traversal import toposort
+
+        sub = _Hasher() if inner else self
+        sub._ops = self._ops
+        ids = {v: f"i{i}" for i, v in enumerate(inputs)}
+
+        def ref(v):
+            if v not in ids:
+                ids[v] = f"r{len(ids)}"
+                sub.add(f"{ids[v]}={sub.var(v)}")
+            return ids[v]
+
+        for k, node in enumerate(toposort(outputs, blockers=inputs)):
+            args = ",".join(ref(v) for v in node.inputs)
+            sub.add(f"n{k}={sub.op(node.op)}({args})->" + ";".join(sub.canon(o.type) for o in node.outputs))
+            for j, out in enumerate(node.outputs):
+                ids[out] = f"n{k}.{j}"
+        sub.add("out=" + ",".join(ref(v) for v in outputs))
+        return sub.hexdigest() if inner else ""
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def one(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    return ";".join(f"{p}={one(p)}" for p in _PACKAGES) + f";python={sys.version}"
+
+
+def model_key(model, wrapper_version: str) -> str:
+    """sha256 of everything nutpie's compiled functions of ``model`` are derived from.
+
+    Raises
+    ------
+    Unkeyable
+        When some part of the model cannot be hashed exactly.
+    """
+    import pytensor
+
+    h = _Hasher()
+    cfg = pytensor.config
+    h.add(f"index={INDEX_VERSION};wrapper={wrapper_version};{_versions()}")
+    h.add(f"floatX={cfg.floatX};fastmath={cfg.numba__fastmath};mode={cfg.mode};"
+          f"including={cfg.optimizer_including};excluding={cfg.optimizer_excluding};"
+          f"check_bounds={model.check_bounds}")
+    free = list(model.free_RVs)
+    values = [model.rvs_to_values[v] for v in free]
+    observed_values = [model.rvs_to_values[v] for v in model.observed_RVs]
+    outputs = [*free, *model.observed_RVs, *model.deterministics, *model.potentials, *observed_values]
+    h.graph(values, outputs)  # value variables are the positional inputs i0, i1, ...
+    for rv, value in zip(free, values, strict=True):
+        init = model.rvs_to_initial_values.get(rv)
+        h.add(f"free:{rv.name!r}:{value.name!r}:{h.canon(model.rvs_to_transforms.get(rv))}:{h.canon(init)}")
+    for kind, group in (("obs", model.observed_RVs), ("det", model.deterministics), ("pot", model.potentials)):
+        h.add(f"{kind}:" + ",".join(repr(v.name) for v in group))
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- the index file
+
+
+def index_path(key: str):
+    """Where the entry of ``key`` lives: beside PyTensor's numba cache."""
+    import pytensor
+
+    return pytensor.config.base_compiledir / "rhcc_nutpie_index" / f"{key}.json"
+
+
+def write_entry(key: str, entry: dict) -> None:
+    """Write ``entry`` for ``key`` atomically (a reader sees the old file or the new one)."""
+    from rhcc_bayes.core.atomic import write_text_atomic
+
+    path = index_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps({"index_version": INDEX_VERSION, "model_key": key, **entry}))
+
+
+def read_entry(key: str) -> dict | None:
+    """The entry of ``key``, or ``None`` when there is none.
+
+    Raises
+    ------
+    ValueError
+        When the file exists but is not a valid entry for ``key`` (corrupt, truncated,
+        another version or key).
+    """
+    path = index_path(key)
+    if not path.is_file():
+        return None
+    entry = json.loads(path.read_text())
+    if not isinstance(entry, dict) or entry.get("index_version") != INDEX_VERSION or entry.get("model_key") != key:
+        raise ValueError(f"{path} is not an index entry of this version and key")
+    for field in ("n_dim", "n_expanded", "shape_info", "shared", "layout", "wrappers", "initial_point"):
+        if field not in entry:
+            raise ValueError(f"{path} lacks {field!r}")
+    return entry
+
+
+# ---------------------------------------------------------------- the initial point
+
+
+def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict | None:
+    """PyMC's jittered support-point start as data: support point + which RNG jitters which variable.
+
+    ``pymc_fn`` is ``make_initial_point_fn(..., jitter_rvs=set(model.free_RVs),
+    return_transformed=True)`` (nutpie's default). Its value for a seed is the support point
+    on the transformed scale plus ``Generator(PCG64(child_j)).uniform(-1, 1, size)`` with
+    ``child_j`` the j-th of ``SeedSequence(seed).spawn(n_rngs)`` (``pymc.pytensorf.reseed_rngs``).
+    The rule is returned only if it reproduces ``pymc_fn`` bit for bit on several seeds;
+    ``None`` otherwise (the model then has no warm entry).
+    """
+    import inspect
+
+    import numpy as np
+    from pymc.initial_point import make_initial_point_fn
+    from pymc.pytensorf import find_rng_nodes
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.random.basic import UniformRV
+
+    fn = inspect.unwrap(pymc_fn)  # nutpie's lock and PyMC's seeding wrap a pytensor Function
+    fgraph = getattr(getattr(fn, "maker", None), "fgraph", None)
+    if fgraph is None:
+        return None
+    rngs = find_rng_nodes(fgraph.outputs)
+    owners = {}
+    for j, rng in enumerate(rngs):
+        for node, _ in fgraph.clients[rng]:
+            for out in node.outputs if isinstance(node.op, UniformRV) else ():
+                owners[out] = j
+    jitter = []
+    for out in fgraph.outputs[:len(names)]:  # the RNG updates follow the values
+        js = {owners[v] for v in ancestors([out]) if v in owners}
+        if len(js) != 1:
+            return None
+        jitter.append(js.pop())
+    support_fn = make_initial_point_fn(model=model, overrides=None, default_strategy="support_point",
+                                       jitter_rvs=set(), return_transformed=True)
+    support = support_fn(0)
+    if any(not np.array_equal(support[k], v, equal_nan=True) for k, v in support_fn(1).items()):
+        return None  # a random support point (prior draws) cannot be stored
+    rule = {"n_rngs": len(rngs), "vars": [
+        {"name": name, "shape": [int(s) for s in shape], "rng": j,
+         "support": [float(x).hex() for x in np.asarray(support[name], dtype="float64").ravel()]}
+        for name, shape, j in zip(names, shapes, jitter, strict=True)]}
+    replay = make_initial_point_func(rule)
+    for seed in (0, 1, 20240601, 2**32 - 1, 2**63 + 5):
+        point = pymc_fn(seed)
+        flat = np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names] or [np.zeros(0)])
+        if flat.tobytes() != replay(seed).tobytes():
+            return None
+    return rule
+
+
+def make_initial_point_func(rule: dict) -> Callable[[Any], Any]:
+    """nutpie's ``initial_point_func`` from :func:`initial_point_rule`'s data (no PyTensor)."""
+    import numpy as np
+
+    n_rngs = int(rule["n_rngs"])
+    parts = [(np.array([float.fromhex(x) for x in v["support"]], dtype="float64").reshape(v["shape"]),
+              tuple(v["shape"]), int(v["rng"])) for v in rule["vars"]]
+
+    def initial_point(seed=None):
+        children = np.random.SeedSequence(seed).spawn(n_rngs)
+        out = [(support + np.random.Generator(np.random.PCG64(children[j])).uniform(-1, 1, size=shape))
+               .astype("float64").ravel() for support, shape, j in parts]
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return initial_point

@@ -1,0 +1,162 @@
+"""The compile index: a warm process rebuilds nutpie's compiled model without PyTensor, same numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+pm = pytest.importorskip("pymc")
+pytest.importorskip("nutpie")
+
+from rhcc_bayes.inference import compile_index  # noqa: E402
+from rhcc_bayes.inference.nutpie_cache import WRAPPER_VERSION, compile_cached, index_key  # noqa: E402
+
+
+def _model(n: int = 7, sigma: float = 2.0, k_scale: int = 1, tag: float = 0.0):
+    with pm.Model() as m:
+        mu = pm.Normal("mu", 0, sigma)
+        s = pm.HalfNormal("s", 1)
+        w = pm.Dirichlet("w", np.ones(3))
+        pm.Poisson("k", pm.math.exp(mu) * w[0], observed=pm.Data("k_obs", (np.arange(n) % 5) * k_scale))
+        pm.Normal("y", mu + pm.Data("tag", tag), s, observed=np.linspace(-1, 1, 9))
+        pm.Deterministic("d", mu * s)
+    return m
+
+
+def _logp(compiled, x):
+    """The compiled C log density and gradient at ``x``, as exact hex strings."""
+    import ctypes
+
+    out, lp = np.zeros(compiled.n_dim), np.zeros(())
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_void_p)(compiled.compiled_logp_func.address)
+    status = fn(len(x), x.ctypes.data, out.ctypes.data, lp.ctypes.data, compiled.user_data.ctypes.data)
+    return status, [float(v).hex() for v in [lp[()], *out]]
+
+
+@pytest.fixture
+def index_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_index, "index_path", lambda key: tmp_path / f"{key}.json")
+    return tmp_path
+
+
+# ------------------------------------------------------------------ the model key (no compile)
+
+
+def test_model_key_is_stable_and_changes_with_the_graph_data_and_priors():
+    key = compile_index.model_key(_model(), WRAPPER_VERSION)
+    assert compile_index.model_key(_model(), WRAPPER_VERSION) == key  # a rebuilt model: same key
+    others = {
+        "data length": _model(n=8), "data values": _model(k_scale=2), "prior": _model(sigma=3.0),
+    }
+    keys = {name: compile_index.model_key(m, WRAPPER_VERSION) for name, m in others.items()}
+    assert len({key, *keys.values()}) == 4, keys
+    assert compile_index.model_key(_model(), "another wrapper version") != key
+
+
+def test_model_key_refuses_what_it_cannot_hash_exactly():
+    with pytest.raises(compile_index.Unkeyable, match="cannot hash object exactly"):
+        compile_index._Hasher().canon(object())
+
+
+# ------------------------------------------------------------------ warm, corrupt, mismatched
+
+
+def _numbers(compiled):
+    x = np.array([0.3, -0.2, 0.1, -0.4])
+    return _logp(compiled, x), [compiled.initial_point_func(seed).tobytes() for seed in (0, 7, 2**40)]
+
+
+def test_index_written_as_json_then_used_and_bad_entries_fall_back(index_dir):
+    model = _model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cold, cached = compile_cached(model)
+        assert cached and cold.logp_func is not None  # no entry yet: full compile
+        files = sorted(p.name for p in index_dir.iterdir())
+        key = index_key(model)
+        assert files == [f"{key}.json"]  # one entry, no temporary file left behind
+        entry = json.loads((index_dir / files[0]).read_text())
+        assert entry["model_key"] == key and entry["n_dim"] == 4 and entry["n_expanded"] == 9
+
+        warm, _ = compile_cached(model)
+        assert warm.logp_func is None and warm.expand_func is None  # rebuilt from the index
+    expected = _numbers(cold)
+    assert expected[0][0] == 0 and _numbers(warm) == expected
+    assert warm.shape_info[0] == cold.shape_info[0] and warm.coords.keys() == cold.coords.keys()
+
+    path = index_dir / files[0]
+    good = path.read_text()
+    bad_entries = {
+        "corrupt": good[: len(good) // 2],
+        "another key": json.dumps({**entry, "model_key": "0" * 64}),
+        "stale wrapper": json.dumps({**entry, "wrappers": {**entry["wrappers"], "logp": {
+            **entry["wrappers"]["logp"], "key": "f" * 64}}}),
+        "stale PyTensor function": json.dumps({**entry, "wrappers": {**entry["wrappers"], "expand": {
+            **entry["wrappers"]["expand"], "inner": {**entry["wrappers"]["expand"]["inner"], "key": "e" * 64}}}}),
+        "data layout": json.dumps({**entry, "shared": [{**entry["shared"][0], "dtype": "<f8"}]}),
+    }
+    for what, text in bad_entries.items():
+        path.write_text(text)
+        with pytest.warns(RuntimeWarning, match="unusable.*compiling the model in full"):
+            again, _ = compile_cached(model)
+        assert again.logp_func is not None, what
+        assert _numbers(again) == expected, what
+        assert json.loads(path.read_text()) == entry, what  # the full compile rewrote a good entry
+
+
+# ------------------------------------------------------------------ a new process
+
+_SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import numpy as np, nutpie
+sys.path.insert(0, sys.argv[2])
+from test_compile_index import _model, _numbers
+from rhcc_bayes.inference import compile_index
+from rhcc_bayes.inference.nutpie_cache import compile_cached, index_key
+
+model = _model(tag=float(sys.argv[1]))
+compiled, _ = compile_cached(model)
+idata = nutpie.sample(compiled, draws=30, tune=30, chains=2, cores=1, seed=11, progress_bar=False)
+status_logp, points = _numbers(compiled)
+print(json.dumps({"from_index": compiled.logp_func is None, "logp": status_logp,
+                  "index": str(compile_index.index_path(index_key(model))),
+                  "points": [p.hex() for p in points],
+                  "draws": [float(v).hex() for v in idata.posterior["mu"].values.ravel()],
+                  "d": [float(v).hex() for v in idata.posterior["d"].values.ravel()]}))
+"""
+
+
+@pytest.mark.slow
+def test_new_process_from_the_index_gives_bit_identical_draws(tmp_path):
+    """A full compile, then a new process with the index: same logp, start points and draws.
+
+    A data value unique to this run gives a model key with no index entry yet, while the graph
+    (hence PyTensor's numba cache, shared with the other tests) is the usual one.
+    """
+    script = tmp_path / "fit.py"
+    script.write_text(_SCRIPT)
+    src = [p for p in sys.path if p.endswith("src")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*src, os.environ.get("PYTHONPATH", "")])}
+    tag = int.from_bytes(os.urandom(4), "little") * 1e-20
+
+    def run():
+        proc = subprocess.run([sys.executable, str(script), repr(tag), os.path.dirname(__file__)], env=env,
+                              capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    try:
+        full, warm = run(), run()
+    finally:  # this run's entry would never be used again
+        compile_index.index_path(index_key(_model(tag=tag))).unlink(missing_ok=True)
+    assert not full["from_index"] and warm["from_index"]
+    assert warm["logp"] == full["logp"] and warm["points"] == full["points"]
+    assert warm["draws"] == full["draws"] and warm["d"] == full["d"]  # free variables and deterministics
+    assert len(set(full["draws"])) > 10  # really sampled
