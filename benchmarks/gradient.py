@@ -32,8 +32,14 @@ from pathlib import Path
 
 
 def compiled_logp(args):
-    """nutpie's compiled model of the requested design."""
-    from rhcc_bayes.inference.sampling import compile_model
+    """nutpie's compiled model of the requested design, compiled in full (with its PyTensor function).
+
+    The compile index's warm path rebuilds the model without PyTensor functions
+    (``logp_func`` is ``None``), so this asks for the full compile the index replays.
+    """
+    import pytensor
+
+    from rhcc_bayes.inference import nutpie_cache
 
     if args.arms:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,7 +53,9 @@ def compiled_logp(args):
         from rhcc_bayes.synthesis import Synthesis
 
         model = Synthesis(args.spec).build_model()
-    return compile_model(model, "nutpie").native
+    with pytensor.config.change_flags(numba__fastmath=False):  # as compile_cached compiles
+        native, _, _ = nutpie_cache._compile_full(model)
+    return native
 
 
 def time_calls(fn, points, shared, repeats: int = 7, sweeps: int = 300) -> list[float]:
