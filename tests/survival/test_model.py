@@ -142,3 +142,20 @@ def test_no_variable_is_named_like_a_dim(evidence):
     spec = load_spec("default")
     model = build_survival_model(make_design(evidence, spec), spec)
     assert not set(model.named_vars) & set(model.coords)
+
+
+@pytest.mark.slow
+def test_default_model_has_a_compile_index_entry(evidence):
+    """A new process refits the default model from the compile index (no PyTensor rewrites) only
+    if its start rule can be replayed: a parameter whose support point depends on other
+    parameters (the secondary levels before their initval) silently cost every refit ~9 s."""
+    import pytensor
+
+    from rhcc_bayes.inference import nutpie_cache
+
+    spec = load_spec("default")
+    model = build_survival_model(make_design(evidence, spec), spec)
+    assert nutpie_cache.index_key(model) is not None
+    with pytensor.config.change_flags(numba__fastmath=False):
+        _, cached, entry = nutpie_cache._compile_full(model)
+    assert cached and entry is not None
