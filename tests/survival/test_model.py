@@ -147,8 +147,8 @@ def test_no_variable_is_named_like_a_dim(evidence):
 @pytest.mark.slow
 def test_default_model_has_a_compile_index_entry(evidence):
     """A new process refits the default model from the compile index (no PyTensor rewrites) only
-    if its start rule can be replayed: a parameter whose support point depends on other
-    parameters (the secondary levels before their initval) silently cost every refit ~9 s."""
+    if its start rule can be replayed: the secondary levels, whose support point depends on other
+    parameters, once left the default model without an entry (~9 s compile on every refit)."""
     import pytensor
 
     from rhcc_bayes.inference import nutpie_cache

@@ -34,9 +34,7 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         # prior that leaves intercept = level - sigma * mean(v) ~ N(0, sd) independent of (sigma, v):
         # the same joint prior (a shift, Jacobian 1), generative for prior-predictive draws.
         shift = sigma * pt.mean(v)
-        # initval: the support point (shift) would depend on other variables' start values, which
-        # the compile index cannot replay without PyTensor (0 is that shift at their support points)
-        level = pm.Normal(f"{outcome}_logit_level", shift, pr.secondary_intercept_sd, initval=0.0)
+        level = pm.Normal(f"{outcome}_logit_level", shift, pr.secondary_intercept_sd)
         alpha = pm.Deterministic(f"{outcome}_intercept", level - shift)
         pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
         deviation = sigma * (v - pt.mean(v))
