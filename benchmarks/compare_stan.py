@@ -18,6 +18,17 @@ with the same chains, draws, warm-up and target acceptance. Printed:
     pip install pystan            # 3.x: brings httpstan (needs g++); first build 1-3 min
     PYTHONPATH=src python benchmarks/compare_stan.py [--draws N --tune N] [--repeats 3]
 
+Model .8, default settings (4 x 3000 draws, 1500 warm-up, target_accept 0.95), 2 runs per side,
+load 1.4-1.5 (session 5):
+
+    | | compile | sampling s | min bulk / tail ESS | ESS/s sampling | whole s | ESS/s whole | div | R-hat |
+    | rhcc_bayes | 0.38-0.41 s | 16.79-17.12 | 2366 / 1838 | 138-141 | 29.7-30.9 | 76.5-79.6 | 0 | 1.002 |
+    | Stan twin  | 0.04 s      | 29.90-30.83 | 6153 / 5566 | 200-206 | 31.7-32.6 | 188.7-194.1 | 0 | 1.002 |
+    Stan / rhcc_bayes per run pair: sampling ESS/s 1.45 (1.44-1.46), whole-process speed 0.94 (0.94-0.95)
+    agreement: 193 shared parameters, 0 with |z| > 4
+
+Model .7 (below) for comparison:
+
 Measured 2026-11-30 (full settings of the default spec: 4 chains x 2000 draws, 1500 warm-up,
 target_accept 0.98) on the 2-core machine shared with other sessions, its load average falling
 from 7 to 2.4 during the run, so absolute times swing 4x between runs; the two sides ran
