@@ -37,8 +37,6 @@ def compiled_logp(args):
     The compile index's warm path rebuilds the model without PyTensor functions
     (``logp_func`` is ``None``), so this asks for the full compile the index replays.
     """
-    import pytensor
-
     from rhcc_bayes.inference import nutpie_cache
 
     if args.arms:
@@ -53,9 +51,7 @@ def compiled_logp(args):
         from rhcc_bayes.synthesis import Synthesis
 
         model = Synthesis(args.spec).build_model()
-    with pytensor.config.change_flags(numba__fastmath=False):  # as compile_cached compiles
-        native, _, _ = nutpie_cache._compile_full(model)
-    return native
+    return nutpie_cache.compile_full(model)[0]
 
 
 def time_calls(fn, points, shared, repeats: int = 7, sweeps: int = 300) -> list[float]:

@@ -188,11 +188,28 @@ def _graph_key(jit_fn) -> str | None:
     return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
 
 
+def _readonly_copy(value, dtype=None):
+    """A C-contiguous, read-only copy of ``value``: how nutpie's shared arrays are typed and kept."""
+    import numpy as np
+
+    arr = np.array(value, dtype=dtype, order="C", copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+def _unique_by_name(variables) -> dict[str, Any]:
+    """``{name: variable}``; two different variables of one name are an error (the table is by name)."""
+    found: dict[str, Any] = {}
+    for var in variables:
+        if found.setdefault(var.name, var) is not var:
+            raise ValueError(f"shared variables must have unique names: {var.name}")
+    return found
+
+
 def _cached_model_class():
     """nutpie's ``CompiledPyMCModel`` whose ``with_data`` rebuilds this module's ``user_data`` table."""
     import dataclasses
 
-    import numpy as np
     from nutpie.compile_pymc import CompiledPyMCModel
 
     class CachedPyMCModel(CompiledPyMCModel):
@@ -201,10 +218,9 @@ def _cached_model_class():
             for name, value in updates.items():
                 if name not in shared:
                     raise KeyError(f"Unknown shared variable: {name}")
-                new = np.array(value, dtype=shared[name].dtype, order="C", copy=True)
+                new = _readonly_copy(value, shared[name].dtype)
                 if new.ndim != shared[name].ndim:
                     raise ValueError(f"Shared variable {name} must have rank {shared[name].ndim}")
-                new.flags.writeable = False
                 shared[name] = new
             user_data, _ = make_user_data(shared)  # offsets depend on ranks only: same layout
             return dataclasses.replace(self, shared_data=shared, user_data=user_data)
@@ -244,10 +260,26 @@ def compile_cached(model) -> tuple[Any, bool]:
     (compiled, cached) : (nutpie CompiledPyMCModel, bool)
         ``cached`` is false when the model needed nutpie's own (uncacheable) compile.
     """
+    with _nutpie_flags():
+        return _compile_cached(model)
+
+
+def compile_full(model) -> tuple[Any, bool, dict | None]:
+    """The full compile :func:`compile_cached` falls back to (no index lookup, none written).
+
+    Returns ``(compiled, cached, entry)``: the compiled model keeps its PyTensor functions
+    (``logp_func``, ``expand_func``), and ``entry`` is the index entry it would record
+    (``None`` when the model cannot be indexed).
+    """
+    with _nutpie_flags():
+        return _compile_full(model)
+
+
+def _nutpie_flags():
+    """PyTensor settings of every compile here (see :func:`compile_cached` on fastmath)."""
     import pytensor
 
-    with pytensor.config.change_flags(numba__fastmath=False):
-        return _compile_cached(model)
+    return pytensor.config.change_flags(numba__fastmath=False)
 
 
 def index_key(model) -> str | None:
@@ -256,7 +288,7 @@ def index_key(model) -> str | None:
 
     from rhcc_bayes.inference import compile_index
 
-    with pytensor.config.change_flags(numba__fastmath=False):
+    with _nutpie_flags():
         try:  # without PyTensor's numba cache there is nothing to load the wrappers from
             return compile_index.model_key(model, WRAPPER_VERSION) if pytensor.config.numba__cache else None
         except compile_index.Unkeyable:
@@ -296,7 +328,6 @@ def _support_points(model) -> dict:
 def _compile_full(model) -> tuple[Any, bool, dict | None]:
     """nutpie's compile with cacheable wrappers, and the index entry describing it (``None``: not indexable)."""
     import numba
-    import numpy as np
     import nutpie
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
@@ -317,13 +348,8 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
     logp_key, expand_key = _graph_key(logp_pt.vm.jit_fn), _graph_key(expand_pt.vm.jit_fn)
     if logp_key is None or expand_key is None:
         return nutpie.compile_pymc_model(model), False, None
-    shared_vars: dict[str, Any] = {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        if shared_vars.setdefault(var.name, var) is not var:
-            raise ValueError(f"shared variables must have unique names: {var.name}")
-    shared_data = {name: np.array(var.get_value(), order="C", copy=True) for name, var in shared_vars.items()}
-    for arr in shared_data.values():
-        arr.flags.writeable = False
+    shared_vars = _unique_by_name([*logp_pt.get_shared(), *expand_pt.get_shared()])
+    shared_data = {name: _readonly_copy(var.get_value()) for name, var in shared_vars.items()}
     user_data, layout = make_user_data(shared_data)
 
     logp_sig, expand_sig = _signatures()
@@ -337,13 +363,8 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
         logp_c = _cfunc_from_source(logp_src, "rhcc_logp_wrapper", logp_sig, logp_pt.vm.jit_fn, logp_cache_key)
         expand_c = _cfunc_from_source(expand_src, "rhcc_expand_wrapper", expand_sig, expand_pt.vm.jit_fn,
                                       expand_cache_key)
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info)
-    compiled = _cached_model_class()(
-        _n_dim=n_dim, dims=dims, _coords=coords,
-        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
-        compiled_logp_func=logp_c, compiled_expand_func=expand_c, initial_point_func=init_fn,
-        shared_data=shared_data, user_data=user_data, n_expanded=n_expanded,
-        shape_info=shape_info, logp_func=logp_pt, expand_func=expand_pt)
+    compiled = _assemble(model, n_dim, n_expanded, shape_info, logp_c, expand_c, init_fn, shared_data,
+                         user_data, logp_func=logp_pt, expand_func=expand_pt)
     names, slices, shapes = shape_info
     rule = initial_point_rule(model, pymc_initial_point, names[:len(model.free_RVs)], shapes[:len(model.free_RVs)])
     if rule is None:
@@ -403,19 +424,14 @@ def _model_shared(model) -> dict[str, Any]:
 
     outputs = [*model.basic_RVs, *model.deterministics, *model.potentials,
                *(model.rvs_to_values[v] for v in model.observed_RVs)]
-    found: dict[str, Any] = {}
-    for var in ancestors(outputs):
-        if isinstance(var, SharedVariable) and not isinstance(var.type, RandomType) and var.name is not None:
-            if found.setdefault(var.name, var) is not var:
-                raise ValueError(f"shared variables must have unique names: {var.name}")
-    return found
+    return _unique_by_name(var for var in ancestors(outputs) if isinstance(var, SharedVariable)
+                           and not isinstance(var.type, RandomType) and var.name is not None)
 
 
 def _compile_from_entry(model, entry: dict):
     """nutpie's compiled model rebuilt from an index entry, without PyTensor (see :func:`compile_cached`)."""
     import numba
     import numpy as np
-    from nutpie import compile_pymc as cp
 
     from rhcc_bayes.inference.compile_index import make_initial_point_func
 
@@ -425,11 +441,10 @@ def _compile_from_entry(model, entry: dict):
         name = spec["name"]
         if name not in available:
             raise KeyError(f"the model has no shared variable {name!r}")
-        arr = np.array(available[name].get_value(), order="C", copy=True)
+        arr = _readonly_copy(available[name].get_value())
         if arr.dtype.str != spec["dtype"] or arr.ndim != spec["ndim"]:
             raise ValueError(f"shared variable {name!r} is {arr.dtype.str}[{arr.ndim}], "
                              f"the index says {spec['dtype']}[{spec['ndim']}]")
-        arr.flags.writeable = False
         shared_data[name] = arr
     user_data, layout = make_user_data(shared_data)
     if layout != entry["layout"]:
@@ -448,11 +463,19 @@ def _compile_from_entry(model, entry: dict):
                                     wrappers["logp"]["key"], cache_only=True)
         expand_c = _cfunc_from_source(wrappers["expand"]["src"], "rhcc_expand_wrapper", expand_sig, _not_loaded,
                                       wrappers["expand"]["key"], cache_only=True)
+    return _assemble(model, n_dim, n_expanded, shape_info, logp_c, expand_c,
+                     make_initial_point_func(entry["initial_point"]), shared_data, user_data)
+
+
+def _assemble(model, n_dim, n_expanded, shape_info, logp_c, expand_c, init_fn, shared_data, user_data,
+              logp_func=None, expand_func=None):
+    """nutpie's compiled model from its parts (the same whether compiled in full or from the index)."""
+    from nutpie import compile_pymc as cp
+
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
     return _cached_model_class()(
         _n_dim=n_dim, dims=dims, _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
-        compiled_logp_func=logp_c, compiled_expand_func=expand_c,
-        initial_point_func=make_initial_point_func(entry["initial_point"]),
+        compiled_logp_func=logp_c, compiled_expand_func=expand_c, initial_point_func=init_fn,
         shared_data=shared_data, user_data=user_data, n_expanded=n_expanded,
-        shape_info=shape_info, logp_func=None, expand_func=None)
+        shape_info=shape_info, logp_func=logp_func, expand_func=expand_func)
