@@ -33,11 +33,12 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         # default spec below target_accept 0.98). Sample that level instead, with the conditional
         # prior that leaves intercept = level - sigma * mean(v) ~ N(0, sd) independent of (sigma, v):
         # the same joint prior (a shift, Jacobian 1), generative for prior-predictive draws.
-        shift = sigma * pt.mean(v)
+        v_mean = pt.mean(v)
+        shift = sigma * v_mean
         level = pm.Normal(f"{outcome}_logit_level", shift, pr.secondary_intercept_sd)
         alpha = pm.Deterministic(f"{outcome}_intercept", level - shift)
         pm.Deterministic(f"{outcome}_probability", pm.math.invlogit(alpha + eff), dims="treatment")
-        deviation = sigma * (v - pt.mean(v))
+        deviation = sigma * (v - v_mean)
         logit_p = level + eff[rows["treatment_index"].to_numpy()] + deviation[[local[s] for s in rows["study_index"]]]
         known = (rows["latent"] < 0).to_numpy() if "latent" in rows else np.ones(len(rows), bool)
         if known.any():
