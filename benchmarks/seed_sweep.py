@@ -1,11 +1,30 @@
 """Does a spec pass the diagnostics gate on every seed? One fit per seed, one row each.
 
-Prints per seed: divergences, max R-hat, min bulk/tail ESS over the gated parameters,
-sampling seconds and the verdict against the strict bar (R-hat <= 1.01, bulk and tail
-ESS >= 1000, 0 divergences) and the gate's own thresholds. The numba-compiled model is
-built once (nutpie's ``CompiledModel``), then sampled with each seed.
+Prints per seed: divergences, max R-hat, min bulk/tail ESS over the gated parameters (and
+which parameter has the lowest), mean leapfrog steps per kept draw, sampling seconds, ESS per
+second and the verdict against the strict bar (R-hat <= 1.01, bulk and tail ESS >= 1000, 0
+divergences) and the gate's own thresholds. The numba-compiled model is built once (nutpie's
+``CompiledModel``), then sampled with each seed. ``--set key=value`` (repeatable, TOML
+values) overrides the spec's ``[sampler]`` settings, to try a budget before writing it down.
 
-    .venv/bin/python benchmarks/seed_sweep.py [--spec default] [--seeds 1-10]
+    .venv/bin/python benchmarks/seed_sweep.py [--spec default] [--seeds 1-10] [--set tune=800 ...]
+
+Model .8, default spec, shared 2-core machine (load 4-8, so seconds are ~2x an idle run's;
+the mass-matrix columns come from a scratch variant that also counted warm-up gradients):
+
+  settings (4 chains)                                  seeds  div  max R-hat  min bulk / tail   steps  gradients (incl. warm-up)
+  grad-based mass matrix, 0.95, 1500 + 3000 (model .8)  1-3    0    1.002      2174 / 1920      31     584-588k
+  draws-only, 0.95, 1500 + 3000                         1-3    0    1.002      6143 / 4904      62     -
+  draws-only, 0.95, 800 + 1000                          1-4    0    1.007      2022 / 1588      62     -
+  draws-only, 0.90, 800 + 1000                          1-4    1    1.005      1252 / 987       32-34  -
+  draws-only, 0.85, 800 + 1000                          1-4    2-7  1.007      1446 / 852       31     -
+  draws-only, 0.95, 500 + 1200                          1-10   0    1.006      2370 / 1631      61-62  416-442k
+                                                        spec   1    1.005      2205 / 2005
+  draws-only, 0.96, 500 + 1200 (model .8's new default) 1-12   0    1.007      1951 / 1574      63     438-474k
+                                                        spec   0    1.005      2444 / 1783
+
+With the draws-only estimate (``grad_based_mass_matrix = false``, as Stan and PyMC adapt) the
+lowest ESS is tau_treatment's, as in the Stan twin, instead of sigma_population's.
 """
 
 from __future__ import annotations
@@ -25,10 +44,25 @@ def parse_seeds(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """``["tune=800", "grad_based_mass_matrix=false"]`` -> ``{"tune": 800, "grad_based_mass_matrix": False}``."""
+    import tomllib
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="default")
     parser.add_argument("--seeds", default="1-10")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a [sampler] setting (TOML value), e.g. --set target_accept=0.9")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -42,14 +76,15 @@ def main() -> None:
     from rhcc_bayes.synthesis import gate_var_names
 
     evidence, spec = load_evidence(), load_spec(args.spec)
-    settings = SamplerSettings.from_mapping(spec.sampler)
+    settings = SamplerSettings.from_mapping({**spec.sampler, **parse_overrides(args.set)}, source="--set")
     design = make_design(evidence, spec)
     model = build_survival_model(design, spec)
     t0 = time.perf_counter()
     compiled = compile_model(model, settings.backend)
     print(f"spec {spec.name!r}: {len(design.arms)} arms; compiled in {time.perf_counter() - t0:.1f} s; "
           f"{settings.chains} chains x {settings.draws} draws")
-    header = f"{'seed':>6}{'div':>5}{'max R-hat':>10}{'min bulk':>9}{'min tail':>9}{'sample s':>9}  strict  gate"
+    header = (f"{'seed':>9}{'div':>5}{'max R-hat':>10}{'min bulk':>9}{'min tail':>9}  {'lowest':<18}{'steps':>6}"
+              f"{'sample s':>9}{'ESS/s':>7}  strict  gate")
     print(header)
     print("-" * len(header))
     strict_pass = 0
@@ -61,9 +96,11 @@ def main() -> None:
         strict = (report.divergences == 0 and s["r_hat"].max() <= 1.01
                   and s["ess_bulk"].min() >= STRICT_ESS and s["ess_tail"].min() >= STRICT_ESS)
         strict_pass += strict
-        print(f"{seed:>6}{report.divergences:>5}{s['r_hat'].max():>10.4f}{s['ess_bulk'].min():>9.0f}"
-              f"{s['ess_tail'].min():>9.0f}{idata.attrs['wall_time_sampling_s']:>9.1f}  "
-              f"{'pass' if strict else 'FAIL':<6}  {'pass' if report.passed else 'FAIL'}")
+        seconds = idata.attrs["wall_time_sampling_s"]
+        steps = float(idata.sample_stats["n_steps"].mean())
+        print(f"{seed:>9}{report.divergences:>5}{s['r_hat'].max():>10.4f}{s['ess_bulk'].min():>9.0f}"
+              f"{s['ess_tail'].min():>9.0f}  {str(s['ess_bulk'].idxmin()):<18}{steps:>6.1f}{seconds:>9.1f}"
+              f"{s['ess_bulk'].min() / seconds:>7.0f}  {'pass' if strict else 'FAIL':<6}  {'pass' if report.passed else 'FAIL'}")
     print(f"strict bar passed on {strict_pass} of {len(parse_seeds(args.seeds))} seeds")
 
 

@@ -58,6 +58,7 @@ def test_unknown_key_suggests_the_right_one():
         ("backend", "nutpy", "did you mean 'nutpie'"),
         ("backend", "stan", "choose from nutpie, pymc"),
         ("low_rank_mass_matrix", "yes", "true or false"),
+        ("grad_based_mass_matrix", 1, "true or false"),
         ("chains", 100_000, "at most 64"),
         ("draws", 10**9, "at most 200000"),
         ("cores", 65, "at most 64"),
@@ -67,6 +68,14 @@ def test_invalid_values_are_user_errors(key, value, fragment):
     with pytest.raises(ValidationError) as err:
         SamplerSettings.from_mapping({key: value})
     assert fragment in str(err.value) and key in str(err.value)
+
+
+def test_draws_only_mass_matrix_needs_the_diagonal_adaptation():
+    # nutpie's low-rank adaptation always uses gradients: the combination would be ignored silently
+    with pytest.raises(ValidationError, match="diagonal mass matrix only") as err:
+        SamplerSettings.from_mapping({"low_rank_mass_matrix": True, "grad_based_mass_matrix": False}, source="spec.toml")
+    assert "grad_based_mass_matrix" in str(err.value) and "spec.toml" in str(err.value)
+    assert SamplerSettings(low_rank_mass_matrix=True).grad_based_mass_matrix is True
 
 
 def test_all_problems_reported_at_once():
@@ -178,6 +187,18 @@ def test_nutpie_same_seed_same_draws(model, nutpie_compiled, nutpie_idata):
         np.testing.assert_array_equal(nutpie_idata.posterior[var].values, again.posterior[var].values)
     np.testing.assert_array_equal(nutpie_idata.posterior_predictive["y"].values, again.posterior_predictive["y"].values)
     assert not np.array_equal(nutpie_idata.posterior["mu"].values, other.posterior["mu"].values)
+
+
+@pytest.mark.slow
+def test_draws_only_mass_matrix_reaches_nutpie(model, nutpie_compiled, nutpie_idata):
+    from dataclasses import replace
+
+    draws_only = replace(NUTPIE, grad_based_mass_matrix=False)
+    idata = sample(model, draws_only, seed=11, compiled=nutpie_compiled, log_likelihood=False,
+                   posterior_predictive=False)
+    # same seed, another adaptation: other draws; recorded in the provenance
+    assert not np.array_equal(idata.posterior["mu"].values, nutpie_idata.posterior["mu"].values)
+    assert (idata.attrs["grad_based_mass_matrix"], nutpie_idata.attrs["grad_based_mass_matrix"]) == (0, 1)
 
 
 @pytest.mark.slow
