@@ -9,8 +9,10 @@ own NUTS, then adds what the later stages need:
   which are dropped so both backends give the same variables);
 * ``sample_stats`` -- including ``diverging`` and ``energy`` for the gate;
 * ``observed_data`` and ``constant_data`` (``pm.Data``), when the model has any;
-* ``log_likelihood`` -- pointwise, for LOO model comparison;
-* ``posterior_predictive`` -- with a seed derived from the sampling seed.
+* ``log_likelihood`` -- pointwise, for LOO model comparison
+  (:mod:`rhcc_bayes.inference.pointwise`: PyMC's values, all draws in one compiled call);
+* ``posterior_predictive`` -- with a seed derived from the sampling seed
+  (:mod:`rhcc_bayes.inference.predictive`: PyMC's draws, all draws in one compiled call).
 
 Provenance (backend, seed, draws, wall times, package versions) is stored in
 ``idata.attrs`` as netCDF-safe scalars, so it survives the posterior cache.
@@ -275,7 +277,6 @@ def sample(
     """
     settings = settings or SamplerSettings()
     check_seed(seed)
-    import pymc as pm
     if progressbar is None:
         progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -305,19 +306,17 @@ def sample(
 
     has_observed = bool(model.observed_RVs)
     if log_likelihood and has_observed:
+        from rhcc_bayes.inference.pointwise import log_likelihood as pointwise_log_likelihood
+
         t0 = time.perf_counter()
-        pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
+        idata.add_groups({"log_likelihood": pointwise_log_likelihood(idata, model)})
         report("log_likelihood", time.perf_counter() - t0)
     if posterior_predictive and has_observed:
+        from rhcc_bayes.inference.predictive import posterior_predictive as predictive_draws
+
         t0 = time.perf_counter()
-        pm.sample_posterior_predictive(
-            idata,
-            model=model,
-            var_names=_predictive_var_names(model),
-            random_seed=derived_seed(seed, "posterior_predictive"),
-            extend_inferencedata=True,
-            progressbar=False,
-        )
+        idata.extend(predictive_draws(idata, model, var_names=_predictive_var_names(model),
+                                      seed=derived_seed(seed, "posterior_predictive")))
         report("posterior_predictive", time.perf_counter() - t0)
 
     idata.attrs.update(_provenance(settings, seed, compiled.compile_seconds, sampling_s, t_start, model))

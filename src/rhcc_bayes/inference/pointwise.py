@@ -1,0 +1,134 @@
+"""Pointwise log-likelihood of every posterior draw in one compiled call.
+
+``pm.compute_log_likelihood`` compiles the elementwise log density of the observed
+variables and calls it once per draw from Python (12000 calls on the default spec), plus
+a fresh compile in every call. Here the same graph is vectorised over a leading draw
+dimension (``pytensor.graph.replace.vectorize_graph``), compiled once per model and
+process (a second fit of the same model reuses it) and evaluated on all draws at once,
+in chunks that bound the memory of intermediate arrays. The values are those of
+``pm.compute_log_likelihood`` to rounding (the same ops, batched), in a dataset with the
+same variable names, dims and coords (``tests/inference/test_pointwise.py``).
+
+Model-agnostic: any PyMC model whose posterior holds its free variables on the
+constrained scale.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: Elements per output array and chunk of draws: bounds intermediates (~32 MB per float64 array).
+CHUNK_ELEMENTS = 2**22
+#: Compiled functions per model object, so an in-process refit does not compile again.
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def memoised(model, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``(model, key)`` in this process.
+
+    ``key`` must name everything the built function depends on besides the model's graph;
+    the model's variable names are added, so a model extended after a fit compiles anew.
+    Shared variables (``pm.Data``, observed data) are read at call time, not captured.
+    """
+    full_key = (*key, tuple(model.named_vars))
+    per_model = _MEMO.setdefault(model, {})
+    if full_key not in per_model:
+        per_model[full_key] = build()
+    return per_model[full_key]
+
+
+def batched(var, name: str | None = None):
+    """A placeholder like ``var`` with a leading dimension of unknown length (the draws)."""
+    import pytensor.tensor as pt
+
+    return pt.tensor(name=name or var.name, dtype=var.type.dtype, shape=(None, *var.type.shape))
+
+
+def stacked(posterior, names: Sequence[str], dtypes: Sequence[str], sample_dims: Sequence[str]) -> list:
+    """Posterior arrays of ``names`` with the sample dims flattened into one leading axis (C order)."""
+    import numpy as np
+
+    n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
+    out = []
+    for name, dtype in zip(names, dtypes, strict=True):
+        da = posterior[name].transpose(*sample_dims, ...)
+        out.append(np.ascontiguousarray(da.values.reshape(n, *da.shape[len(sample_dims):]), dtype=dtype))
+    return out
+
+
+def call_in_chunks(fn, arrays: list, n_draws: int) -> list:
+    """``fn`` on consecutive slices of the draws, in order; outputs concatenated along axis 0.
+
+    The first call takes one draw and sizes the rest so that no output of a chunk exceeds
+    :data:`CHUNK_ELEMENTS`. Calls in order keep a random function's draws those of one call
+    over all draws (each RNG continues its stream).
+    """
+    import numpy as np
+
+    first = fn(*(a[:1] for a in arrays))
+    per_draw = max((int(np.prod(o.shape[1:])) for o in first), default=1)
+    step = max(1, CHUNK_ELEMENTS // max(1, per_draw))
+    parts = [first] + [fn(*(a[i:i + step] for a in arrays)) for i in range(1, n_draws, step)]
+    return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
+
+
+def _compile(model, var_names: tuple[str, ...] | None):
+    """The vectorised elementwise log density of the observed variables, and what calls it."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+    from pymc.pytensorf import compile as pm_compile
+    from pytensor.graph.replace import vectorize_graph
+
+    # As PyMC: the posterior holds constrained values, so the transforms are removed.
+    umodel = remove_value_transforms(model)
+    targets = list(umodel.observed_RVs) if var_names is None else [umodel.named_vars[n] for n in var_names]
+    if not set(targets).issubset(umodel.observed_RVs):
+        raise ValueError(f"var_names must refer to observed_RVs in the model. Got: {var_names}")
+    values = [umodel.rvs_to_values[rv] for rv in umodel.free_RVs]
+    logps = umodel.logp(vars=targets, sum=False)
+    inputs = [batched(v) for v in values]
+    outputs = vectorize_graph(logps, replace=dict(zip(values, inputs, strict=True)))
+    with umodel:  # pm_compile reads check_bounds from the model context, as PyMC's compile_fn does
+        fn = pm_compile(inputs, outputs, on_unused_input="ignore", allow_input_downcast=True, accept_inplace=True)
+    fn.trust_input = True  # inputs are made C-contiguous with the right dtype by `stacked`
+    return fn, tuple(rv.name for rv in targets), tuple(rv.name for rv in umodel.free_RVs), \
+        tuple(v.type.dtype for v in values)
+
+
+def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
+                   sample_dims: Sequence[str] = ("chain", "draw")):
+    """Pointwise log-likelihood of every draw in ``idata.posterior``, as PyMC computes it.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        With a ``posterior`` group holding every free variable of ``model``.
+    model : pm.Model
+        The model that was sampled.
+    var_names : sequence of str, optional
+        Observed variables to evaluate; all of them by default.
+    sample_dims : sequence of str
+        The posterior's sample dimensions, flattened for the computation.
+
+    Returns
+    -------
+    xarray.Dataset
+        What ``pm.compute_log_likelihood(idata, model=model, extend_inferencedata=False)``
+        returns: one variable per observed variable, dims ``(*sample_dims, *its dims)``.
+    """
+    import numpy as np
+    import pymc
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
+
+    key = ("log_likelihood", None if var_names is None else tuple(var_names))
+    fn, out_names, free_names, dtypes = memoised(model, key, lambda: _compile(model, key[1]))
+    posterior = idata["posterior"]
+    arrays = stacked(posterior, free_names, dtypes, sample_dims)
+    n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
+    values = call_in_chunks(fn, arrays, n)
+    shape = [posterior.sizes[d] for d in sample_dims]
+    out = {name: v.reshape(*shape, *v.shape[1:]) for name, v in zip(out_names, values, strict=True)}
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    return dict_to_dataset(out, library=pymc, dims=dims, coords=coords, default_dims=list(sample_dims),
+                           skip_event_dims=True)

@@ -1,0 +1,194 @@
+"""Posterior predictive draws for every posterior draw in one compiled call.
+
+``pm.sample_posterior_predictive`` compiles a forward-sampling function and calls it once
+per posterior draw from Python. Here the same forward graph -- the same inputs taken from
+the trace, the same variables resampled (PyMC's rules of
+``compile_forward_sampling_function``) -- is vectorised over a leading draw dimension,
+compiled once per model and process, and called on all draws at once (in chunks, in
+order). Each random variable keeps its own generator, seeded exactly as PyMC seeds it
+(``SeedSequence(seed).spawn``, in the order PyMC collects them), and NumPy fills a batched
+draw element by element in C order, which is the order of PyMC's per-draw loop: the draws
+are PyMC's, value for value (``tests/inference/test_predictive.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+
+from rhcc_bayes.inference.pointwise import batched, call_in_chunks, memoised, stacked
+
+_log = logging.getLogger(__name__)
+
+
+def _trace_inputs(model, outputs, vars_in_trace, constant_data: dict, constant_coords: set):
+    """The forward function's inputs and the resampled RVs, by PyMC's rules (no givens).
+
+    A variable is volatile (recomputed or redrawn, not read from the trace) when it is an
+    output, a shared variable whose value differs from ``constant_data`` (or that is neither
+    constant data nor a constant coordinate), a basic RV not in the trace, or depends on a
+    volatile variable; non-volatile trace variables are inputs.
+    """
+    import numpy as np
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import general_toposort, walk
+    from pytensor.tensor.random.var import RandomGeneratorSharedVariable
+
+    def shared_matches(var) -> bool:
+        if var.name not in constant_data:
+            return var.name in constant_coords
+        return np.array_equal(constant_data[var.name], var.get_value(borrow=True))
+
+    basic_rvs, in_trace = set(model.basic_RVs), set(vars_in_trace)
+    volatile: set = set()
+    for node in general_toposort(outputs, deps=lambda x: x.owner.inputs if x.owner else []):
+        if (node in outputs
+                or (isinstance(node, SharedVariable) and not isinstance(node, RandomGeneratorSharedVariable)
+                    and not shared_matches(node))
+                or (node in basic_rvs and node not in in_trace)
+                or (node.owner and any(i in volatile for i in node.owner.inputs))):
+            volatile.add(node)
+    inputs = []
+
+    def expand(node):
+        if ((node.owner is None and not isinstance(node, Constant | SharedVariable)) or node in in_trace) \
+                and node not in volatile:
+            inputs.append(node)
+        return node.owner.inputs if node.owner else None
+
+    list(walk(outputs, expand))
+    return inputs, basic_rvs & volatile
+
+
+def _vectorize(outputs: list, replace: dict) -> list:
+    """``vectorize_graph``, except for random variables with an explicit size.
+
+    PyTensor 2.38 infers the new batch dimensions of such a variable from its first
+    parameter only, which fails when that one is data (e.g. a binomial's ``n``) and another
+    is batched. Here every batched parameter gets singleton axes up to the size's length (as
+    the per-draw call broadcasts it), and the size gains the leading batch dimensions.
+    """
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.replace import _vectorize_node
+    from pytensor.graph.traversal import toposort, truncated_graph_inputs
+    from pytensor.tensor.random.op import RandomVariable
+    from pytensor.tensor.type_other import NoneTypeT
+
+    roots = truncated_graph_inputs(outputs, ancestors_to_include=replace.keys())
+    vect = {v: replace.get(v, v) for v in roots}
+    for node in toposort(outputs, blockers=roots):
+        new_inputs = [vect.get(i, i) for i in node.inputs]
+        op = node.op
+        if isinstance(op, RandomVariable) and not isinstance(op.size_param(node).type, NoneTypeT):
+            rng, size = op.rng_param(node), op.size_param(node)
+            old_params, params = op.dist_params(node), list(op.dist_params(Apply(op, new_inputs, [])))
+            extra = [p.type.ndim - o.type.ndim for o, p in zip(old_params, params, strict=True)]
+            n_new = max(extra, default=0)
+            if n_new:
+                n_size = int(pt.get_vector_length(size))
+                batch = next(p for p, e in zip(params, extra, strict=True) if e).shape[:n_new]
+                for k, (old, e) in enumerate(zip(old_params, extra, strict=True)):
+                    pad = n_size - (old.type.ndim - op.ndims_params[k])
+                    if e and pad > 0:  # the per-draw call aligns this parameter to the size from the right
+                        params[k] = pt.expand_dims(params[k], tuple(range(e, e + pad)))
+                size = pt.concatenate([pt.as_tensor(batch, dtype=size.dtype), size])
+            outs = op.make_node(vect.get(rng, rng), size, *params).outputs
+        else:
+            result = _vectorize_node(op, node, *new_inputs)
+            outs = result.outputs if isinstance(result, Apply) else result
+        for old, new in zip(node.outputs, outs, strict=True):
+            vect.setdefault(old, new)
+    return [vect[o] for o in outputs]
+
+
+def _compile(model, outputs: list, inputs: list):
+    """The forward function vectorised over draws, and its RNGs in PyMC's seeding order."""
+    import pytensor.tensor as pt
+    from pymc.distributions.shape_utils import change_dist_size
+    from pymc.pytensorf import collect_default_updates, rvs_in_graph
+    from pymc.pytensorf import compile as pm_compile
+    from pytensor.graph.traversal import ancestors, general_toposort
+
+    # PyMC seeds one generator per RV, in the order it collects their updates on this graph.
+    rngs = list(collect_default_updates(inputs=inputs, outputs=outputs))
+    n_draws = pt.scalar("n_draws", dtype="int64")
+    replace = {v: batched(v) for v in inputs}
+    # RVs whose parameters depend on no input (nor on another such RV) need the draw
+    # dimension as a size; vectorize_graph batches the others through their parameters.
+    rvs = rvs_in_graph(outputs)
+    independent: list = []
+    for rv in [v for v in general_toposort(rvs, lambda x: x.owner.inputs if x.owner else None) if v in rvs]:
+        blockers = [*inputs, *independent, *outputs]
+        if not set(blockers) & set(ancestors([rv], blockers=blockers)):
+            independent.append(rv)
+    for rv in independent:
+        replace[rv] = change_dist_size(rv, new_size=(n_draws,), expand=True)
+    vectorised = _vectorize(outputs, replace)
+    with model:  # PyMC's compile reads check_bounds from the model context
+        fn = pm_compile([n_draws, *(replace[v] for v in inputs)], vectorised, on_unused_input="ignore",
+                        allow_input_downcast=True, accept_inplace=True)
+    return fn, rngs
+
+
+def posterior_predictive(idata, model, *, var_names: Sequence[str], seed: int,
+                         sample_dims: Sequence[str] = ("chain", "draw")):
+    """Posterior predictive draws of ``var_names``, as ``pm.sample_posterior_predictive`` makes them.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        With ``posterior`` (and ``constant_data`` when the model has ``pm.Data``).
+    model : pm.Model
+        The model that was sampled.
+    var_names : sequence of str
+        Variables to draw (observed variables and deterministics depending on them).
+    seed : int
+        Seeds one generator per random variable (as PyMC does with ``random_seed=seed``).
+    sample_dims : sequence of str
+        The posterior's sample dimensions.
+
+    Returns
+    -------
+    arviz.InferenceData
+        With the ``posterior_predictive`` group only (``idata.extend`` it).
+    """
+    import numpy as np
+    import pymc as pm
+    from pymc.pytensorf import reseed_rngs
+    from pymc.sampling.forward import get_constant_coords
+    from pymc.util import get_default_varnames
+
+    if model.potentials:
+        warnings.warn("The effect of Potentials on other parameters is ignored during posterior predictive "
+                      "sampling. This is likely to lead to invalid or biased predictive samples.",
+                      UserWarning, stacklevel=2)
+    posterior = idata["posterior"]
+    constant = getattr(idata, "constant_data", None)
+    trace_coords = {str(k): v.data for k, v in constant.coords.items()} if constant is not None else {}
+    trace_coords.update({str(k): v.data for k, v in posterior.coords.items()})
+    constant_data = {str(k): v.data for k, v in constant.items()} if constant is not None else {}
+    trace_names = [str(k) for k in posterior.data_vars]
+    traceable = {v.name for v in (*model.free_RVs, *model.deterministics)}
+
+    outputs = list(get_default_varnames([model[n] for n in var_names], include_transformed=False))
+    inputs, volatile = _trace_inputs(model, outputs, [model[n] for n in trace_names if n in traceable],
+                                     constant_data, get_constant_coords(trace_coords, model))
+    missing = [v.name for v in inputs if v.name not in trace_names]
+    if missing:
+        raise KeyError(f"the posterior lacks {missing}")
+    _log.info("Sampling: %s", sorted(v.name for v in volatile))
+    key = ("posterior_predictive", tuple(v.name for v in outputs), tuple(v.name for v in inputs))
+    fn, rngs = memoised(model, key, lambda: _compile(model, outputs, inputs))
+    reseed_rngs(rngs, seed)
+
+    n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
+    arrays = stacked(posterior, [v.name for v in inputs], [v.type.dtype for v in inputs], sample_dims)
+    # a zero-width array carries the chunk's number of draws (the function may have no other input)
+    values = call_in_chunks(lambda idx, *a: fn(np.int64(len(idx)), *a), [np.empty((n, 0)), *arrays], n)
+    shape = [posterior.sizes[d] for d in sample_dims]
+    draws = {v.name: x.reshape(*shape, *x.shape[1:]) for v, x in zip(outputs, values, strict=True)}
+    return pm.to_inference_data(posterior_predictive=draws, model=model, sample_dims=list(sample_dims),
+                                coords={d: posterior.coords[d].values for d in sample_dims})
