@@ -58,19 +58,26 @@ def stacked(posterior, names: Sequence[str], dtypes: Sequence[str], sample_dims:
     return out
 
 
-def call_in_chunks(fn, arrays: list, n_draws: int) -> list:
-    """``fn`` on consecutive slices of the draws, in order; outputs concatenated along axis 0.
+def call_in_chunks(fn, arrays: list, n_draws: int, core_ndims: Sequence[int]) -> list:
+    """``fn(m, *slices)`` on consecutive slices of ``m`` draws, in order; outputs joined along axis 0.
 
     The first call takes one draw and sizes the rest so that no output of a chunk exceeds
     :data:`CHUNK_ELEMENTS`. Calls in order keep a random function's draws those of one call
-    over all draws (each RNG continues its stream).
+    over all draws (each RNG continues its stream). An output that depends on no batched
+    input comes back without the draw axis (``core_ndims`` dimensions) and is repeated.
     """
     import numpy as np
 
-    first = fn(*(a[:1] for a in arrays))
+    def call(start: int, stop: int) -> list:
+        m = stop - start
+        outs = fn(m, *(a[start:stop] for a in arrays))
+        return [np.broadcast_to(o, (m, *np.shape(o))) if np.ndim(o) == nd else o
+                for o, nd in zip(outs, core_ndims, strict=True)]
+
+    first = call(0, min(1, n_draws))
     per_draw = max((int(np.prod(o.shape[1:])) for o in first), default=1)
     step = max(1, CHUNK_ELEMENTS // max(1, per_draw))
-    parts = [first] + [fn(*(a[i:i + step] for a in arrays)) for i in range(1, n_draws, step)]
+    parts = [first] + [call(i, min(i + step, n_draws)) for i in range(1, n_draws, step)]
     return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
 
 
@@ -92,8 +99,8 @@ def _compile(model, var_names: tuple[str, ...] | None):
     with umodel:  # pm_compile reads check_bounds from the model context, as PyMC's compile_fn does
         fn = pm_compile(inputs, outputs, on_unused_input="ignore", allow_input_downcast=True, accept_inplace=True)
     fn.trust_input = True  # inputs are made C-contiguous with the right dtype by `stacked`
-    return fn, tuple(rv.name for rv in targets), tuple(rv.name for rv in umodel.free_RVs), \
-        tuple(v.type.dtype for v in values)
+    return (fn, tuple(rv.name for rv in targets), tuple(rv.name for rv in umodel.free_RVs),
+            tuple(v.type.dtype for v in values), tuple(o.type.ndim for o in logps))
 
 
 def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
@@ -122,11 +129,11 @@ def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
     from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
 
     key = ("log_likelihood", None if var_names is None else tuple(var_names))
-    fn, out_names, free_names, dtypes = memoised(model, key, lambda: _compile(model, key[1]))
+    fn, out_names, free_names, dtypes, core_ndims = memoised(model, key, lambda: _compile(model, key[1]))
     posterior = idata["posterior"]
     arrays = stacked(posterior, free_names, dtypes, sample_dims)
     n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
-    values = call_in_chunks(fn, arrays, n)
+    values = call_in_chunks(lambda m, *a: fn(*a), arrays, n, core_ndims)
     shape = [posterior.sizes[d] for d in sample_dims]
     out = {name: v.reshape(*shape, *v.shape[1:]) for name, v in zip(out_names, values, strict=True)}
     coords, dims = coords_and_dims_for_inferencedata(model)

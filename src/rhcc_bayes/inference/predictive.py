@@ -107,25 +107,29 @@ def _vectorize(outputs: list, replace: dict) -> list:
 def _compile(model, outputs: list, inputs: list):
     """The forward function vectorised over draws, and its RNGs in PyMC's seeding order."""
     import pytensor.tensor as pt
-    from pymc.distributions.shape_utils import change_dist_size
     from pymc.pytensorf import collect_default_updates, rvs_in_graph
     from pymc.pytensorf import compile as pm_compile
-    from pytensor.graph.traversal import ancestors, general_toposort
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.random.utils import compute_batch_shape
+    from pytensor.tensor.type_other import NoneTypeT
 
     # PyMC seeds one generator per RV, in the order it collects their updates on this graph.
     rngs = list(collect_default_updates(inputs=inputs, outputs=outputs))
     n_draws = pt.scalar("n_draws", dtype="int64")
     replace = {v: batched(v) for v in inputs}
-    # RVs whose parameters depend on no input (nor on another such RV) need the draw
-    # dimension as a size; vectorize_graph batches the others through their parameters.
-    rvs = rvs_in_graph(outputs)
-    independent: list = []
-    for rv in [v for v in general_toposort(rvs, lambda x: x.owner.inputs if x.owner else None) if v in rvs]:
-        blockers = [*inputs, *independent, *outputs]
-        if not set(blockers) & set(ancestors([rv], blockers=blockers)):
-            independent.append(rv)
-    for rv in independent:
-        replace[rv] = change_dist_size(rv, new_size=(n_draws,), expand=True)
+    # An RV none of whose ancestors is an input or another RV is not batched by vectorisation:
+    # it gets the draw dimension as a leading size, keeping its generator (PyMC's
+    # change_dist_size would give it a new one, outside the seeding order).
+    rvs = set(rvs_in_graph(outputs))
+    for rv in rvs:
+        if not (set(ancestors(rv.owner.inputs, blockers=inputs)) & (rvs | set(inputs))):
+            op, node = rv.owner.op, rv.owner
+            params, size = op.dist_params(node), op.size_param(node)
+            if isinstance(size.type, NoneTypeT):  # not rv.shape: a second client of the RNG loses its update
+                size = compute_batch_shape(params, op.ndims_params)
+            size = pt.concatenate([pt.stack([n_draws]), pt.as_tensor(size, dtype="int64")])
+            new = op.make_node(op.rng_param(node), size, *params)
+            replace[rv] = new.outputs[rv.owner.outputs.index(rv)]
     vectorised = _vectorize(outputs, replace)
     with model:  # PyMC's compile reads check_bounds from the model context
         fn = pm_compile([n_draws, *(replace[v] for v in inputs)], vectorised, on_unused_input="ignore",
@@ -186,8 +190,7 @@ def posterior_predictive(idata, model, *, var_names: Sequence[str], seed: int,
 
     n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
     arrays = stacked(posterior, [v.name for v in inputs], [v.type.dtype for v in inputs], sample_dims)
-    # a zero-width array carries the chunk's number of draws (the function may have no other input)
-    values = call_in_chunks(lambda idx, *a: fn(np.int64(len(idx)), *a), [np.empty((n, 0)), *arrays], n)
+    values = call_in_chunks(lambda m, *a: fn(np.int64(m), *a), arrays, n, [v.type.ndim for v in outputs])
     shape = [posterior.sizes[d] for d in sample_dims]
     draws = {v.name: x.reshape(*shape, *x.shape[1:]) for v, x in zip(outputs, values, strict=True)}
     return pm.to_inference_data(posterior_predictive=draws, model=model, sample_dims=list(sample_dims),
