@@ -39,6 +39,26 @@ def memoised(model, key: tuple, build: Callable[[], Any]) -> Any:
     return per_model[full_key]
 
 
+def data_fingerprint(model) -> str:
+    """sha256 of the values of the model's ``pm.Data`` and mutable dimension lengths.
+
+    The log density is compiled from a copy of the model (transforms removed) whose shared
+    variables are copies too, so new data (``pm.set_data``) must mean a new compile.
+    """
+    import hashlib
+
+    import numpy as np
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    sha = hashlib.sha256()
+    shared = [*model.data_vars, *(v for v in model.dim_lengths.values() if isinstance(v, SharedVariable))]
+    for var in shared:
+        value = np.asarray(var.get_value(borrow=True))
+        sha.update(f"{var.name}:{value.dtype.str}:{value.shape}".encode())
+        sha.update(np.ascontiguousarray(value).tobytes())
+    return sha.hexdigest()
+
+
 def batched(var, name: str | None = None):
     """A placeholder like ``var`` with a leading dimension of unknown length (the draws)."""
     import pytensor.tensor as pt
@@ -128,7 +148,7 @@ def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
     import pymc
     from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
 
-    key = ("log_likelihood", None if var_names is None else tuple(var_names))
+    key = ("log_likelihood", None if var_names is None else tuple(var_names), data_fingerprint(model))
     fn, out_names, free_names, dtypes, core_ndims = memoised(model, key, lambda: _compile(model, key[1]))
     posterior = idata["posterior"]
     arrays = stacked(posterior, free_names, dtypes, sample_dims)

@@ -107,9 +107,10 @@ def _vectorize(outputs: list, replace: dict) -> list:
 def _compile(model, outputs: list, inputs: list):
     """The forward function vectorised over draws, and its RNGs in PyMC's seeding order."""
     import pytensor.tensor as pt
-    from pymc.pytensorf import collect_default_updates, rvs_in_graph
+    from pymc.pytensorf import collect_default_updates
     from pymc.pytensorf import compile as pm_compile
     from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.random.op import RandomVariable, RNGConsumerOp
     from pytensor.tensor.random.utils import compute_batch_shape
     from pytensor.tensor.type_other import NoneTypeT
 
@@ -120,9 +121,13 @@ def _compile(model, outputs: list, inputs: list):
     # An RV none of whose ancestors is an input or another RV is not batched by vectorisation:
     # it gets the draw dimension as a leading size, keeping its generator (PyMC's
     # change_dist_size would give it a new one, outside the seeding order).
-    rvs = set(rvs_in_graph(outputs))
+    rvs = {v for v in ancestors(outputs, blockers=inputs)
+           if v not in replace and v.owner is not None and isinstance(v.owner.op, RNGConsumerOp)}
     for rv in rvs:
         if not (set(ancestors(rv.owner.inputs, blockers=inputs)) & (rvs | set(inputs))):
+            if not isinstance(rv.owner.op, RandomVariable):
+                raise NotImplementedError(f"{rv.name}: a {type(rv.owner.op).__name__} that depends on no posterior "
+                                          "value cannot be given the draw dimension with its generator")
             op, node = rv.owner.op, rv.owner
             params, size = op.dist_params(node), op.size_param(node)
             if isinstance(size.type, NoneTypeT):  # not rv.shape: a second client of the RNG loses its update

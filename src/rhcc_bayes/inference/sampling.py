@@ -315,8 +315,14 @@ def sample(
         from rhcc_bayes.inference.predictive import posterior_predictive as predictive_draws
 
         t0 = time.perf_counter()
-        idata.extend(predictive_draws(idata, model, var_names=_predictive_var_names(model),
-                                      seed=derived_seed(seed, "posterior_predictive")))
+        names, pp_seed = _predictive_var_names(model), derived_seed(seed, "posterior_predictive")
+        try:
+            idata.extend(predictive_draws(idata, model, var_names=names, seed=pp_seed))
+        except NotImplementedError:  # a graph the vectorised draws do not cover: PyMC's loop, same draws
+            import pymc as pm
+
+            pm.sample_posterior_predictive(idata, model=model, var_names=names, random_seed=pp_seed,
+                                           extend_inferencedata=True, progressbar=False)
         report("posterior_predictive", time.perf_counter() - t0)
 
     idata.attrs.update(_provenance(settings, seed, compiled.compile_seconds, sampling_s, t_start, model))

@@ -55,3 +55,19 @@ def fake_posterior(model, chains: int = 2, draws: int = 50, seed: int = 1):
     idata = az.InferenceData(posterior=post)
     idata.add_groups({"observed_data": prior.observed_data, "constant_data": prior.constant_data})
     return idata
+
+
+def eight_schools():
+    """The eight-schools model with ``pm.Data`` (as tests/inference/test_sampling.py's tiny model)."""
+    import pymc as pm
+
+    y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
+    sd = np.array([15.0, 10, 16, 11, 9, 11, 10, 18])
+    with pm.Model(coords={"school": list("ABCDEFGH")}) as model:
+        sigma = pm.Data("sigma", sd, dims="school")
+        mu = pm.Normal("mu", 0, 5)
+        tau = pm.HalfNormal("tau", 5)
+        z = pm.Normal("z", 0, 1, dims="school")
+        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
+        pm.Normal("y", theta, sigma, observed=y, dims="school")
+    return model
