@@ -17,7 +17,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 
-from rhcc_bayes.inference.pointwise import batched, call_in_chunks, memoised, stacked
+from rhcc_bayes.inference.pointwise import batched, call_in_chunks, memoised, stacked, vectorize
 
 _log = logging.getLogger(__name__)
 
@@ -62,48 +62,6 @@ def _trace_inputs(model, outputs, vars_in_trace, constant_data: dict, constant_c
     return inputs, basic_rvs & volatile
 
 
-def _vectorize(outputs: list, replace: dict) -> list:
-    """``vectorize_graph``, except for random variables with an explicit size.
-
-    PyTensor 2.38 infers the new batch dimensions of such a variable from its first
-    parameter only, which fails when that one is data (e.g. a binomial's ``n``) and another
-    is batched. Here every batched parameter gets singleton axes up to the size's length (as
-    the per-draw call broadcasts it), and the size gains the leading batch dimensions.
-    """
-    import pytensor.tensor as pt
-    from pytensor.graph.basic import Apply
-    from pytensor.graph.replace import _vectorize_node
-    from pytensor.graph.traversal import toposort, truncated_graph_inputs
-    from pytensor.tensor.random.op import RandomVariable
-    from pytensor.tensor.type_other import NoneTypeT
-
-    roots = truncated_graph_inputs(outputs, ancestors_to_include=replace.keys())
-    vect = {v: replace.get(v, v) for v in roots}
-    for node in toposort(outputs, blockers=roots):
-        new_inputs = [vect.get(i, i) for i in node.inputs]
-        op = node.op
-        if isinstance(op, RandomVariable) and not isinstance(op.size_param(node).type, NoneTypeT):
-            rng, size = op.rng_param(node), op.size_param(node)
-            old_params, params = op.dist_params(node), list(op.dist_params(Apply(op, new_inputs, [])))
-            extra = [p.type.ndim - o.type.ndim for o, p in zip(old_params, params, strict=True)]
-            n_new = max(extra, default=0)
-            if n_new:
-                n_size = int(pt.get_vector_length(size))
-                batch = next(p for p, e in zip(params, extra, strict=True) if e).shape[:n_new]
-                for k, (old, e) in enumerate(zip(old_params, extra, strict=True)):
-                    pad = n_size - (old.type.ndim - op.ndims_params[k])
-                    if e and pad > 0:  # the per-draw call aligns this parameter to the size from the right
-                        params[k] = pt.expand_dims(params[k], tuple(range(e, e + pad)))
-                size = pt.concatenate([pt.as_tensor(batch, dtype=size.dtype), size])
-            outs = op.make_node(vect.get(rng, rng), size, *params).outputs
-        else:
-            result = _vectorize_node(op, node, *new_inputs)
-            outs = result.outputs if isinstance(result, Apply) else result
-        for old, new in zip(node.outputs, outs, strict=True):
-            vect.setdefault(old, new)
-    return [vect[o] for o in outputs]
-
-
 def _compile(model, outputs: list, inputs: list):
     """The forward function vectorised over draws, and its RNGs in PyMC's seeding order."""
     import pytensor.tensor as pt
@@ -135,7 +93,9 @@ def _compile(model, outputs: list, inputs: list):
             size = pt.concatenate([pt.stack([n_draws]), pt.as_tensor(size, dtype="int64")])
             new = op.make_node(op.rng_param(node), size, *params)
             replace[rv] = new.outputs[rv.owner.outputs.index(rv)]
-    vectorised = _vectorize(outputs, replace)
+    # Not canonicalised first as in pointwise: that rewrites the model's own graph in place
+    # and reorders some normal draws.
+    vectorised = vectorize(outputs, replace)
     with model:  # PyMC's compile reads check_bounds from the model context
         fn = pm_compile([n_draws, *(replace[v] for v in inputs)], vectorised, on_unused_input="ignore",
                         allow_input_downcast=True, accept_inplace=True)
