@@ -193,6 +193,12 @@ def _compile(model, var_names: tuple[str, ...] | None):
             tuple(v.type.dtype for v in values), tuple(o.type.ndim for o in logps))
 
 
+def prepare(model, var_names: Sequence[str] | None = None) -> tuple:
+    """Compile (memoise) the function :func:`log_likelihood` uses for ``model``; it needs no posterior."""
+    key = ("log_likelihood", None if var_names is None else tuple(var_names), data_fingerprint(model))
+    return memoised(model, key, lambda: _compile(model, key[1]))
+
+
 def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
                    sample_dims: Sequence[str] = ("chain", "draw")):
     """Pointwise log-likelihood of every draw in ``idata.posterior``, as PyMC computes it.
@@ -218,8 +224,7 @@ def log_likelihood(idata, model, *, var_names: Sequence[str] | None = None,
     import pymc
     from pymc.backends.arviz import coords_and_dims_for_inferencedata, dict_to_dataset
 
-    key = ("log_likelihood", None if var_names is None else tuple(var_names), data_fingerprint(model))
-    fn, out_names, free_names, dtypes, core_ndims = memoised(model, key, lambda: _compile(model, key[1]))
+    fn, out_names, free_names, dtypes, core_ndims = prepare(model, var_names)
     posterior = idata["posterior"]
     arrays = stacked(posterior, free_names, dtypes, sample_dims)
     n = int(np.prod([posterior.sizes[d] for d in sample_dims]))

@@ -17,6 +17,8 @@ import logging
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
 from rhcc_bayes.inference.pointwise import batched, call_in_chunks, memoised, stacked, vectorize
 
 _log = logging.getLogger(__name__)
@@ -30,7 +32,6 @@ def _trace_inputs(model, outputs, vars_in_trace, constant_data: dict, constant_c
     constant data nor a constant coordinate), a basic RV not in the trace, or depends on a
     volatile variable; non-volatile trace variables are inputs.
     """
-    import numpy as np
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import general_toposort, walk
@@ -102,6 +103,37 @@ def _compile(model, outputs: list, inputs: list):
     return fn, rngs
 
 
+def _function(model, var_names, trace_names: list[str], constant_data: dict, trace_coords: dict):
+    """The (memoised) forward function for this trace: ``(fn, rngs, outputs, inputs)``."""
+    from pymc.sampling.forward import get_constant_coords
+    from pymc.util import get_default_varnames
+
+    traceable = {v.name for v in (*model.free_RVs, *model.deterministics)}
+    outputs = list(get_default_varnames([model[n] for n in var_names], include_transformed=False))
+    inputs, volatile = _trace_inputs(model, outputs, [model[n] for n in trace_names if n in traceable],
+                                     constant_data, get_constant_coords(trace_coords, model))
+    missing = [v.name for v in inputs if v.name not in trace_names]
+    if missing:
+        raise KeyError(f"the posterior lacks {missing}")
+    _log.info("Sampling: %s", sorted(v.name for v in volatile))
+    key = ("posterior_predictive", tuple(v.name for v in outputs), tuple(v.name for v in inputs))
+    fn, rngs = memoised(model, key, lambda: _compile(model, outputs, inputs))
+    return fn, rngs, outputs, inputs
+
+
+def prepare(model, var_names) -> None:
+    """Compile (memoise) the function :func:`posterior_predictive` will use after a fit of ``model``.
+
+    Assumes the posterior will hold every free variable and deterministic, with the model's
+    current data and coords (what :func:`~rhcc_bayes.inference.sampling.sample` produces); if
+    it does not, :func:`posterior_predictive` compiles its own function.
+    """
+    names = [v.name for v in (*model.free_RVs, *model.deterministics)]
+    data = {v.name: v.get_value() for v in model.data_vars}
+    coords = {k: np.asarray(v) for k, v in model.coords.items() if v is not None}
+    _function(model, var_names, names, data, coords)
+
+
 def posterior_predictive(idata, model, *, var_names: Sequence[str], seed: int,
                          sample_dims: Sequence[str] = ("chain", "draw")):
     """Posterior predictive draws of ``var_names``, as ``pm.sample_posterior_predictive`` makes them.
@@ -127,8 +159,6 @@ def posterior_predictive(idata, model, *, var_names: Sequence[str], seed: int,
     import numpy as np
     import pymc as pm
     from pymc.pytensorf import reseed_rngs
-    from pymc.sampling.forward import get_constant_coords
-    from pymc.util import get_default_varnames
 
     if model.potentials:
         warnings.warn("The effect of Potentials on other parameters is ignored during posterior predictive "
@@ -140,17 +170,7 @@ def posterior_predictive(idata, model, *, var_names: Sequence[str], seed: int,
     trace_coords.update({str(k): v.data for k, v in posterior.coords.items()})
     constant_data = {str(k): v.data for k, v in constant.items()} if constant is not None else {}
     trace_names = [str(k) for k in posterior.data_vars]
-    traceable = {v.name for v in (*model.free_RVs, *model.deterministics)}
-
-    outputs = list(get_default_varnames([model[n] for n in var_names], include_transformed=False))
-    inputs, volatile = _trace_inputs(model, outputs, [model[n] for n in trace_names if n in traceable],
-                                     constant_data, get_constant_coords(trace_coords, model))
-    missing = [v.name for v in inputs if v.name not in trace_names]
-    if missing:
-        raise KeyError(f"the posterior lacks {missing}")
-    _log.info("Sampling: %s", sorted(v.name for v in volatile))
-    key = ("posterior_predictive", tuple(v.name for v in outputs), tuple(v.name for v in inputs))
-    fn, rngs = memoised(model, key, lambda: _compile(model, outputs, inputs))
+    fn, rngs, outputs, inputs = _function(model, var_names, trace_names, constant_data, trace_coords)
     reseed_rngs(rngs, seed)
 
     n = int(np.prod([posterior.sizes[d] for d in sample_dims]))
