@@ -104,3 +104,13 @@ def test_equals_pymc_on_the_default_survival_fit(small_fit):
     ours = pointwise.log_likelihood(idata, model)
     assert_same_dataset(ours, _pymc_log_likelihood(idata, model))
     assert len(ours.data_vars) >= 4  # several observed blocks with their own dims
+
+
+def test_prepare_compiles_what_log_likelihood_uses(idata, monkeypatch):
+    model = rich_model()
+    calls = []
+    real = pointwise._compile
+    monkeypatch.setattr(pointwise, "_compile", lambda *a: calls.append(1) or real(*a))
+    pointwise.prepare(model)
+    assert_same_dataset(pointwise.log_likelihood(idata, model), _pymc_log_likelihood(idata, model))
+    assert len(calls) == 1

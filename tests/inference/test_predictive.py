@@ -118,3 +118,15 @@ def test_same_draws_as_pymc_on_the_default_survival_fit(small_fit):
     ours = _ours(idata, model, names, 11)
     assert len(ours.data_vars) >= 4
     assert_same_draws(ours, _pymc(idata, model, names, 11))
+
+
+def test_prepare_compiles_what_the_draws_use(idata, monkeypatch):
+    """prepare() (run by sample() while nutpie samples) predicts the function of a full posterior."""
+    model = rich_model()
+    calls = []
+    real = predictive._compile
+    monkeypatch.setattr(predictive, "_compile", lambda *a: calls.append(1) or real(*a))
+    predictive.prepare(model, NAMES)
+    assert len(calls) == 1
+    assert_same_draws(_ours(idata, model, NAMES, 4), _pymc(idata, model, NAMES, 4))
+    assert len(calls) == 1
