@@ -9,8 +9,10 @@ own NUTS, then adds what the later stages need:
   which are dropped so both backends give the same variables);
 * ``sample_stats`` -- including ``diverging`` and ``energy`` for the gate;
 * ``observed_data`` and ``constant_data`` (``pm.Data``), when the model has any;
-* ``log_likelihood`` -- pointwise, for LOO model comparison;
-* ``posterior_predictive`` -- with a seed derived from the sampling seed.
+* ``log_likelihood`` -- pointwise, for LOO model comparison
+  (:mod:`rhcc_bayes.inference.pointwise`: PyMC's values, all draws in one compiled call);
+* ``posterior_predictive`` -- with a seed derived from the sampling seed
+  (:mod:`rhcc_bayes.inference.predictive`: PyMC's draws, all draws in one compiled call).
 
 Provenance (backend, seed, draws, wall times, package versions) is stored in
 ``idata.attrs`` as netCDF-safe scalars, so it survives the posterior cache.
@@ -289,7 +291,6 @@ def sample(
     """
     settings = settings or SamplerSettings()
     check_seed(seed)
-    import pymc as pm
     if progressbar is None:
         progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -305,8 +306,11 @@ def sample(
 
     t0 = time.perf_counter()
     if settings.backend == "nutpie":
+        # nutpie samples in Rust threads without the GIL: compile the post-fit functions meanwhile
+        prepared = _prepare_post_fit(model, log_likelihood, posterior_predictive)
         idata = _sample_nutpie(compiled, settings, seed, progressbar)
-    else:
+        prepared.join()
+    else:  # PyMC's worker processes may fork: no compile thread alongside
         idata = _sample_pymc(model, settings, seed, progressbar)
     sampling_s = time.perf_counter() - t0
     report("sampling", sampling_s)
@@ -319,23 +323,57 @@ def sample(
 
     has_observed = bool(model.observed_RVs)
     if log_likelihood and has_observed:
+        from rhcc_bayes.inference.pointwise import log_likelihood as pointwise_log_likelihood
+
         t0 = time.perf_counter()
-        pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
+        idata.add_groups({"log_likelihood": pointwise_log_likelihood(idata, model)})
         report("log_likelihood", time.perf_counter() - t0)
     if posterior_predictive and has_observed:
+        from rhcc_bayes.inference.predictive import posterior_predictive as predictive_draws
+
         t0 = time.perf_counter()
-        pm.sample_posterior_predictive(
-            idata,
-            model=model,
-            var_names=_predictive_var_names(model),
-            random_seed=derived_seed(seed, "posterior_predictive"),
-            extend_inferencedata=True,
-            progressbar=False,
-        )
+        names, pp_seed = _predictive_var_names(model), derived_seed(seed, "posterior_predictive")
+        try:
+            idata.extend(predictive_draws(idata, model, var_names=names, seed=pp_seed))
+        except NotImplementedError:  # a graph the vectorised draws do not cover: PyMC's loop, same draws
+            import pymc as pm
+
+            pm.sample_posterior_predictive(idata, model=model, var_names=names, random_seed=pp_seed,
+                                           extend_inferencedata=True, progressbar=False)
         report("posterior_predictive", time.perf_counter() - t0)
 
     idata.attrs.update(_provenance(settings, seed, compiled.compile_seconds, sampling_s, t_start, model))
     return idata
+
+
+def _prepare_post_fit(model, log_likelihood: bool, posterior_predictive: bool):
+    """A started daemon thread compiling the functions of :mod:`~rhcc_bayes.inference.pointwise`
+    and :mod:`~rhcc_bayes.inference.predictive` for ``model`` (memoised per model).
+
+    Compiling them takes a new process ~1-3 s of PyTensor graph work; done while nutpie
+    samples, it costs the sampler a share of the CPU instead. Errors are ignored: the post-fit
+    phase then compiles (and raises) itself. The numbers computed do not depend on it.
+    """
+    import threading
+
+    def work():
+        if not model.observed_RVs:
+            return
+        try:
+            if log_likelihood:
+                from rhcc_bayes.inference.pointwise import prepare
+
+                prepare(model)
+            if posterior_predictive:
+                from rhcc_bayes.inference.predictive import prepare
+
+                prepare(model, _predictive_var_names(model))
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
+
+    thread = threading.Thread(target=work, name="rhcc-post-fit-compile", daemon=True)
+    thread.start()
+    return thread
 
 
 def stderr_progress(phase: str, seconds: float) -> None:
