@@ -31,9 +31,11 @@ and ``r_k = b + mean(mu over ablation treatments) + beta_size[k]`` the ablation 
 without the interaction (:func:`anchors`). ``x ~ TruncatedNormal(r, sd, upper=r)`` is
 ``r - HalfNormal(sd)`` and the anchors are a priori independent of the size effects, so the
 joint prior is exactly the one above (tests/survival/test_steps.py). The bounded levels use
-:class:`SoftplusBound`, whose free coordinate is the level itself away from its bound and
+:class:`NormalSoftplusBound`, whose free coordinate is the level itself away from its bound,
 log-like within about a posterior SD of it, so a step whose posterior reaches 0 has no long
-tail. Same 660 arms: condition number ~28, min bulk / tail ESS 1217 / 1090 (sigma_study;
+tail, and Gaussian-tailed beyond it, so a bound that moves past the free coordinate drags it
+along (the plain softplus left one chain of four stranded on 2587 arms: see the class). Same
+660 arms (plain softplus): condition number ~28, min bulk / tail ESS 1217 / 1090 (sigma_study;
 nodularity_steps, prior-only here), the size effects >= 1561 / 1111; the step size (0.113) is
 then within 15% of what nutpie reaches on a standard normal of the same dimension at
 target_accept 0.98 (0.129). At the default 4 x 2000 draws: benchmarks/scaling.py.
