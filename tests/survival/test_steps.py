@@ -35,7 +35,7 @@ def test_rule_picks_levels_only_when_every_band_is_data_rich():
     np.testing.assert_array_equal(arms["ablation"], np.bincount(level[abl], minlength=4))
     assert steps.use_levels(arms["all"]) and not steps.use_levels(arms["ablation"], ablation=True)
     free = _free(build_survival_model(design, spec))
-    assert free["size_le3_level"] == free["size_gt5_level"] == "SoftplusBound"
+    assert free["size_le3_level"] == free["size_gt5_level"] == "NormalSoftplusBound"
     assert "size_3to5_level" in free and not {"size_3to5_offset", "size_steps"} & set(free)
     assert free["ablation_size_steps"] == "LogTransform"  # fewer than 10 ablation arms in le3 or gt5
 
@@ -47,7 +47,7 @@ def test_rule_picks_levels_only_when_every_band_is_data_rich():
     big, _ = _synthetic(200)
     assert steps.use_levels(steps.band_arms(big)["ablation"], ablation=True)
     free = _free(build_survival_model(big, spec))
-    assert free["ablation_le3_level"] == free["ablation_gt5_level"] == "SoftplusBound"
+    assert free["ablation_le3_level"] == free["ablation_gt5_level"] == "NormalSoftplusBound"
     assert "ablation_size_steps" not in free
 
 
@@ -71,13 +71,13 @@ def test_bundled_evidence_keeps_the_offset_parameterisation():
 
 
 @pytest.mark.parametrize("side, bound, index", [(1, 0.0, None), (-1, 0.2, 5), (1, -0.4, 4)])
-def test_softplus_bound_is_a_density_preserving_bijection(side, bound, index):
+def test_bound_transform_is_a_density_preserving_bijection(side, bound, index):
     """Round trip, and exp(logp) on the free coordinate (with the log-Jacobian) integrates to 1."""
     import pymc as pm
 
     scale = 0.05
     with pm.Model() as m:
-        t = steps.SoftplusBound(scale, side, index)
+        t = steps.NormalSoftplusBound(scale, side, index)
         if index is None:
             pm.HalfNormal("x", 0.3, default_transform=t)
         else:
@@ -85,16 +85,48 @@ def test_softplus_bound_is_a_density_preserving_bijection(side, bound, index):
                                default_transform=t)
     logp = m.compile_logp(jacobian=True)
     name = m.rvs_to_values[m["x"]].name
-    assert name == "x_softplus__"
+    assert name == "x_normal_softplus__"
     total = integrate.quad(lambda y: np.exp(logp({name: np.array(y)})), -5, 5, points=[bound], limit=200)[0]
     assert total == pytest.approx(1.0, abs=1e-6)
     import pytensor.tensor as pt
 
-    x = bound + side * np.array([1e-3, 0.02, 0.3, 2.0])
+    x = bound + side * np.array([1e-8, 1e-3, 0.02, 0.3, 2.0])
     y = t.forward(pt.as_tensor(x), *([None] * 4 + [pt.as_tensor(bound)] * 2)).eval()
     back = t.backward(pt.as_tensor(y), *([None] * 4 + [pt.as_tensor(bound)] * 2)).eval()
     np.testing.assert_allclose(back, x, rtol=1e-9)
     np.testing.assert_allclose(y[-1], x[-1], atol=1e-6)  # far from the bound the free coordinate is x
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_a_free_coordinate_left_beyond_its_bound_is_pulled_back_harder_the_deeper_it_is(side):
+    """The failure this transform fixes (steps.NormalSoftplusBound): on 2587 simulated arms the
+    bound (the 3to5 level) moved 90-150 scales past the le3 level's free coordinate in warm-up,
+    where the plain softplus pulled it back with a constant slope 1/c and the level stayed on
+    its bound. Here the log density's slope towards the bound grows as depth / c (log Phi(t)),
+    finite and without NaN at those depths, and the level itself still lies inside its support."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+
+    scale, bound = 0.0167, -5.83  # the 2587-arm le3 step's scale and the stuck chain's 3to5 level
+    with pm.Model() as m:
+        pm.TruncatedNormal("x", bound, 0.3, **({"upper": bound} if side < 0 else {"lower": bound}),
+                           default_transform=steps.NormalSoftplusBound(scale, side, 5 if side < 0 else 4))
+    name = m.rvs_to_values[m["x"]].name
+    logp, dlogp = m.compile_logp(jacobian=True), m.compile_dlogp(jacobian=True)
+    depths = np.array([2.0, 20.0, 90.0, 150.0])  # -t: how far y lies beyond the bound, in scales
+    slopes, values = [], []
+    for depth in depths:
+        y = np.array(bound - side * depth * scale)
+        values.append(float(logp({name: y})))
+        slopes.append(float(dlogp({name: y})[0]) * side)  # > 0: towards the bound
+    assert np.all(np.isfinite(values)) and np.all(np.isfinite(slopes))
+    assert np.all(np.array(slopes) > 0)
+    np.testing.assert_allclose(np.array(slopes[1:]) * scale, depths[1:], rtol=0.01)  # ~ depth / c, not 1 / c
+    assert values[-1] - values[0] < -0.45 * depths[-1] ** 2
+    y = pt.dscalar("y")  # the level on the bound's side (or on it), never past it
+    x = pytensor.function([y], steps.normal_softplus_bound(pt, y, bound, scale, side))
+    assert all(side * (x(bound - side * d * scale) - bound) >= 0 for d in depths)
 
 
 def test_levels_and_offsets_imply_the_same_prior():
