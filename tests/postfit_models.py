@@ -58,7 +58,7 @@ def fake_posterior(model, chains: int = 2, draws: int = 50, seed: int = 1):
 
 
 def eight_schools():
-    """The eight-schools model with ``pm.Data`` (as tests/inference/test_sampling.py's tiny model)."""
+    """The eight-schools model with ``pm.Data``: the tiny model of the sampling and post-fit tests."""
     import pymc as pm
 
     y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])

@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
+from postfit_models import eight_schools
+
 from rhcc_bayes.core.errors import UserError, ValidationError
 from rhcc_bayes.inference.sampling import CompiledModel, SamplerSettings, compile_model, derived_seed, sample
 
@@ -108,21 +110,6 @@ def test_derived_seed_is_stable_and_distinct():
 # ---------------------------------------------------------------- sample() without sampling
 
 
-def _tiny_model():
-    import pymc as pm
-
-    y = np.array([28.0, 8, -3, 7, -1, 1, 18, 12])
-    sd = np.array([15.0, 10, 16, 11, 9, 11, 10, 18])
-    with pm.Model(coords={"school": list("ABCDEFGH")}) as model:
-        sigma = pm.Data("sigma", sd, dims="school")
-        mu = pm.Normal("mu", 0, 5)
-        tau = pm.HalfNormal("tau", 5)
-        z = pm.Normal("z", 0, 1, dims="school")
-        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
-        pm.Normal("y", theta, sigma, observed=y, dims="school")
-    return model
-
-
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "1"])
 def test_bad_seed_rejected_before_compiling(seed):
     with pytest.raises(UserError, match="seed"):
@@ -164,7 +151,7 @@ NUTPIE = SamplerSettings(chains=2, draws=150, tune=150, cores=2)
 
 @pytest.fixture(scope="module")
 def model():
-    return _tiny_model()
+    return eight_schools()
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +226,7 @@ def test_model_still_usable_after_sampling(model, nutpie_idata):
 
 @pytest.mark.slow
 def test_pymc_backend_same_seed_same_draws():
-    model = _tiny_model()
+    model = eight_schools()
     settings = SamplerSettings(backend="pymc", chains=2, draws=60, tune=60, cores=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
