@@ -100,7 +100,8 @@ def test_each_row_gets_its_own_outcome_treatment_and_study(bundled):
         logit = (values["secondary_logit_level"][k] + eff[k, rows["treatment_index"].to_numpy()]
                  + sigma * (v[[local[s] for s in rows["study_index"]]] - v.mean()))
         expected = stats.binom.logpmf(rows["events"].to_numpy(int), rows["n"].to_numpy(int), 1 / (1 + np.exp(-logit)))
-        got = model.compile_fn(model.logp(vars=[model[f"{o}_events"]], sum=False)[0], on_unused_input="ignore")(point)
+        got = model.compile_fn(model.logp(vars=[model[f"{o}_events"]], sum=False)[0], inputs=model.value_vars,
+                               on_unused_input="ignore")(point)
         np.testing.assert_allclose(got, expected, rtol=1e-9)
         checked += 1
     assert checked >= 2
