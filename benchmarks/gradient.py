@@ -19,6 +19,12 @@ measured. Replacing the graph's BLAS products with scatter/gather and broadcast 
 class-centring membership matrix and the exposure matrix) changed nothing (56.4-58.0 us, A/B
 alternated): the cost is spread over the ~700 small operations (57 us / 709 nodes, about
 80 ns each on average), not concentrated in a few of them.
+
+Model .10 (2026-12-01, load ~1.1): the secondary-outcome sub-models as one block over a
+``secondary_outcome`` dim instead of one sub-graph per outcome: 540 nodes, median 43.3-44.4 us
+against 54.9-55.3 us for model .9 in the same alternated runs (0.80x). Gathering a 2-D
+``effect[outcome, treatment]`` with two index vectors instead of one flat index made the whole
+gradient 2.4x slower (numba's multi-index AdvancedIncSubtensor).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ the mass-matrix columns come from a scratch variant that also counted warm-up gr
                                                         spec   1    1.005      2205 / 2005
   draws-only, 0.96, 500 + 1200 (model .8's new default) 1-12   0    1.007      1951 / 1574      63     438-474k
                                                         spec   0    1.005      2444 / 1783
+  model .10 (secondary block), same settings             1-12   0    1.008      2020 / 1816      63     -
+                                                        spec   0    1.005      2043 / 1954
 
 With the draws-only estimate (``grad_based_mass_matrix = false``, as Stan and PyMC adapt) the
 lowest ESS is tau_treatment's, as in the Stan twin, instead of sigma_population's.

@@ -29,17 +29,12 @@ def pymc_values(design) -> dict:
     }
     for i, g in enumerate(design.latent_groups.loc[design.latent_groups["n_members"] > 1, "group"]):
         out[f"n_share_{int(g)}"] = ("n_share", (i,))
-    sec = design.secondary
-    start = 0
-    for o, name in enumerate(export.secondary_outcomes(design)):
-        n_studies = sec.loc[sec["outcome"] == name, "study_index"].nunique()
+    if len(design.secondary):  # one block, secondary_outcome-major, as sec_* in Stan
         out.update({
-            f"{name}_logit_level": ("sec_level", (o,)), f"{name}_class_effect": ("sec_class_effect", (o,)),
-            f"{name}_tau_treatment": ("sec_tau_treatment", (o,)), f"{name}_z_treatment": ("sec_z_treatment", (o,)),
-            f"{name}_sigma_study": ("sec_sigma_study", (o,)),
-            f"{name}_z_study": ("sec_z_study", (slice(start, start + n_studies),)),
+            "secondary_logit_level": ("sec_level", ()), "secondary_class_effect": ("sec_class_effect", ()),
+            "secondary_tau_treatment": ("sec_tau_treatment", ()), "secondary_z_treatment": ("sec_z_treatment", ()),
+            "secondary_sigma_study": ("sec_sigma_study", ()), "secondary_z_study": ("sec_z_study", ()),
         })
-        start += n_studies
     return out
 
 

@@ -199,7 +199,7 @@ def shared_parameters(design) -> list[tuple[str, str, tuple]]:
     """``(label, pymc variable, pymc index)`` / Stan counterpart pairs for the agreement table.
 
     Returns a list of ``(label, (pymc_name, pymc_index), (stan_name, stan_index))`` with
-    0-based indices into the flattened per-draw arrays of each side.
+    0-based indices into each side's per-draw arrays (one index per axis).
     """
     from rhcc_bayes.survival.spec import COVARIATES
 
@@ -230,11 +230,12 @@ def shared_parameters(design) -> list[tuple[str, str, tuple]]:
     vec("z_study", "z_study", "z_study", design.studies)
     lat = design.latent_n
     vec("latent_n", "latent_n", "latent_n", [f"{s}|{a}" for s, a in zip(lat["study"], lat["arm"])])
-    for o, name in enumerate(secondary_outcomes(design)):
+    for o, name in enumerate(secondary_outcomes(design)):  # the PyMC block's secondary_outcome order
         scalar(f"{name}_intercept", f"{name}_intercept", "sec_intercept", (o,))
-        scalar(f"{name}_logit_level", f"{name}_logit_level", "sec_level", (o,))
-        scalar(f"{name}_tau_treatment", f"{name}_tau_treatment", "sec_tau_treatment", (o,))
-        scalar(f"{name}_sigma_study", f"{name}_sigma_study", "sec_sigma_study", (o,))
-        vec(f"{name}_class_effect", f"{name}_class_effect", "sec_class_effect", st.modalities, (o,))
+        out.append((f"{name}_logit_level", ("secondary_logit_level", (o,)), ("sec_level", (o,))))
+        out.append((f"{name}_tau_treatment", ("secondary_tau_treatment", (o,)), ("sec_tau_treatment", (o,))))
+        out.append((f"{name}_sigma_study", ("secondary_sigma_study", (o,)), ("sec_sigma_study", (o,))))
+        for i, m in enumerate(st.modalities):
+            out.append((f"{name}_class_effect[{m}]", ("secondary_class_effect", (o, i)), ("sec_class_effect", (o, i))))
         vec(f"{name}_probability", f"{name}_probability", "sec_probability", st.treatments, (o,))
     return out
