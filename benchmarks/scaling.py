@@ -13,7 +13,11 @@ CPU second, ESS per 1000 gradients (kept draws), the parameter with the lowest E
 the fitted growth exponents b of ESS/s ~ arms^b (target: b >= -0.5), ESS/CPU s and ESS/gradient.
 
     PYTHONPATH=src python benchmarks/scaling.py [--arms 45,170,650,2600] [--draws 2000 --tune 1500]
-        [--target-accept 0.98] [--offsets]
+        [--target-accept 0.98] [--set key=value ...] [--offsets]
+
+The sampler is the default spec's whole ``[sampler]`` table (chains, mass-matrix adaptation)
+with the command line's overrides; before 2026-12-01 only draws, tune and target_accept were
+taken from it and the mass matrix was nutpie's gradient-based default whatever the spec said.
 
 Model .9 (size levels bounded by the normal softplus, survival/steps.py) with the default
 spec's sampler (4 x 3000 draws + 1500 tune, target_accept 0.95), 2026-11-30, on a shared
@@ -179,6 +183,8 @@ def main() -> None:
 
     import numpy as np
 
+    from seed_sweep import parse_overrides
+
     from rhcc_bayes.inference.sampling import SamplerSettings
     from rhcc_bayes.specs import load_spec
 
@@ -189,6 +195,8 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=default["tune"])
     parser.add_argument("--target-accept", type=float, default=default["target_accept"])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override another [sampler] setting (TOML value), e.g. --set grad_based_mass_matrix=true")
     parser.add_argument("--offsets", action="store_true",
                         help="fit the size effects in offset form at every size (the parameterisation before levels)")
     args = parser.parse_args()
@@ -197,8 +205,12 @@ def main() -> None:
         from rhcc_bayes.survival import steps
 
         steps.LEVELS_MIN_ARMS = 10**9
-    settings = SamplerSettings(draws=args.draws, tune=args.tune, target_accept=args.target_accept)
-    print(f"simulated evidence, 4 x {args.draws} draws (+{args.tune} tune), target_accept {args.target_accept}, "
+    # The default spec's whole [sampler] table (mass-matrix adaptation too), then the command line's overrides.
+    settings = SamplerSettings.from_mapping({**default, "draws": args.draws, "tune": args.tune,
+                                             "target_accept": args.target_accept, **parse_overrides(args.set)},
+                                            source="--set")
+    print(f"simulated evidence, {settings.chains} x {settings.draws} draws (+{settings.tune} tune), "
+          f"target_accept {settings.target_accept}, grad-based mass matrix {settings.grad_based_mass_matrix}, "
           f"seed {args.seed}{', size effects as offsets' if args.offsets else ''}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     header = (f"{'arms':>6}{'compile s':>10}{'sample s':>9}{'CPU s':>7}{'e2e s':>7}{'ESS bulk':>9}{'ESS tail':>9}"
               f"{'R-hat':>7}{'div':>5}{'steps':>6}{'ESS/s':>7}{'ESS/CPUs':>9}{'ESS/kgrad':>10}  gate  lowest ESS")
