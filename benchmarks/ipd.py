@@ -7,12 +7,19 @@
    covariate pattern) (target: <= 1.5x, gate passes). Compile and sampling time are
    reported separately (``idata.attrs``); the gate verdict of both fits is printed.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/ipd.py [--skip-fit] [--draws N --tune N --chains N]
+    PYTHONPATH=src .venv/bin/python benchmarks/ipd.py [--skip-fit] [--patients 1000,10000,100000]
+        [--draws N --tune N --chains N]
+
+IPD enter the likelihood as Poisson cells (arm x covariate pattern x segment), so the cost
+should follow the number of distinct cells, not of patients; ``--patients`` with several
+sizes prints one row each and the growth exponent of the sampling time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tempfile
 import time
 import warnings
@@ -64,39 +71,46 @@ def registry(n: int, seed: int = 0) -> pd.DataFrame:
                          "prior_treatment": "resection"})
 
 
-def bench_fit(n_patients: int, overrides: dict) -> None:
+def bench_fit(sizes: list[int], overrides: dict) -> None:
+    """Fit the default spec without IPD, then with each registry size; one row per fit."""
     from rhcc_bayes.synthesis import Synthesis
     from rhcc_bayes.survival.ipd import segment_cells
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "registry.csv"
-        registry(n_patients).to_csv(path, index=False)
         rows = []
-        for label, ipd in (("without IPD", None), (f"with {n_patients} IPD patients", path)):
-            synthesis = Synthesis("default", ipd=ipd, settings=overrides or None)
-            if ipd is not None:
-                cells = segment_cells(synthesis.design.ipd.rows, synthesis.design.cuts)
-                print(f"  {n_patients} patients -> {len(synthesis.design.ipd.rows)} distinct rows -> "
-                      f"{len(cells)} Poisson cells (arm x pattern x segment)")
+        for n in [0, *sizes]:
+            path = None
+            if n:
+                path = Path(tmp) / f"registry_{n}.csv"
+                registry(n).to_csv(path, index=False)
+            synthesis = Synthesis("default", ipd=path, settings=overrides or None)
+            cells = len(segment_cells(synthesis.design.ipd.rows, synthesis.design.cuts)) if n else 0
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 post = synthesis.fit(cache_dir=None, allow_unconverged=True, progressbar=False)
-            a = post.idata.attrs
-            rows.append((label, time.perf_counter() - t0, a["wall_time_compile_s"], a["wall_time_sampling_s"],
-                         post.gate.passed))
+            a, st = post.idata.attrs, post.idata.sample_stats
+            rows.append((n, cells, time.perf_counter() - t0, a["wall_time_compile_s"], a["wall_time_sampling_s"],
+                         float(st["n_steps"].mean()), post.gate.passed))
+            print(f"  fitted {n} IPD patients (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         s = synthesis.settings
-        print(f"fit of the default spec ({s.chains} chains x {s.draws} draws + {s.tune} tuning):")
-        for label, total, comp, samp, passed in rows:
-            print(f"  {label:<26} total {total:6.1f} s, compile {comp:5.1f} s, sampling {samp:6.1f} s, "
-                  f"gate {'passed' if passed else 'FAILED'}")
-        print(f"  sampling time ratio with/without IPD: {rows[1][3] / rows[0][3]:.2f}x (target <= 1.5x)")
+        print(f"fit of the default spec ({s.chains} chains x {s.draws} draws + {s.tune} tuning), "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
+        print(f"{'IPD patients':>13}{'cells':>7}{'total s':>9}{'compile s':>10}{'sample s':>9}{'steps':>7}"
+              f"{'x no IPD':>9}  gate")
+        for n, cells, total, comp, samp, steps, passed in rows:
+            print(f"{n:>13}{cells:>7}{total:>9.1f}{comp:>10.1f}{samp:>9.1f}{steps:>7.1f}{samp / rows[0][4]:>9.2f}"
+                  f"  {'passed' if passed else 'FAILED'}")
+        if len(sizes) > 1:
+            slope = np.polyfit(np.log([r[0] for r in rows[1:]]), np.log([r[4] for r in rows[1:]]), 1)[0]
+            print(f"growth exponent: sampling s ~ patients^{slope:.2f} (cells, not patients, enter the likelihood)")
+        print("target: sampling with IPD <= 1.5x without, gate passes")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-fit", action="store_true")
-    ap.add_argument("--patients", type=int, default=5000)
+    ap.add_argument("--patients", default="5000", help="registry sizes, comma-separated, e.g. 1000,10000,100000")
     ap.add_argument("--chains", type=int)
     ap.add_argument("--draws", type=int)
     ap.add_argument("--tune", type=int)
@@ -104,7 +118,7 @@ def main() -> None:
     bench_reconstruction()
     if not args.skip_fit:
         overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(args, k)) is not None}
-        bench_fit(args.patients, overrides)
+        bench_fit([int(n) for n in args.patients.split(",")], overrides)
 
 
 if __name__ == "__main__":
