@@ -39,11 +39,12 @@ STRICT_ESS = 1000
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"1-10"`` or ``"1,3,7"`` -> list of ints."""
-    if "-" in text:
-        lo, hi = (int(x) for x in text.split("-", 1))
-        return list(range(lo, hi + 1))
-    return [int(x) for x in text.split(",")]
+    """``"1-10"``, ``"1,3,7"`` or both (``"1-6,20261126"``) -> list of ints."""
+    seeds = []
+    for part in text.split(","):
+        lo, sep, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    return seeds
 
 
 def parse_overrides(items: list[str]) -> dict:
