@@ -27,6 +27,8 @@ the mass-matrix columns come from a scratch variant that also counted warm-up gr
 
 With the draws-only estimate (``grad_based_mass_matrix = false``, as Stan and PyMC adapt) the
 lowest ESS is tau_treatment's, as in the Stan twin, instead of sigma_population's.
+The sensitivity and family specs were swept the same way (seeds 1-4 and the spec seed, model
+.10); their budgets and the settings rejected are in each spec's ``[sampler]`` comments.
 """
 
 from __future__ import annotations

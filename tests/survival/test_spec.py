@@ -7,7 +7,8 @@ from rhcc_bayes.core.paths import models_dir
 from rhcc_bayes.survival.spec import SurvivalSpec
 from rhcc_bayes.specs import load_spec, parse_spec
 
-SURVIVAL_SPECS = ["default", "sbc", "weibull", "mspline", "cure", "arm_heterogeneity", "all_populations", "components", "assumed_n", "no_censoring"]
+SURVIVAL_SPECS = ["default", "sbc", "weibull", "mspline", "cure", "arm_heterogeneity", "all_populations", "components", "assumed_n",
+                  "no_censoring", "exclude_missing_n", "recurrent_only", "no_pooled", "pooled_over_constituents"]
 
 
 @pytest.mark.parametrize("name", SURVIVAL_SPECS)
@@ -26,6 +27,11 @@ def test_variants_differ_from_default_in_their_one_setting():
     assert load_spec("no_censoring").evidence.censoring == "none"
     assert "primary" in load_spec("all_populations").evidence.populations
     assert load_spec("arm_heterogeneity").arm_heterogeneity is True
+    assert load_spec("exclude_missing_n").evidence.missing_n == "exclude"
+    assert load_spec("recurrent_only").evidence.populations == ("recurrent",)
+    no_pooled = load_spec("no_pooled").evidence
+    assert (no_pooled.ranges, no_pooled.pooled) == (False, False)
+    assert load_spec("pooled_over_constituents").evidence.overlap == "pooled"
 
 
 def test_every_bundled_spec_parses():
