@@ -37,12 +37,12 @@ def test_rule_picks_levels_only_when_every_band_is_data_rich():
     free = _free(build_survival_model(design, spec))
     assert free["size_le3_level"] == free["size_gt5_level"] == "NormalSoftplusBound"
     assert "size_3to5_level" in free and not {"size_3to5_offset", "size_steps"} & set(free)
-    assert free["ablation_size_steps"] == "LogTransform"  # fewer than 10 ablation arms in le3 or gt5
+    assert free["ablation_size_steps"] == "NormalSoftplusBound"  # fewer than 10 ablation arms in le3 or gt5
 
     small, _ = _synthetic(8)
     assert steps.band_arms(small)["all"].min() < steps.LEVELS_MIN_ARMS
     free = _free(build_survival_model(small, spec))
-    assert free["size_steps"] == free["ablation_size_steps"] == "LogTransform" and "size_3to5_offset" in free
+    assert free["size_steps"] == free["ablation_size_steps"] == "NormalSoftplusBound" and "size_3to5_offset" in free
 
     big, _ = _synthetic(200)
     assert steps.use_levels(steps.band_arms(big)["ablation"], ablation=True)
@@ -67,7 +67,7 @@ def test_bundled_evidence_keeps_the_offset_parameterisation():
     assert not steps.use_levels(steps.band_arms(design)["ablation"], ablation=True)
     free = _free(build_survival_model(design, spec))
     assert free["size_3to5_offset"] == "NoneType"
-    assert free["size_steps"] == free["ablation_size_steps"] == "LogTransform"
+    assert free["size_steps"] == free["ablation_size_steps"] == "NormalSoftplusBound"
 
 
 @pytest.mark.parametrize("side, bound, index", [(1, 0.0, None), (-1, 0.2, 5), (1, -0.4, 4)])

@@ -5,8 +5,9 @@ parameterisation chosen by how much data inform them. The prior is the same eith
     beta_size_abl = (-a_0, 0, a_1),                              a_k ~ HalfNormal(sd)
 
 *Offsets* (few arms per size band, e.g. the bundled evidence): ``m``, ``s``, ``a`` are the free
-parameters, the positive ones on the log scale. The prior dominates and these are its natural
-coordinates; the bundled evidence keeps exactly this graph.
+parameters, the positive ones on the normal-softplus scale (the log scale until model .10;
+:func:`~rhcc_bayes.survival.pooling.positive_transform`). The prior dominates and these are its
+natural coordinates; the bundled evidence keeps exactly this graph.
 
 *Levels* (every band that identifies a level reported by at least :data:`LEVELS_MIN_ARMS`
 arms, :func:`use_levels`): the data pin down each band's log-hazard level, not the offsets
@@ -46,6 +47,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from rhcc_bayes.survival.pooling import half_normal
 
 #: Every size band (le3, 3to5, gt5, nr) reported by at least this many study arms: sample the
 #: size effects as levels. The bundled evidence has fewer and keeps the offsets.
@@ -199,7 +202,7 @@ def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | No
         steps = pm.Deterministic("size_steps", pt.stack([mid - low, high - mid]))
     else:
         size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
-        steps = pm.HalfNormal("size_steps", sd, shape=2)
+        steps = half_normal(pm, "size_steps", sd, shape=2)
     beta = pm.Deterministic("beta_size", pt.stack([size_mid - steps[0], size_mid, size_mid + steps[1]]),
                             dims="size_band_level")
     if use_levels(arms["ablation"], ablation=True):  # ablation arms' le3 / gt5 levels around their no-interaction levels
@@ -208,7 +211,7 @@ def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | No
         low, high = _bounded_levels(pm, "ablation_{}_level", sd, lo, hi, arms["ablation"])
         abl = pm.Deterministic("ablation_size_steps", pt.stack([lo - low, high - hi]))
     else:
-        abl = pm.HalfNormal("ablation_size_steps", sd, shape=2)
+        abl = half_normal(pm, "ablation_size_steps", sd, shape=2)
     ablation = pm.Deterministic("beta_size_ablation", pt.stack([-abl[0], pt.zeros(()), abl[1]]),
                                 dims="size_band_level")
     return {"size_band": beta, "size_band_ablation": ablation}
