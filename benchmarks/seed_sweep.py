@@ -28,13 +28,15 @@ the mass-matrix columns come from a scratch variant that also counted warm-up gr
                                                         spec   1    <= 1.01    2471 / 2718
   model .11, 0.90                                       1-4    0-1  <= 1.01    1959 / 2323      31     (div 0, 0, 0, 1)
                                                         spec   0    <= 1.01    2446 / 2651
-  model .11, 0.93 (model .11's default)                 1-8    0    1.007      1746 / 2223      32-38  ~220-256k (4 x 1700 x steps)
-                                                        spec   0    1.004      2152 / 2558      35
+  model .11, 0.93 (model .11's default)                 1-8    0    1.006      1628 / 2014      32-35  ~217-241k (4 x 1700 x steps)
+                                                        spec   0    1.003      1862 / 2343      34
+  same, before log_normal_cdf (PyMC's erfcx normal_lcdf) 1-8    0    1.007      1746 / 2223      32-38
+  model .11, 0.93, tune 300                             1-4    0    1.004      1504 / 2008      33-35  (seed 1: 1504 vs 1918)
 
 Model .11 moved the positive steps and scales from the log to a normal-softplus coordinate
 (survival/pooling.positive_transform, same prior). Min bulk ESS per gradient (4 x 1700 x
 steps, load 4-7): model .10 at 0.96 4.7 / kgrad (seed 1; 4.2 for its sweep's min tail),
-model .11 at 0.93 7.2-9.1 / kgrad on seeds 1-4 + spec (1.5-1.9x). Log coordinates (model
+model .11 at 0.93 6.9-8.9 / kgrad on seeds 1-8 + spec (1.5-1.9x). Log coordinates (model
 .10) at 0.85, seeds 1-4: 4, 43 (one chain in the tail of the radiation class effect), 3, 3
 divergences, step size 0.124; normal-softplus half-normals only (Gamma SDs still on log):
 0.85 1 divergence on 5 seeds, 0.93 min bulk 1539-2268 (tau_treatment binds; 6.3 / kgrad).

@@ -97,6 +97,26 @@ def test_bound_transform_is_a_density_preserving_bijection(side, bound, index):
     np.testing.assert_allclose(y[-1], x[-1], atol=1e-6)  # far from the bound the free coordinate is x
 
 
+def test_log_normal_cdf_is_scipys_on_both_sides_of_its_cuts_and_numba_caches_it():
+    """The transform's log-Jacobian: log Phi to rounding across the erfc / series cut at -30 and
+    the upper-tail cut at 0, with its derivative phi / Phi; unlike PyMC's erfcx-based normal_lcdf,
+    PyTensor can cache its numba function (else the default model recompiles in every process)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+    from scipy import special
+
+    x = pt.dvector("x")
+    out = steps.log_normal_cdf(pt, x)
+    fn = pytensor.function([x], [out, pytensor.grad(out.sum(), x)], mode="NUMBA")
+    t = np.array([-300.0, -45.0, -30.001, -30.0, -29.999, -12.0, -3.0, -1e-9, 0.0, 1e-9, 2.0, 8.0, 40.0])
+    value, grad = fn(t)
+    expected = special.log_ndtr(t)
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(grad, np.exp(-0.5 * t * t - 0.5 * np.log(2 * np.pi) - expected), rtol=1e-10)
+    assert CACHED_SRC_FUNCTIONS.get(fn.vm.jit_fn.py_func) is not None
+
+
 @pytest.mark.parametrize("side", [1, -1])
 def test_a_free_coordinate_left_beyond_its_bound_is_pulled_back_harder_the_deeper_it_is(side):
     """The failure this transform fixes (steps.NormalSoftplusBound): on 2587 simulated arms the

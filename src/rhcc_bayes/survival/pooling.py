@@ -35,7 +35,7 @@ def positive_transform(scale: float):
     0.96), and 0.85-0.90 diverged (1-43 per seed), several times with a step near 0. The
     normal softplus is log-like only within ``scale`` of 0 and linear beyond: the tail towards 0
     is Gaussian and the far one the prior's own (half-normal: Gaussian, Gamma: exponential).
-    The default spec runs at target_accept 0.93 with 32-38 steps per draw and 0 divergences on
+    The default spec runs at target_accept 0.93 with 32-35 steps per draw and 0 divergences on
     9 seeds, 1.5-1.9x the min bulk ESS per gradient (benchmarks/seed_sweep.py).
     """
     from rhcc_bayes.survival.steps import NormalSoftplusBound
