@@ -36,7 +36,10 @@ the mass-matrix columns come from a scratch variant that also counted warm-up gr
 Model .11 moved the positive steps and scales from the log to a normal-softplus coordinate
 (survival/pooling.positive_transform, same prior). Min bulk ESS per gradient (4 x 1700 x
 steps, load 4-7): model .10 at 0.96 4.7 / kgrad (seed 1; 4.2 for its sweep's min tail),
-model .11 at 0.93 6.9-8.9 / kgrad on seeds 1-8 + spec (1.5-1.9x). Log coordinates (model
+model .11 at 0.93 6.9-8.9 / kgrad on seeds 1-8 + spec (1.5-1.9x). The transforms make one
+gradient dearer (benchmarks/gradient.py: 54 vs 46 us, 591 vs 540 nodes, load 2.6-2.8), so in
+wall time, seed 1 alternated twice (load 3.1-3.4): sampling 14.6-14.8 s against model .10's
+20.7-20.8 s at 0.96 (0.71x), min bulk ESS per second 124-126 against 97-98. Log coordinates (model
 .10) at 0.85, seeds 1-4: 4, 43 (one chain in the tail of the radiation class effect), 3, 3
 divergences, step size 0.124; normal-softplus half-normals only (Gamma SDs still on log):
 0.85 1 divergence on 5 seeds, 0.93 min bulk 1539-2268 (tau_treatment binds; 6.3 / kgrad).
