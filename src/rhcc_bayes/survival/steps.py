@@ -138,7 +138,7 @@ def _bound_class():
         pulled along with the bound instead of being left behind.
         """
 
-        name = "normal_softplus"
+        name = "normalsoftplus"  # no underscore: PyMC strips "_<name>__" at the last two underscores
 
         def __init__(self, scale, side: int = 1, bound_index: int | None = None):
             self.scale = np.asarray(scale, dtype=float)
