@@ -24,6 +24,25 @@ the mass-matrix columns come from a scratch variant that also counted warm-up gr
                                                         spec   0    1.005      2444 / 1783
   model .10 (secondary block), same settings             1-12   0    1.008      2020 / 1816      63     -
                                                         spec   0    1.005      2043 / 1954
+  model .11 (normal-softplus steps / scales), 0.85      1-4    0-2  <= 1.01    2449 / 2457      31     (div 2, 0, 1, 1)
+                                                        spec   1    <= 1.01    2471 / 2718
+  model .11, 0.90                                       1-4    0-1  <= 1.01    1959 / 2323      31     (div 0, 0, 0, 1)
+                                                        spec   0    <= 1.01    2446 / 2651
+  model .11, 0.93 (model .11's default)                 1-8    0    1.006      1628 / 2014      32-35  ~217-241k (4 x 1700 x steps)
+                                                        spec   0    1.003      1862 / 2343      34
+  same, before log_normal_cdf (PyMC's erfcx normal_lcdf) 1-8    0    1.007      1746 / 2223      32-38
+  model .11, 0.93, tune 300                             1-4    0    1.004      1504 / 2008      33-35  (seed 1: 1504 vs 1918)
+
+Model .11 moved the positive steps and scales from the log to a normal-softplus coordinate
+(survival/pooling.positive_transform, same prior). Min bulk ESS per gradient (4 x 1700 x
+steps, load 4-7): model .10 at 0.96 4.7 / kgrad (seed 1; 4.2 for its sweep's min tail),
+model .11 at 0.93 6.9-8.9 / kgrad on seeds 1-8 + spec (1.5-1.9x). The transforms make one
+gradient dearer (benchmarks/gradient.py: 54 vs 46 us, 591 vs 540 nodes, load 2.6-2.8), so in
+wall time, seed 1 alternated twice (load 3.1-3.4): sampling 14.6-14.8 s against model .10's
+20.7-20.8 s at 0.96 (0.71x), min bulk ESS per second 124-126 against 97-98. Log coordinates (model
+.10) at 0.85, seeds 1-4: 4, 43 (one chain in the tail of the radiation class effect), 3, 3
+divergences, step size 0.124; normal-softplus half-normals only (Gamma SDs still on log):
+0.85 1 divergence on 5 seeds, 0.93 min bulk 1539-2268 (tau_treatment binds; 6.3 / kgrad).
 
 With the draws-only estimate (``grad_based_mass_matrix = false``, as Stan and PyMC adapt) the
 lowest ESS is tau_treatment's, as in the Stan twin, instead of sigma_population's.

@@ -37,12 +37,12 @@ def test_rule_picks_levels_only_when_every_band_is_data_rich():
     free = _free(build_survival_model(design, spec))
     assert free["size_le3_level"] == free["size_gt5_level"] == "NormalSoftplusBound"
     assert "size_3to5_level" in free and not {"size_3to5_offset", "size_steps"} & set(free)
-    assert free["ablation_size_steps"] == "LogTransform"  # fewer than 10 ablation arms in le3 or gt5
+    assert free["ablation_size_steps"] == "NormalSoftplusBound"  # fewer than 10 ablation arms in le3 or gt5
 
     small, _ = _synthetic(8)
     assert steps.band_arms(small)["all"].min() < steps.LEVELS_MIN_ARMS
     free = _free(build_survival_model(small, spec))
-    assert free["size_steps"] == free["ablation_size_steps"] == "LogTransform" and "size_3to5_offset" in free
+    assert free["size_steps"] == free["ablation_size_steps"] == "NormalSoftplusBound" and "size_3to5_offset" in free
 
     big, _ = _synthetic(200)
     assert steps.use_levels(steps.band_arms(big)["ablation"], ablation=True)
@@ -67,7 +67,7 @@ def test_bundled_evidence_keeps_the_offset_parameterisation():
     assert not steps.use_levels(steps.band_arms(design)["ablation"], ablation=True)
     free = _free(build_survival_model(design, spec))
     assert free["size_3to5_offset"] == "NoneType"
-    assert free["size_steps"] == free["ablation_size_steps"] == "LogTransform"
+    assert free["size_steps"] == free["ablation_size_steps"] == "NormalSoftplusBound"
 
 
 @pytest.mark.parametrize("side, bound, index", [(1, 0.0, None), (-1, 0.2, 5), (1, -0.4, 4)])
@@ -85,7 +85,7 @@ def test_bound_transform_is_a_density_preserving_bijection(side, bound, index):
                                default_transform=t)
     logp = m.compile_logp(jacobian=True)
     name = m.rvs_to_values[m["x"]].name
-    assert name == "x_normal_softplus__"
+    assert name == "x_normalsoftplus__"
     total = integrate.quad(lambda y: np.exp(logp({name: np.array(y)})), -5, 5, points=[bound], limit=200)[0]
     assert total == pytest.approx(1.0, abs=1e-6)
     import pytensor.tensor as pt
@@ -95,6 +95,26 @@ def test_bound_transform_is_a_density_preserving_bijection(side, bound, index):
     back = t.backward(pt.as_tensor(y), *([None] * 4 + [pt.as_tensor(bound)] * 2)).eval()
     np.testing.assert_allclose(back, x, rtol=1e-9)
     np.testing.assert_allclose(y[-1], x[-1], atol=1e-6)  # far from the bound the free coordinate is x
+
+
+def test_log_normal_cdf_is_scipys_on_both_sides_of_its_cuts_and_numba_caches_it():
+    """The transform's log-Jacobian: log Phi to rounding across the erfc / series cut at -30 and
+    the upper-tail cut at 0, with its derivative phi / Phi; unlike PyMC's erfcx-based normal_lcdf,
+    PyTensor can cache its numba function (else the default model recompiles in every process)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+    from scipy import special
+
+    x = pt.dvector("x")
+    out = steps.log_normal_cdf(pt, x)
+    fn = pytensor.function([x], [out, pytensor.grad(out.sum(), x)], mode="NUMBA")
+    t = np.array([-300.0, -45.0, -30.001, -30.0, -29.999, -12.0, -3.0, -1e-9, 0.0, 1e-9, 2.0, 8.0, 40.0])
+    value, grad = fn(t)
+    expected = special.log_ndtr(t)
+    np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(grad, np.exp(-0.5 * t * t - 0.5 * np.log(2 * np.pi) - expected), rtol=1e-10)
+    assert CACHED_SRC_FUNCTIONS.get(fn.vm.jit_fn.py_func) is not None
 
 
 @pytest.mark.parametrize("side", [1, -1])

@@ -89,6 +89,16 @@ class _Hasher:
         if type(obj).__module__.split(".")[0] in ("pytensor", "pymc") and hasattr(obj, "__dict__"):
             # library helper objects (scalar output-type rules, transforms) are defined by their attributes
             return f"obj:{type(obj).__module__}.{type(obj).__qualname__}:{self.canon(vars(obj))}"
+        if type(obj).__module__.startswith("rhcc_bayes.") and hasattr(obj, "__dict__"):
+            # the project's own transforms (survival.steps.NormalSoftplusBound, the default model's
+            # steps and scales since model .11): by their attributes and their module's source,
+            # which holds the helpers their methods call, so any edit of it misses the index
+            path = getattr(sys.modules.get(type(obj).__module__), "__file__", None)
+            if path is None:
+                raise Unkeyable(f"cannot hash {type(obj).__qualname__} exactly (no module source)")
+            with open(path, "rb") as f:
+                source = hashlib.sha256(f.read()).hexdigest()
+            return f"obj:{type(obj).__module__}.{type(obj).__qualname__}:{source}:{self.canon(vars(obj))}"
         raise Unkeyable(f"cannot hash {type(obj).__qualname__} exactly")
 
     def function(self, fn) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
+from rhcc_bayes.survival.pooling import half_normal
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -37,14 +38,15 @@ def observed_data(pm, name: str, values, dim: str):
 def population_offsets(pm, pt, design: SurvivalDesign, spec):
     """Per-arm population bias: delta_pop = s_pop * z_pop for primary/mixed arms, 0 for recurrent.
 
-    s_pop ~ HalfNormal(``population_bias_sd``): near 0 = near-full borrowing from the
+    s_pop ~ HalfNormal(``population_bias_sd``) (normal-softplus free coordinate,
+    :func:`~rhcc_bayes.survival.pooling.positive_transform`): near 0 = near-full borrowing from the
     non-recurrent evidence, large = near none. Returns None when no arm needs it.
     """
     pops = design.bias_populations
     idx = design.population_index
     if not pops or not (idx > 0).any():
         return None
-    s_pop = pm.HalfNormal("sigma_population", spec.priors.population_bias_sd)
+    s_pop = half_normal(pm, "sigma_population", spec.priors.population_bias_sd)
     z = pm.Normal("z_population", 0.0, 1.0, shape=len(pops))
     delta = pm.Deterministic("delta_population", s_pop * z, dims="bias_population")
     return pt.concatenate([pt.zeros(1), delta])[idx]

@@ -26,7 +26,7 @@ from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.hazards import BoundHazard, family_for
 from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
 from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
-from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
+from rhcc_bayes.survival.pooling import centred_within_class, half_normal, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
 from rhcc_bayes.survival.steps import anchors, band_arms, size_effects
@@ -57,10 +57,10 @@ def _covariate_effects(pm, pt, priors, covariates, size_arms=None, size_anchors=
     if "size_band" in covariates:  # monotone size effects, levels or offsets by data richness
         effects.update(size_effects(pm, pt, sd, size_arms, size_anchors))
     if "nodularity" in covariates:
-        nod = pm.HalfNormal("nodularity_steps", sd, shape=2)
+        nod = half_normal(pm, "nodularity_steps", sd, shape=2)
         effects["nodularity"] = pm.Deterministic("beta_nodularity", pt.stack([-nod[0], nod[1]]), dims="nodularity_level")
     if "recurrence" in covariates:
-        rec = pm.HalfNormal("recurrence_steps", sd, shape=2)
+        rec = half_normal(pm, "recurrence_steps", sd, shape=2)
         effects["recurrence"] = pm.Deterministic("beta_recurrence", pt.stack([rec[0], -rec[1]]), dims="recurrence_level")
     if "prior" in covariates:
         effects["prior"] = pm.Normal("beta_prior", 0.0, sd, dims="prior_level")

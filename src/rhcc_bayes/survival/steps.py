@@ -5,8 +5,9 @@ parameterisation chosen by how much data inform them. The prior is the same eith
     beta_size_abl = (-a_0, 0, a_1),                              a_k ~ HalfNormal(sd)
 
 *Offsets* (few arms per size band, e.g. the bundled evidence): ``m``, ``s``, ``a`` are the free
-parameters, the positive ones on the log scale. The prior dominates and these are its natural
-coordinates; the bundled evidence keeps exactly this graph.
+parameters, the positive ones on the normal-softplus scale (the log scale until model .10;
+:func:`~rhcc_bayes.survival.pooling.positive_transform`). The prior dominates and these are its
+natural coordinates; the bundled evidence keeps exactly this graph.
 
 *Levels* (every band that identifies a level reported by at least :data:`LEVELS_MIN_ARMS`
 arms, :func:`use_levels`): the data pin down each band's log-hazard level, not the offsets
@@ -47,6 +48,8 @@ import functools
 
 import numpy as np
 
+from rhcc_bayes.survival.pooling import half_normal
+
 #: Every size band (le3, 3to5, gt5, nr) reported by at least this many study arms: sample the
 #: size effects as levels. The bundled evidence has fewer and keeps the offsets.
 LEVELS_MIN_ARMS = 10
@@ -64,6 +67,22 @@ def normal_softplus(pt, t):
     0 where rounding would make it negative (``t < -38``, where it underflows anyway)."""
     cdf = 0.5 * pt.erfc(-t / _SQRT2)
     return pt.maximum(t * cdf + pt.exp(-0.5 * t * t - _LOG_SQRT_2PI), 0.0)
+
+
+def log_normal_cdf(pt, t):
+    """``log Phi(t)`` without ``erfcx``, whose numba implementation PyTensor cannot cache (with
+    PyMC's ``normal_lcdf`` the model's compiled functions are rebuilt in every new process, ~75 s
+    for the default model). ``log(erfc(-t / sqrt 2) / 2)`` is exact to rounding until erfc
+    underflows near ``t = -37`` (``log1p`` of the upper tail for ``t > 0``); below ``t = -30``
+    the asymptotic series of the Mills ratio to ``t**-8`` (next term < 2e-12 relative). Each
+    branch sees only its own side of the cuts, so none makes a NaN gradient through a switch."""
+    upper = pt.log1p(-0.5 * pt.erfc(pt.maximum(t, 0.0) / _SQRT2))
+    high = pt.clip(t, -30.0, 0.0)
+    low = pt.minimum(t, -30.0)
+    inv2 = 1.0 / (low * low)
+    series = 1.0 - inv2 * (1.0 - inv2 * (3.0 - inv2 * (15.0 - 105.0 * inv2)))
+    tail = -0.5 * low * low - pt.log(-low) - _LOG_SQRT_2PI + pt.log(series)
+    return pt.switch(pt.lt(t, -30.0), tail, pt.switch(pt.gt(t, 0.0), upper, pt.log(0.5 * pt.erfc(-high / _SQRT2))))
 
 
 def _inverse_normal_softplus(pt, g, iterations: int = 12):
@@ -93,7 +112,6 @@ def normal_softplus_bound(pt, y, bound, scale, side):
 
 @functools.cache
 def _bound_class():
-    from pymc.distributions.dist_math import normal_lcdf
     from pymc.logprob.transforms import Transform
 
     class NormalSoftplusBound(Transform):
@@ -120,7 +138,7 @@ def _bound_class():
         pulled along with the bound instead of being left behind.
         """
 
-        name = "normal_softplus"
+        name = "normalsoftplus"  # no underscore: PyMC strips "_<name>__" at the last two underscores
 
         def __init__(self, scale, side: int = 1, bound_index: int | None = None):
             self.scale = np.asarray(scale, dtype=float)
@@ -145,7 +163,9 @@ def _bound_class():
             return normal_softplus_bound(pt, value, self._bound(inputs), self.scale, self.side)
 
         def log_jac_det(self, value, *inputs):
-            return normal_lcdf(0.0, 1.0, self._t(value, inputs))
+            import pytensor.tensor as pt
+
+            return log_normal_cdf(pt, self._t(value, inputs))
 
     return NormalSoftplusBound
 
@@ -199,7 +219,7 @@ def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | No
         steps = pm.Deterministic("size_steps", pt.stack([mid - low, high - mid]))
     else:
         size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
-        steps = pm.HalfNormal("size_steps", sd, shape=2)
+        steps = half_normal(pm, "size_steps", sd, shape=2)
     beta = pm.Deterministic("beta_size", pt.stack([size_mid - steps[0], size_mid, size_mid + steps[1]]),
                             dims="size_band_level")
     if use_levels(arms["ablation"], ablation=True):  # ablation arms' le3 / gt5 levels around their no-interaction levels
@@ -208,7 +228,7 @@ def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | No
         low, high = _bounded_levels(pm, "ablation_{}_level", sd, lo, hi, arms["ablation"])
         abl = pm.Deterministic("ablation_size_steps", pt.stack([lo - low, high - hi]))
     else:
-        abl = pm.HalfNormal("ablation_size_steps", sd, shape=2)
+        abl = half_normal(pm, "ablation_size_steps", sd, shape=2)
     ablation = pm.Deterministic("beta_size_ablation", pt.stack([-abl[0], pt.zeros(()), abl[1]]),
                                 dims="size_band_level")
     return {"size_band": beta, "size_band_ablation": ablation}
