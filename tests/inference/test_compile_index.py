@@ -163,17 +163,17 @@ def test_new_process_from_the_index_gives_bit_identical_draws(tmp_path):
 
 
 def test_project_transforms_are_keyed_by_their_attributes_and_module_source(tmp_path, monkeypatch):
-    """The default model's steps and scales use survival.steps.NormalSoftplusBound (model .11):
+    """The default model's steps and scales use survival.transforms.NormalSoftplusBound (model .11):
     hashable, different for another scale, and tied to the source of the module defining it."""
     import sys
 
-    from rhcc_bayes.survival.steps import NormalSoftplusBound
+    from rhcc_bayes.survival.transforms import NormalSoftplusBound
 
     canon = compile_index._Hasher().canon
     text = canon(NormalSoftplusBound(0.3))
     assert canon(NormalSoftplusBound(0.3)) == text
     assert canon(NormalSoftplusBound(0.5)) != text
-    edited = tmp_path / "steps.py"
-    edited.write_text(open(sys.modules["rhcc_bayes.survival.steps"].__file__).read() + "\n# edited\n")
-    monkeypatch.setattr(sys.modules["rhcc_bayes.survival.steps"], "__file__", str(edited))
+    edited = tmp_path / "transforms.py"
+    edited.write_text(open(sys.modules["rhcc_bayes.survival.transforms"].__file__).read() + "\n# edited\n")
+    monkeypatch.setattr(sys.modules["rhcc_bayes.survival.transforms"], "__file__", str(edited))
     assert canon(NormalSoftplusBound(0.3)) != text

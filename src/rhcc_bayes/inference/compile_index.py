@@ -90,7 +90,7 @@ class _Hasher:
             # library helper objects (scalar output-type rules, transforms) are defined by their attributes
             return f"obj:{type(obj).__module__}.{type(obj).__qualname__}:{self.canon(vars(obj))}"
         if type(obj).__module__.startswith("rhcc_bayes.") and hasattr(obj, "__dict__"):
-            # the project's own transforms (survival.steps.NormalSoftplusBound, the default model's
+            # the project's own transforms (survival.transforms.NormalSoftplusBound, the default model's
             # steps and scales since model .11): by their attributes and their module's source,
             # which holds the helpers their methods call, so any edit of it misses the index
             path = getattr(sys.modules.get(type(obj).__module__), "__file__", None)

@@ -24,7 +24,7 @@ def half_normal(pm, name: str, sigma: float, **kwargs):
 def positive_transform(scale: float):
     """Free coordinate of a positive step or scale: a normal softplus instead of PyMC's log.
 
-    :class:`~rhcc_bayes.survival.steps.NormalSoftplusBound` with bound 0 and ``scale`` the
+    :class:`~rhcc_bayes.survival.transforms.NormalSoftplusBound` with bound 0 and ``scale`` the
     prior's scale (a HalfNormal's sigma, a Gamma(2)'s mean).
 
     Only the coordinates NUTS moves in change, not the prior (model .11). On the log scale the
@@ -38,7 +38,7 @@ def positive_transform(scale: float):
     The default spec runs at target_accept 0.93 with 32-35 steps per draw and 0 divergences on
     9 seeds, 1.5-1.9x the min bulk ESS per gradient (benchmarks/seed_sweep.py).
     """
-    from rhcc_bayes.survival.steps import NormalSoftplusBound
+    from rhcc_bayes.survival.transforms import NormalSoftplusBound
 
     return NormalSoftplusBound(scale)
 
