@@ -71,3 +71,15 @@ def eight_schools():
         theta = pm.Deterministic("theta", mu + tau * z, dims="school")
         pm.Normal("y", theta, sigma, observed=y, dims="school")
     return model
+
+
+def assert_same_dataset(ours, theirs, rtol=0.0):
+    """Same variables (in order), dims, dtypes, coords, and values to ``rtol`` (0: identical)."""
+    assert list(ours.data_vars) == list(theirs.data_vars)
+    for name in theirs.data_vars:
+        assert ours[name].dims == theirs[name].dims, name
+        assert ours[name].dtype == theirs[name].dtype, name
+        np.testing.assert_allclose(ours[name].values, theirs[name].values, rtol=rtol, atol=0, err_msg=name)
+    assert set(ours.coords) == set(theirs.coords)
+    for c in theirs.coords:
+        np.testing.assert_array_equal(ours.coords[c].values, theirs.coords[c].values, err_msg=c)

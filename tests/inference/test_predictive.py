@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from postfit_models import eight_schools, fake_posterior, rich_model
+from postfit_models import assert_same_dataset, eight_schools, fake_posterior, rich_model
 from rhcc_bayes.inference import predictive
 from rhcc_bayes.inference.sampling import _predictive_var_names
 
@@ -29,16 +29,6 @@ def _ours(idata, model, names, seed):
         return predictive.posterior_predictive(idata, model, var_names=names, seed=seed).posterior_predictive
 
 
-def assert_same_draws(ours, theirs):
-    assert list(ours.data_vars) == list(theirs.data_vars)
-    for name in theirs.data_vars:
-        assert ours[name].dims == theirs[name].dims, name
-        assert ours[name].dtype == theirs[name].dtype, name
-        np.testing.assert_array_equal(ours[name].values, theirs[name].values, err_msg=name)
-    for c in theirs.coords:
-        np.testing.assert_array_equal(ours.coords[c].values, theirs.coords[c].values, err_msg=c)
-
-
 @pytest.fixture(scope="module")
 def model():
     return rich_model()
@@ -51,7 +41,7 @@ def idata(model):
 
 @pytest.mark.parametrize("seed", [0, 7, 2**32 - 1])
 def test_same_draws_as_pymc(model, idata, seed):
-    assert_same_draws(_ours(idata, model, NAMES, seed), _pymc(idata, model, NAMES, seed))
+    assert_same_dataset(_ours(idata, model, NAMES, seed), _pymc(idata, model, NAMES, seed))
 
 
 def test_same_seed_same_draws_other_seed_other_draws(model, idata):
@@ -73,7 +63,7 @@ def test_chunks_give_the_same_draws(model, idata, monkeypatch):
     from rhcc_bayes.inference import pointwise
 
     monkeypatch.setattr(pointwise, "CHUNK_ELEMENTS", 5)  # the chunking both modules share
-    assert_same_draws(_ours(idata, model, NAMES, 3), whole)
+    assert_same_dataset(_ours(idata, model, NAMES, 3), whole)
 
 
 def test_changed_data_is_redrawn_as_pymc_does(idata):
@@ -84,7 +74,7 @@ def test_changed_data_is_redrawn_as_pymc_does(idata):
     _ours(idata, model, NAMES, 2)
     with model:
         pm.set_data({"exposure": np.linspace(10, 20, 6)})
-    assert_same_draws(_ours(idata, model, NAMES, 2), _pymc(idata, model, NAMES, 2))
+    assert_same_dataset(_ours(idata, model, NAMES, 2), _pymc(idata, model, NAMES, 2))
 
 
 def test_model_still_usable(model, idata):
@@ -105,7 +95,7 @@ def test_in_sample_on_a_real_fit(backend):
         idata = sample(model, SamplerSettings(backend=backend, chains=2, draws=100, tune=100, cores=1), seed=3,
                        log_likelihood=False)
     expected = _pymc(idata, model, ["y"], derived_seed(3, "posterior_predictive"))
-    assert_same_draws(idata.posterior_predictive, expected)
+    assert_same_dataset(idata.posterior_predictive, expected)
     assert idata.posterior_predictive["y"].dims == ("chain", "draw", "school")
 
 
@@ -117,7 +107,7 @@ def test_same_draws_as_pymc_on_the_default_survival_fit(small_fit):
     names = _predictive_var_names(model)
     ours = _ours(idata, model, names, 11)
     assert len(ours.data_vars) >= 4
-    assert_same_draws(ours, _pymc(idata, model, names, 11))
+    assert_same_dataset(ours, _pymc(idata, model, names, 11))
 
 
 def test_prepare_compiles_what_the_draws_use(idata, monkeypatch):
@@ -128,5 +118,5 @@ def test_prepare_compiles_what_the_draws_use(idata, monkeypatch):
     monkeypatch.setattr(predictive, "_compile", lambda *a: calls.append(1) or real(*a))
     predictive.prepare(model, NAMES)
     assert len(calls) == 1
-    assert_same_draws(_ours(idata, model, NAMES, 4), _pymc(idata, model, NAMES, 4))
+    assert_same_dataset(_ours(idata, model, NAMES, 4), _pymc(idata, model, NAMES, 4))
     assert len(calls) == 1
