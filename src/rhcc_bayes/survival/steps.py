@@ -44,7 +44,6 @@ target_accept 0.98 (0.129). At the default 4 x 2000 draws: benchmarks/scaling.py
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from rhcc_bayes.survival.pooling import half_normal
