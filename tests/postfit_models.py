@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 
 
@@ -71,6 +74,20 @@ def eight_schools():
         theta = pm.Deterministic("theta", mu + tau * z, dims="school")
         pm.Normal("y", theta, sigma, observed=y, dims="school")
     return model
+
+
+@functools.cache
+def eight_schools_fit(backend: str):
+    """``(model, idata)``: :func:`eight_schools` through ``sample()`` with both post-fit groups
+    (2 chains x 100 draws, seed 3), once per backend and test process: the log-likelihood and
+    the predictive tests read the same fit. Callers must not modify it."""
+    from rhcc_bayes.inference.sampling import SamplerSettings, sample
+
+    model = eight_schools()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = sample(model, SamplerSettings(backend=backend, chains=2, draws=100, tune=100, cores=1), seed=3)
+    return model, idata
 
 
 def assert_same_dataset(ours, theirs, rtol=0.0):

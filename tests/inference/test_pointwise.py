@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 
-from postfit_models import assert_same_dataset, eight_schools, fake_posterior, rich_model
+from postfit_models import assert_same_dataset, eight_schools_fit, fake_posterior, rich_model
 from rhcc_bayes.inference import pointwise
 
 
@@ -79,12 +78,7 @@ def test_missing_free_variable_is_an_error(model, idata):
 @pytest.mark.parametrize("backend", ["nutpie", "pymc"])
 def test_in_sample_on_a_real_fit(backend):
     """sample() fills log_likelihood with PyMC's values, with either backend (eight schools)."""
-    from rhcc_bayes.inference.sampling import SamplerSettings, sample
-
-    model = eight_schools()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata = sample(model, SamplerSettings(backend=backend, chains=2, draws=100, tune=100, cores=1), seed=3, posterior_predictive=False)
+    model, idata = eight_schools_fit(backend)
     assert_same_log_likelihood(idata.log_likelihood, _pymc_log_likelihood(idata, model))
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from postfit_models import assert_same_dataset, eight_schools, fake_posterior, rich_model
+from postfit_models import assert_same_dataset, eight_schools_fit, fake_posterior, rich_model
 from rhcc_bayes.inference import predictive
 from rhcc_bayes.inference.sampling import _predictive_var_names
 
@@ -87,13 +87,9 @@ def test_model_still_usable(model, idata):
 @pytest.mark.parametrize("backend", ["nutpie", "pymc"])
 def test_in_sample_on_a_real_fit(backend):
     """sample() fills posterior_predictive with PyMC's draws for its derived seed, with either backend."""
-    from rhcc_bayes.inference.sampling import SamplerSettings, derived_seed, sample
+    from rhcc_bayes.inference.sampling import derived_seed
 
-    model = eight_schools()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata = sample(model, SamplerSettings(backend=backend, chains=2, draws=100, tune=100, cores=1), seed=3,
-                       log_likelihood=False)
+    model, idata = eight_schools_fit(backend)
     expected = _pymc(idata, model, ["y"], derived_seed(3, "posterior_predictive"))
     assert_same_dataset(idata.posterior_predictive, expected)
     assert idata.posterior_predictive["y"].dims == ("chain", "draw", "school")
