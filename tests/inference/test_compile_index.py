@@ -20,11 +20,11 @@ from rhcc_bayes.inference.nutpie_cache import WRAPPER_VERSION, compile_cached, i
 
 def _model(n: int = 7, sigma: float = 2.0, k_scale: int = 1, tag: float = 0.0):
     with pm.Model() as m:
-        mu = pm.Normal("mu", 0, sigma)
+        mu = pm.Normal("mu", pm.Data("tag", tag), sigma)  # data in the prior graph
         s = pm.HalfNormal("s", 1)
         w = pm.Dirichlet("w", np.ones(3))
         pm.Poisson("k", pm.math.exp(mu) * w[0], observed=pm.Data("k_obs", (np.arange(n) % 5) * k_scale))
-        pm.Normal("y", mu + pm.Data("tag", tag), s, observed=np.linspace(-1, 1, 9))
+        pm.Normal("y", mu, s, observed=np.linspace(-1, 1, 9))
         pm.Deterministic("d", mu * s)
     return m
 
@@ -49,15 +49,17 @@ def index_dir(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ the model key (no compile)
 
 
-def test_model_key_is_stable_and_changes_with_the_graph_data_and_priors():
+def test_model_key_is_stable_and_changes_with_the_graph_shapes_and_priors():
     key = compile_index.model_key(_model(), WRAPPER_VERSION)
     assert compile_index.model_key(_model(), WRAPPER_VERSION) == key  # a rebuilt model: same key
     others = {
-        "data length": _model(n=8), "data values": _model(k_scale=2), "prior": _model(sigma=3.0),
+        "data length": _model(n=8), "prior": _model(sigma=3.0), "data in the prior": _model(tag=0.5),
     }
     keys = {name: compile_index.model_key(m, WRAPPER_VERSION) for name, m in others.items()}
     assert len({key, *keys.values()}) == 4, keys
     assert compile_index.model_key(_model(), "another wrapper version") != key
+    # observed data are read at run time: new values of the same shape keep the key
+    assert compile_index.model_key(_model(k_scale=2), WRAPPER_VERSION) == key
 
 
 def test_model_key_refuses_what_it_cannot_hash_exactly():
@@ -111,6 +113,20 @@ def test_index_written_as_json_then_used_and_bad_entries_fall_back(index_dir):
         assert json.loads(path.read_text()) == entry, what  # the full compile rewrote a good entry
 
 
+def test_new_observed_values_reuse_the_entry_and_give_their_own_numbers(index_dir):
+    """An entry compiled for one data set serves another of the same shapes, with the
+    numbers a full compile of that data set gives (values read at run time, not compiled in)."""
+    from rhcc_bayes.inference.nutpie_cache import compile_full
+
+    compile_cached(_model())  # full compile, writes the entry
+    other = _model(k_scale=2)
+    warm, _ = compile_cached(other)
+    assert warm.logp_func is None  # from the index
+    full, _, _ = compile_full(_model(k_scale=2))
+    assert _numbers(warm) == _numbers(full)
+    assert _numbers(warm)[0] != _numbers(compile_full(_model())[0])[0]  # the data really differ
+
+
 # ------------------------------------------------------------------ a new process
 
 _SCRIPT = """
@@ -138,7 +154,7 @@ print(json.dumps({"from_index": compiled.logp_func is None, "logp": status_logp,
 def test_new_process_from_the_index_gives_bit_identical_draws(tmp_path):
     """A full compile, then a new process with the index: same logp, start points and draws.
 
-    A data value unique to this run gives a model key with no index entry yet, while the graph
+    A prior location (``pm.Data``) unique to this run gives a model key with no index entry yet, while the graph
     (hence PyTensor's numba cache, shared with the other tests) is the usual one.
     """
     script = tmp_path / "fit.py"

@@ -2,9 +2,11 @@
 
 A warm new process must not re-run PyTensor's graph rewrites (most of a refit's compile
 time). :func:`model_key` hashes what the compiled functions are derived from -- the model's
-generative graph (ops with their properties, constants, shared-variable values, static
-types), its value variables, transforms, initial values and the versions of every package
-that turns it into machine code -- in a few milliseconds, without building ``model.logp()``.
+generative graph (ops with their properties, constants, static types, shared variables by
+shape -- by value only where they set shapes or priors), its value variables, transforms,
+initial values and the versions of every package that turns it into machine code -- in a
+few milliseconds, without building ``model.logp()``. New data of the same shapes therefore
+find the entry: nutpie reads shared data at run time.
 Anything it cannot hash exactly (an op or property of unknown kind) makes the model
 unkeyable: it is then always compiled in full, never looked up.
 
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 #: Bump when the meaning of an index entry or of the key changes.
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"  # 2: shared data keyed by shape, not value
 _PACKAGES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
 #: Cache attributes of ``OpFromGraph`` ops, filled lazily; they do not define the op.
 _OP_CACHE_ATTRS = frozenset({"_lop_op_cache", "_rop_op_cache", "_lop_op_interface", "_connection_pattern"})
@@ -38,10 +40,12 @@ class Unkeyable(Exception):
 class _Hasher:
     """Canonical text of PyTensor graphs, fed into one sha256."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_by_value=None) -> None:
         self._sha = hashlib.sha256()
         self._ids: dict[Any, str] = {}
         self._ops: dict[int, str] = {}
+        #: shared variables hashed by value (see :func:`model_key`); ``None``: all of them
+        self._shared_by_value = shared_by_value
 
     def add(self, text: str) -> None:
         self._sha.update(text.encode())
@@ -133,15 +137,20 @@ class _Hasher:
             return f"const:{kind}:{self.canon(var.data)}"
         if isinstance(var, SharedVariable):
             # an RNG's state does not enter the log density or the compiled code
-            value = "rng" if isinstance(var.type, RandomType) else self.canon(var.get_value(borrow=True))
-            return f"shared:{var.name!r}:{kind}:{value}"
+            if isinstance(var.type, RandomType):
+                return f"shared:{var.name!r}:{kind}:rng"
+            value = var.get_value(borrow=True)
+            if self._shared_by_value is None or var in self._shared_by_value or getattr(value, "ndim", 0) == 0:
+                return f"shared:{var.name!r}:{kind}:{self.canon(value)}"
+            # data read at run time from nutpie's user_data table: only the shape is compiled in
+            return f"shared:{var.name!r}:{kind}:shape{tuple(int(d) for d in value.shape)}"
         return f"input:{var.name!r}:{kind}"
 
     def graph(self, inputs, outputs, inner: bool = False) -> str:
         """Hash of the graph from ``inputs`` (positional roots) to ``outputs``; returns its digest."""
         from pytensor.graph.traversal import toposort
 
-        sub = _Hasher() if inner else self
+        sub = _Hasher(self._shared_by_value) if inner else self
         sub._ops = self._ops
         ids = {v: f"i{i}" for i, v in enumerate(inputs)}
 
@@ -175,6 +184,12 @@ def _versions() -> str:
 def model_key(model, wrapper_version: str) -> str:
     """sha256 of everything nutpie's compiled functions of ``model`` are derived from.
 
+    Shared variables (``pm.Data``, observed data) enter by name, type and shape only: nutpie
+    reads their values at run time from its ``user_data`` table, so new data of the same
+    shapes reuse the entry (a new registry, a corrected evidence value). Hashed by value are
+    the scalars (PyMC's dim lengths, which set shapes) and every shared variable the free
+    variables' prior graph depends on (the recorded support points and shapes derive from it).
+
     Raises
     ------
     Unkeyable
@@ -182,13 +197,15 @@ def model_key(model, wrapper_version: str) -> str:
     """
     import pytensor
 
-    h = _Hasher()
+    from pytensor.graph.traversal import ancestors
+
+    free = list(model.free_RVs)
+    h = _Hasher(shared_by_value=set(ancestors(free)))
     cfg = pytensor.config
     h.add(f"index={INDEX_VERSION};wrapper={wrapper_version};{_versions()}")
     h.add(f"floatX={cfg.floatX};fastmath={cfg.numba__fastmath};mode={cfg.mode};"
           f"including={cfg.optimizer_including};excluding={cfg.optimizer_excluding};"
           f"check_bounds={model.check_bounds}")
-    free = list(model.free_RVs)
     values = [model.rvs_to_values[v] for v in free]
     observed_values = [model.rvs_to_values[v] for v in model.observed_RVs]
     outputs = [*free, *model.observed_RVs, *model.deterministics, *model.potentials, *observed_values]
