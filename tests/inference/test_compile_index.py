@@ -127,6 +127,23 @@ def test_new_observed_values_reuse_the_entry_and_give_their_own_numbers(index_di
     assert _numbers(warm)[0] != _numbers(compile_full(_model())[0])[0]  # the data really differ
 
 
+def test_a_model_with_more_shared_arrays_than_a_python_call_takes_on_the_stack(index_dir):
+    """35 data containers: the wrapper's call of the inner function must not go through a list
+    (CPython does so beyond 30 arguments, and numba cannot compile it)."""
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 1, shape=3)
+        total = sum(pm.Data(f"d{i}", np.arange(3.0) + i) * mu for i in range(35))
+        pm.Normal("y", total, 1, observed=pm.Data("y_obs", np.ones(3)))
+    compiled, cached = compile_cached(model)
+    assert cached and len(compiled.shared_data) == 36
+    x = np.array([0.1, -0.2, 0.3])
+    status, numbers = _logp(compiled, x)
+    point = {"mu": x}
+    assert status == 0
+    np.testing.assert_allclose([float.fromhex(v) for v in numbers],
+                               [model.compile_logp()(point), *model.compile_dlogp()(point)], rtol=1e-12)
+
+
 # ------------------------------------------------------------------ a new process
 
 _SCRIPT = """

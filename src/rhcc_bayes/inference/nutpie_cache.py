@@ -37,18 +37,18 @@ from typing import Any
 from rhcc_bayes.core.errors import UserError
 
 #: Bump when the generated source below changes meaning (it is part of the cache key).
-WRAPPER_VERSION = "3"
+WRAPPER_VERSION = "4"  # 4: shared arrays unpacked before the try block into an argument tuple (any count)
 
 _LOGP_SRC = """
 def rhcc_logp_wrapper(dim, x_, out_, logp_, user_data_):
     if dim != {n_dim}:
         return -1
+    x = carray(x_, ({n_dim},))
+{unpack}
     try:
-        x = carray(x_, ({n_dim},))
         out = carray(out_, ({n_dim},))
         logp = carray(logp_, ())
-{unpack}
-        logp_val, grad = inner(x{args})
+        logp_val, grad = inner(*args)
         logp[()] = logp_val
         out[...] = grad
         if not np.all(np.isfinite(out)):
@@ -66,11 +66,11 @@ def rhcc_expand_wrapper(dim, expanded, x_, out_, user_data_):
         return -1
     if expanded != {n_expanded}:
         return -1
-    try:
-        x = carray(x_, ({n_dim},))
-        out = carray(out_, ({n_expanded},))
+    x = carray(x_, ({n_dim},))
 {unpack}
-        (values,) = inner(x{args})
+    try:
+        out = carray(out_, ({n_expanded},))
+        (values,) = inner(*args)
         out[...] = values
     except Exception:
         return -2
@@ -100,16 +100,25 @@ def _readonly_intrinsic():
 _AS_READONLY = None
 
 
-def _unpack_source(shared: list, layout: dict[str, int]) -> tuple[str, str]:
-    """Source lines that rebuild each shared array from the ``user_data`` table, and the call's arguments."""
-    lines, args = ["        ud = carray(user_data_, (%d,), np.uint64)" % layout["__len__"]], ""
+def _unpack_source(shared: list, layout: dict[str, int]) -> str:
+    """Source lines that rebuild each shared array from the ``user_data`` table into ``args``,
+    the inner function's argument tuple ``(x, *shared)``."""
+    # outside the wrapper's try block: numba splits a try block at every statement, and its
+    # liveness analysis then grows with blocks x variables
+    lines = ["    ud = carray(user_data_, (%d,), np.uint64)" % layout["__len__"]]
+    names = ["x"]
     for i, var in enumerate(shared):
         k, ndim = layout[var.name], var.type.ndim
         shape = "".join(f"int(ud[{k + 2 + d}])," for d in range(ndim))
-        lines.append(f"        s{i} = readonly(carray(as_pointer(ud[{k}]), (int(ud[{k + 1}]),), "
+        lines.append(f"    s{i} = readonly(carray(as_pointer(ud[{k}]), (int(ud[{k + 1}]),), "
                      f"np.{var.type.dtype}).reshape(({shape})))")
-        args += f", s{i}"
-    return "\n".join(lines), args
+        names.append(f"s{i}")
+    # CPython builds a call or tuple of more than 30 items through a list (LIST_TO_TUPLE),
+    # which numba cannot compile: the argument tuple grows in chunks of at most 20
+    lines.append("    args = ()")
+    for j in range(0, len(names), 20):
+        lines.append("    args = args + (" + "".join(f"{n}, " for n in names[j:j + 20]) + ")")
+    return "\n".join(lines)
 
 
 def make_user_data(shared_data: dict) -> tuple[Any, dict[str, int]]:
@@ -143,8 +152,7 @@ def _preload(inner, n_dim: int, arrays: list) -> None:
 
 def _wrapper_source(template: str, inner_key: str, shared, layout, **literals) -> tuple[str, str]:
     """The wrapper's source and its numba cache key (a hash of the source and of its callee's graph key)."""
-    unpack, args = _unpack_source(shared, layout)
-    src = template.format(unpack=unpack, args=args, **literals)
+    src = template.format(unpack=_unpack_source(shared, layout), **literals)
     return src, hashlib.sha256(f"{WRAPPER_VERSION}\n{inner_key}\n{src}".encode()).hexdigest()
 
 
