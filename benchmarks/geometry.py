@@ -1,0 +1,90 @@
+"""What limits NUTS on a spec: the posterior's shape on the free (unconstrained) coordinates.
+
+One fit (nutpie, the spec's ``[sampler]`` settings, ``--set`` overrides as in seed_sweep.py)
+with the unconstrained draws stored. Prints the condition number of their correlation matrix
+(the posterior's condition number after the diagonal mass matrix's scaling, the ratio that
+sets the leapfrog steps per draw: about its square root), the strongest pairwise
+correlations, and the parameters loading on the extreme eigenvectors (largest: a long
+correlated direction; smallest: a narrow ridge).
+
+    .venv/bin/python benchmarks/geometry.py [--spec default] [--seed 1] [--top 12] [--set draws=600 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+
+
+def unconstrained_draws(spec_name: str, seed: int, overrides: dict) -> tuple[np.ndarray, list[str], float]:
+    """(draws x free coordinates, their names, mean leapfrog steps per draw) of one fit."""
+    import nutpie
+
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.inference.sampling import SamplerSettings, compile_model
+    from rhcc_bayes.specs import load_spec
+    from rhcc_bayes.survival.design import make_design
+    from rhcc_bayes.survival.model import build_survival_model
+
+    evidence, spec = load_evidence(), load_spec(spec_name)
+    sampler = {**spec.sampler, **overrides}
+    if sampler.get("low_rank_mass_matrix") and "grad_based_mass_matrix" not in overrides:
+        sampler.pop("grad_based_mass_matrix", None)
+    settings = SamplerSettings.from_mapping(sampler, source="--set")
+    model = build_survival_model(make_design(evidence, spec), spec)
+    compiled = compile_model(model, settings.backend)
+    extra = {} if settings.low_rank_mass_matrix else {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix}
+    idata = nutpie.sample(compiled.native, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                          seed=seed, target_accept=settings.target_accept, progress_bar=False, save_warmup=False,
+                          low_rank_modified_mass_matrix=settings.low_rank_mass_matrix, store_unconstrained=True,
+                          **extra)
+    raw = idata.sample_stats["unconstrained_draw"]
+    names = [str(n) for n in raw["unconstrained_parameter"].values]
+    x = raw.values.reshape(-1, raw.shape[-1])
+    return x, names, float(idata.sample_stats["n_steps"].mean())
+
+
+def report(x: np.ndarray, names: list[str], top: int = 12) -> dict:
+    """Print (and return) the condition number, strongest correlations and extreme eigenvectors."""
+    corr = np.corrcoef(x, rowvar=False)
+    eigval, eigvec = np.linalg.eigh(corr)
+    cond = eigval[-1] / eigval[0]
+    print(f"{len(names)} free coordinates, {len(x)} draws; correlation matrix condition number {cond:.1f} "
+          f"(eigenvalues {eigval[0]:.3f} .. {eigval[-1]:.2f}; sqrt {np.sqrt(cond):.1f})")
+    print("eigenvalues, smallest 5:", np.array2string(eigval[:5], precision=3),
+          " largest 5:", np.array2string(eigval[-5:], precision=2))
+    iu = np.triu_indices(len(names), 1)
+    order = np.argsort(-np.abs(corr[iu]))[:top]
+    print(f"\nstrongest {top} correlations")
+    for k in order:
+        i, j = iu[0][k], iu[1][k]
+        print(f"  {corr[i, j]:+.2f}  {names[i]:<28} {names[j]}")
+    for label, idx in (("smallest", range(3)), ("largest", range(len(eigval) - 1, len(eigval) - 4, -1))):
+        print(f"\n{label} eigenvectors (loadings >= 0.2)")
+        for e in idx:
+            v = eigvec[:, e]
+            keep = np.argsort(-np.abs(v))
+            terms = [f"{v[i]:+.2f} {names[i]}" for i in keep if abs(v[i]) >= 0.2][:8]
+            print(f"  {eigval[e]:7.3f}: " + ", ".join(terms))
+    return {"condition": float(cond), "eigenvalues": eigval, "corr": corr}
+
+
+def main() -> None:
+    from seed_sweep import parse_overrides
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="default")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    x, names, steps = unconstrained_draws(args.spec, args.seed, parse_overrides(args.set))
+    print(f"spec {args.spec!r}, seed {args.seed}: {steps:.1f} leapfrog steps per draw")
+    report(x, names, args.top)
+
+
+if __name__ == "__main__":
+    main()
