@@ -30,7 +30,7 @@ from rhcc_bayes.survival.pooling import centred_within_class, half_normal, scale
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
 from rhcc_bayes.survival import shift
-from rhcc_bayes.survival.steps import anchors, band_arms, size_effects, use_levels
+from rhcc_bayes.survival.steps import anchors, band_arms, size_effects
 
 
 def coords_of(design: SurvivalDesign) -> dict:
@@ -152,7 +152,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
         baseline = family.add_priors(pm, pt, pr)
         mu = _treatment_effects(pm, pt, design, spec)
         arms = band_arms(design)
-        shifts = shift.plan(design, shift.default_effects(spec, size_offsets=not use_levels(arms["all"])))
+        shifts = shift.model_plan(design, spec)
         # a shifted effect is built with its studies' effects, so sigma_study comes first then
         sigma_study = scale_prior(pm, "sigma_study", pr.study_sd) if shifts else None
         studies = shift.StudyShift(pm, pt, shifts, len(coords["study"]), sigma_study)

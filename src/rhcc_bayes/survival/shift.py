@@ -74,6 +74,20 @@ def default_effects(spec, size_offsets: bool) -> dict:
     return effects
 
 
+def model_plan(design, spec) -> dict[str, list[list[int]]]:
+    """The plan :func:`~rhcc_bayes.survival.model.build_survival_model` uses for ``design``."""
+    from rhcc_bayes.survival.steps import band_arms, use_levels
+
+    return plan(design, default_effects(spec, size_offsets=not use_levels(band_arms(design)["all"])))
+
+
+def prior_of(name: str, priors) -> tuple[float, float]:
+    """(mean, sd) of the normal prior of a shiftable effect."""
+    if name == "beta_stage":
+        return priors.advanced_stage_mean, priors.advanced_stage_sd
+    return 0.0, priors.covariate_sd
+
+
 def householder(pt, a, sigma, s: float, k: int):
     """``H a`` for the reflection mapping the first axis onto ``-n``, ``n`` the direction
     ``(sigma, -s, ..., -s)`` (normalised) along which ``s * x_0 + sigma * x_j`` are all constant."""
