@@ -18,8 +18,8 @@ import warnings
 import numpy as np
 
 
-def unconstrained_draws(spec_name: str, seed: int, overrides: dict) -> tuple[np.ndarray, list[str], float]:
-    """(draws x free coordinates, their names, mean leapfrog steps per draw) of one fit."""
+def unconstrained_draws(spec_name: str, seed: int, overrides: dict) -> tuple[np.ndarray, list[str], dict]:
+    """(draws x free coordinates, their names, {"steps", "step_size"} means) of one fit."""
     import nutpie
 
     from rhcc_bayes.evidence.table import load_evidence
@@ -43,7 +43,8 @@ def unconstrained_draws(spec_name: str, seed: int, overrides: dict) -> tuple[np.
     raw = idata.sample_stats["unconstrained_draw"]
     names = [str(n) for n in raw["unconstrained_parameter"].values]
     x = raw.values.reshape(-1, raw.shape[-1])
-    return x, names, float(idata.sample_stats["n_steps"].mean())
+    stats = idata.sample_stats
+    return x, names, {"steps": float(stats["n_steps"].mean()), "step_size": float(stats["step_size"].mean())}
 
 
 def report(x: np.ndarray, names: list[str], top: int = 12) -> dict:
@@ -81,8 +82,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    x, names, steps = unconstrained_draws(args.spec, args.seed, parse_overrides(args.set))
-    print(f"spec {args.spec!r}, seed {args.seed}: {steps:.1f} leapfrog steps per draw")
+    x, names, stats = unconstrained_draws(args.spec, args.seed, parse_overrides(args.set))
+    print(f"spec {args.spec!r}, seed {args.seed}: {stats['steps']:.1f} leapfrog steps per draw, "
+          f"step size {stats['step_size']:.3f}")
     report(x, names, args.top)
 
 
