@@ -17,7 +17,14 @@ span the pinned sums. ``H`` depends on ``sigma_study`` but is orthogonal for eve
 Normal(0, 1)``; the log density on the free coordinates differs from the old one by the
 constant ``log s`` (tests/survival/test_shift.py). ``beta`` and ``z_study`` stay in the trace
 as Deterministics under their old names. The shift only applies with at most
-:data:`MAX_STUDIES` carrying studies: with many, each ``z_k`` is nearly free of ``beta``.
+:data:`MAX_STUDIES` carrying studies: with many, each ``z_k`` is nearly free of ``beta`` (the
+simulated designs of benchmarks/scaling.py shift nothing).
+
+Measured (default spec, 4 x (300 + 1000) draws at target_accept 0.90, seeds 1-4 + spec seed,
+benchmarks/seed_sweep.py): min bulk ESS 1712-2192 and 10.6-12.5 min ESS per 1000 gradients
+with the shift, 0 divergences; 1506-1799 and 9.3-11.2 without, 1 divergence (seed 1). The
+leapfrog steps stay at 31: the baseline level against the class effects remains the narrowest
+direction (benchmarks/geometry.py).
 """
 
 from __future__ import annotations
