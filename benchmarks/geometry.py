@@ -20,7 +20,7 @@ Default spec, seed 1, 188 free coordinates (2026-12-01):
     condition number 64.7 (0.049 .. 3.20): the 0.074 and 0.113 directions are gone (second
     smallest 0.121), the narrowest left is the baseline level against the class effects and the
     Peng block (gamma_first, class_effect, gamma_steps[0]; corr(gamma_first,
-    beta_stage_shift[1]) -0.59). A standard normal of the same dimension takes 15 steps at step
+    shift_beta_stage[1]) -0.59). A standard normal of the same dimension takes 15 steps at step
     0.32 with the same settings: the step size, not the trajectory length, doubles the steps.
     Centring the baseline on the arm-weighted class effect (gamma_first = level - w.m, level ~
     Normal(mean + w.m, sd), exact) left 31 steps and 10.4-11.3 min ESS / kgrad (seeds 1, 2, spec;

@@ -58,7 +58,7 @@ def _shifted(design, spec) -> dict:
                 h = n + np.eye(k + 1)[0]
                 return x - h * (2 * h @ x / (h @ h))
             if studies:
-                out[f"{name}_shift" + (f"_{i}" if len(rows) > 1 else "")] = block
+                out[f"shift_{name}" + (f"_{i}" if len(rows) > 1 else "")] = block
     shifted = sorted(s for rows in plan.values() for r in rows for s in r)
     if shifted:
         rest = [s for s in range(len(design.studies)) if s not in shifted]

@@ -67,7 +67,7 @@ def test_log_density_is_the_unshifted_models_up_to_the_constant_jacobian(default
     new = build_survival_model(design, spec)
     monkeypatch.setattr(shift, "MAX_STUDIES", 0)
     old = build_survival_model(design, spec)
-    assert {"beta_stage_shift", "size_3to5_offset_shift", "z_study_rest"} <= {v.name for v in new.free_RVs}
+    assert {"shift_beta_stage", "shift_size_3to5_offset", "z_study_rest"} <= {v.name for v in new.free_RVs}
     assert {"beta_stage", "size_3to5_offset", "z_study"} <= {v.name for v in old.free_RVs}
     new_logp, old_logp = new.compile_logp(jacobian=True), old.compile_logp(jacobian=True)
     shifted = ["beta_stage", "size_3to5_offset", "z_study"]

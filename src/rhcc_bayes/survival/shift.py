@@ -16,7 +16,8 @@ span the pinned sums. ``H`` depends on ``sigma_study`` but is orthogonal for eve
 (|det| = 1), so ``a ~ Normal(0, I)`` is exactly the prior ``beta ~ Normal(m, s)``, ``z ~
 Normal(0, 1)``; the log density on the free coordinates differs from the old one by the
 constant ``log s`` (tests/survival/test_shift.py). ``beta`` and ``z_study`` stay in the trace
-as Deterministics under their old names. The shift only applies with at most
+as Deterministics under their old names; the free blocks are ``shift_<effect>`` (not
+``beta_*``, which names the effects predictions read). The shift only applies with at most
 :data:`MAX_STUDIES` carrying studies: with many, each ``z_k`` is nearly free of ``beta`` (the
 simulated designs of benchmarks/scaling.py shift nothing).
 
@@ -127,7 +128,7 @@ class StudyShift:
             if not studies:
                 values.append(rest[plain.index(i)])
                 continue
-            a = pm.Normal(f"{name}_shift" + (f"_{i}" if len(rows) > 1 else ""), 0.0, 1.0, shape=len(studies) + 1)
+            a = pm.Normal(f"shift_{name}" + (f"_{i}" if len(rows) > 1 else ""), 0.0, 1.0, shape=len(studies) + 1)
             x = householder(pt, a, self.sigma, sd, len(studies))
             values.append(mu + sd * x[0])
             self.z.update({s: x[1 + j] for j, s in enumerate(studies)})
