@@ -29,6 +29,14 @@ draws-only mass matrix), seed 1, 2026-12-01:
   2587      17.7     48.1     95     71     2437     2407  1.007    0  31.0   50.7     25.6     16.37  pass  sigma_study  1.7  (warm caches)
   growth exponents 173-2587: ESS/s ~ arms^-0.82 (loaded wall), ESS/CPU s ~ arms^-0.81, ESS/gradient ~ arms^-0.13
 
+Model .12's default sampler (4 x 1000 draws + 300 tune, target_accept 0.90; the simulated designs
+shift no effect, survival/shift.py, so their graph is model .11's), seed 1, 2026-12-01:
+
+  arms compile s sample s  CPU s  e2e s ESS bulk ESS tail  R-hat  div steps  ESS/s ESS/CPUs ESS/kgrad  gate  lowest ESS   load
+   173      72.5     13.6      6    106     1512     2280  1.005    0  15.0  111.2    270.6     25.20  pass  sigma_study  4.6
+   660     339.3     50.0     16    422     1934     2098  1.006    0  15.4   38.6    123.6     31.42  pass  sigma_study  5.4
+  (compile: cold numba caches under load; at 660 arms 0.90 takes 15.4 steps per draw against 26.2 at 0.93)
+
 Compile seconds of the first three rows are cold numba caches. The warm rerun (same seed, the
 same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
 imports, /usr/bin/time): within the 120 s target. ESS/s still falls faster than arms^-0.5:

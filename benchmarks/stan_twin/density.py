@@ -15,8 +15,9 @@ import numpy as np
 from . import export, run
 
 
-def pymc_values(design) -> dict:
-    """PyMC free variable -> (Stan variable, index into the Stan draw of one point)."""
+def pymc_values(design, spec=None) -> dict:
+    """PyMC free variable -> (Stan variable, index into the Stan draw of one point), or a
+    function of the point's Stan draws (``{name: value}``) for the shifted effects' blocks."""
     out = {
         "gamma_first": ("gamma_first", ()), "gamma_steps": ("gamma_steps", ()),
         "class_effect": ("class_effect", ()), "tau_treatment": ("tau_treatment", ()),
@@ -35,6 +36,33 @@ def pymc_values(design) -> dict:
             "secondary_tau_treatment": ("sec_tau_treatment", ()), "secondary_z_treatment": ("sec_z_treatment", ()),
             "secondary_sigma_study": ("sec_sigma_study", ()), "secondary_z_study": ("sec_z_study", ()),
         })
+    out.update(_shifted(design, spec) if spec is not None else {})
+    return out
+
+
+def _shifted(design, spec) -> dict:
+    """Free variables of the shifted effects (rhcc_bayes.survival.shift) as functions of a Stan
+    point: ``a = H x`` (the reflection is its own inverse), ``x`` the block's whitened values."""
+    from rhcc_bayes.survival import shift
+
+    plan = shift.model_plan(design, spec)
+    out = {}
+    for name, rows in plan.items():
+        mean, sd = shift.prior_of(name, spec.priors)
+        for i, studies in enumerate(rows):
+            def block(p, i=i, studies=studies, mean=mean, sd=sd, name=name):
+                beta = np.atleast_1d(p[name])[i]
+                x = np.concatenate([[(beta - mean) / sd], np.asarray(p["z_study"])[studies]])
+                sigma, k = float(p["sigma_study"]), len(studies)
+                n = np.concatenate([[sigma], -sd * np.ones(k)]) / np.sqrt(sigma**2 + k * sd**2)
+                h = n + np.eye(k + 1)[0]
+                return x - h * (2 * h @ x / (h @ h))
+            if studies:
+                out[f"shift_{name}" + (f"_{i}" if len(rows) > 1 else "")] = block
+    shifted = sorted(s for rows in plan.values() for r in rows for s in r)
+    if shifted:
+        rest = [s for s in range(len(design.studies)) if s not in shifted]
+        out["z_study_rest"] = lambda p: np.asarray(p["z_study"])[rest]
     return out
 
 
@@ -50,7 +78,7 @@ def compare(design, spec, *, points: int = 20, seed: int = 1) -> np.ndarray:
     fit, _ = run.sample(stan_model, chains=1, draws=points, tune=200, target_accept=0.9)
     names = [n for n in fit.param_names]
     draws = {n: run.draws_of(fit, n)[0] for n in names}  # (draw, *shape)
-    mapping = pymc_values(design)
+    mapping = pymc_values(design, spec)
     free = {rv.name: rv for rv in model.free_RVs}
     missing = set(free) - set(mapping)
     if missing:
@@ -59,8 +87,11 @@ def compare(design, spec, *, points: int = 20, seed: int = 1) -> np.ndarray:
     for d in range(points):
         point = {}
         for name, rv in free.items():
-            stan_name, index = mapping[name]
-            value = np.asarray(draws[stan_name][d][index], dtype=float)
+            if callable(mapping[name]):
+                value = np.asarray(mapping[name]({n: draws[n][d] for n in names}), dtype=float)
+            else:
+                stan_name, index = mapping[name]
+                value = np.asarray(draws[stan_name][d][index], dtype=float)
             transform = model.rvs_to_transforms[rv]
             if transform is not None:
                 value = transform.forward(pt.as_tensor_variable(value), *rv.owner.inputs).eval()

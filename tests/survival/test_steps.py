@@ -65,8 +65,11 @@ def test_bundled_evidence_keeps_the_offset_parameterisation():
     design = make_design(load_evidence(), spec)
     assert not steps.use_levels(steps.band_arms(design)["all"])
     assert not steps.use_levels(steps.band_arms(design)["ablation"], ablation=True)
-    free = _free(build_survival_model(design, spec))
-    assert free["size_3to5_offset"] == "NoneType"
+    model = build_survival_model(design, spec)
+    free = _free(model)
+    # the offset is free, or sampled with its studies' effects (survival/shift.py: the bundled evidence)
+    assert free.get("size_3to5_offset", free.get("shift_size_3to5_offset")) == "NoneType"
+    assert "size_3to5_offset" in model.named_vars and "size_3to5_level" not in model.named_vars
     assert free["size_steps"] == free["ablation_size_steps"] == "NormalSoftplusBound"
 
 

@@ -29,6 +29,7 @@ from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets
 from rhcc_bayes.survival.pooling import centred_within_class, half_normal, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
 from rhcc_bayes.survival.spec import SurvivalSpec
+from rhcc_bayes.survival import shift
 from rhcc_bayes.survival.steps import anchors, band_arms, size_effects
 
 
@@ -44,18 +45,20 @@ def coords_of(design: SurvivalDesign) -> dict:
     }
 
 
-def _covariate_effects(pm, pt, priors, covariates, size_arms=None, size_anchors=None) -> dict:
+def _covariate_effects(pm, pt, priors, covariates, size_arms=None, size_anchors=None, normal=None) -> dict:
     """Covariate effects on the log hazard per known level ("nr" = 0), for the spec's covariates.
 
     Returns ``{covariate: effects}``; size also gives ``"size_band_ablation"`` (the
     ablation x size interaction). Covariates left out of the spec get no parameters.
     ``size_arms`` and ``size_anchors`` (:func:`~rhcc_bayes.survival.steps.band_arms`,
     :func:`~rhcc_bayes.survival.steps.anchors`) choose the size effects' parameterisation (:mod:`~rhcc_bayes.survival.steps`).
+    ``normal`` builds the normal effects that may be shifted (:mod:`~rhcc_bayes.survival.shift`).
     """
+    normal = normal or pm.Normal
     sd = priors.covariate_sd
     effects = {}
     if "size_band" in covariates:  # monotone size effects, levels or offsets by data richness
-        effects.update(size_effects(pm, pt, sd, size_arms, size_anchors))
+        effects.update(size_effects(pm, pt, sd, size_arms, size_anchors, normal))
     if "nodularity" in covariates:
         nod = half_normal(pm, "nodularity_steps", sd, shape=2)
         effects["nodularity"] = pm.Deterministic("beta_nodularity", pt.stack([-nod[0], nod[1]]), dims="nodularity_level")
@@ -65,8 +68,8 @@ def _covariate_effects(pm, pt, priors, covariates, size_arms=None, size_anchors=
     if "prior" in covariates:
         effects["prior"] = pm.Normal("beta_prior", 0.0, sd, dims="prior_level")
     if "stage" in covariates:  # advanced (PVTT / extrahepatic spread) is worse: informative, no boundary at 0
-        effects["stage"] = pm.Normal("beta_stage", priors.advanced_stage_mean, priors.advanced_stage_sd,
-                                     dims="stage_level")
+        effects["stage"] = normal("beta_stage", priors.advanced_stage_mean, priors.advanced_stage_sd,
+                                  dims="stage_level")
     return effects
 
 
@@ -148,8 +151,13 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
     with pm.Model(coords=coords) as model:
         baseline = family.add_priors(pm, pt, pr)
         mu = _treatment_effects(pm, pt, design, spec)
-        effects = _covariate_effects(pm, pt, pr, spec.covariates, band_arms(design),
-                                     anchors(baseline, mu, design.structure.is_ablation))
+        arms = band_arms(design)
+        shifts = shift.model_plan(design, spec)
+        # a shifted effect is built with its studies' effects, so sigma_study comes first then
+        sigma_study = scale_prior(pm, "sigma_study", pr.study_sd) if shifts else None
+        studies = shift.StudyShift(pm, pt, shifts, len(coords["study"]), sigma_study)
+        effects = _covariate_effects(pm, pt, pr, spec.covariates, arms,
+                                     anchors(baseline, mu, design.structure.is_ablation), studies.normal)
         if len(design.arms):
             idx = design.covariate_index
             st = design.structure
@@ -160,8 +168,9 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
                     x_beta = x_beta + st.is_ablation[t_idx] * _padded(pt, beta)[idx["size_band"]]
                 else:
                     x_beta = x_beta + _padded(pt, beta)[idx[name]]
-            sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
-            u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
+            if sigma_study is None:
+                sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
+            u = sigma_study * studies.z_study()
             # population-level pseudo-arms (ranges, pooled results) have no study/arm effect;
             # primary/mixed-population arms get the population bias term delta_pop
             mask = design.study_effect_mask

@@ -84,11 +84,13 @@ def _step_scale(sd: float, arms: np.ndarray, outer: int) -> float:
     return float(sd * np.sqrt(1.0 / arms[outer] + 1.0 / arms[1]))
 
 
-def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | None = None) -> dict:
+def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | None = None, normal=None) -> dict:
     """``beta_size`` and ``beta_size_ablation`` (Deterministics), with ``size_3to5_offset``,
     ``size_steps`` and ``ablation_size_steps`` always in the trace (free or deterministic).
 
     ``arms``: :func:`band_arms` (None: offsets). ``anchors``: :func:`anchors` (None: 0).
+    ``normal``: builds the offsets' ``size_3to5_offset ~ Normal(0, sd)`` (default ``pm.Normal``;
+    :class:`~rhcc_bayes.survival.shift.StudyShift` samples it with its studies' effects).
     """
     arms = arms or {"all": np.zeros(len(SIZE_LEVELS)), "ablation": np.zeros(len(SIZE_LEVELS))}
     anchors = anchors or {}
@@ -99,7 +101,7 @@ def size_effects(pm, pt, sd: float, arms: dict | None = None, anchors: dict | No
         size_mid = pm.Deterministic("size_3to5_offset", mid - base)
         steps = pm.Deterministic("size_steps", pt.stack([mid - low, high - mid]))
     else:
-        size_mid = pm.Normal("size_3to5_offset", 0.0, sd)
+        size_mid = (normal or pm.Normal)("size_3to5_offset", 0.0, sd)
         steps = half_normal(pm, "size_steps", sd, shape=2)
     beta = pm.Deterministic("beta_size", pt.stack([size_mid - steps[0], size_mid, size_mid + steps[1]]),
                             dims="size_band_level")

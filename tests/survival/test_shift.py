@@ -1,0 +1,84 @@
+"""Covariate effects sampled with their studies' effects (survival/shift.py): which effects
+qualify, the reflection, and that the model's density is the old one after the change of variables."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from rhcc_bayes.evidence.table import load_evidence
+from rhcc_bayes.specs import load_spec
+from rhcc_bayes.survival import shift
+from rhcc_bayes.survival.design import make_design
+from rhcc_bayes.survival.model import build_survival_model
+
+
+@pytest.fixture(scope="module")
+def default():
+    spec = load_spec("default")
+    return make_design(load_evidence(), spec), spec
+
+
+def test_plan_shifts_effects_whose_few_studies_carry_them_on_every_arm(default, monkeypatch):
+    design, spec = default
+    plan = shift.plan(design, shift.default_effects(spec, size_offsets=True))
+    assert set(plan) == {"beta_stage", "size_3to5_offset"}  # the two ridges benchmarks/geometry.py showed
+    mask = design.study_effect_mask > 0
+    study = design.arms["s_index"].to_numpy()
+    size = design.covariate_index["size_band"]
+    carried = {"beta_stage": design.covariate_index["stage"] == 0, "size_3to5_offset": size <= 2}
+    for name, (studies,) in plan.items():
+        assert studies == sorted(set(study[mask & carried[name]]))  # every study that carries it ...
+        assert 1 <= len(studies) <= shift.MAX_STUDIES
+        for s in studies:  # ... on all of its arms
+            assert carried[name][mask & (study == s)].all()
+    assert not set(plan["beta_stage"][0]) & set(plan["size_3to5_offset"][0])
+    assert shift.plan(design, shift.default_effects(spec, size_offsets=False)).keys() == {"beta_stage"}
+    monkeypatch.setattr(shift, "MAX_STUDIES", 1)
+    assert shift.plan(design, shift.default_effects(spec, size_offsets=True)).keys() == {"beta_stage"}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_reflection_is_orthogonal_and_hides_the_pinned_sums_from_the_first_axis(k):
+    a, sigma = pt.vector("a"), pt.scalar("sigma")
+    s = 0.4
+    fn = pytensor.function([a, sigma], shift.householder(pt, a, sigma, s, k))
+    for sig in (0.05, 0.3, 2.0):
+        H = np.column_stack([fn(e, sig) for e in np.eye(k + 1)])
+        np.testing.assert_allclose(H @ H.T, np.eye(k + 1), atol=1e-12)
+        pinned = s * H[0] + sig * H[1:]  # rows: s x_0 + sigma x_j as functions of a
+        np.testing.assert_allclose(pinned[:, 0], 0.0, atol=1e-12)
+        assert np.linalg.matrix_rank(pinned[:, 1:]) == k
+
+
+def _point_values(model, names, point):
+    outs = model.replace_rvs_by_values([model[n] for n in names])
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    return dict(zip(names, fn(point)))
+
+
+@pytest.mark.slow
+def test_log_density_is_the_unshifted_models_up_to_the_constant_jacobian(default, monkeypatch):
+    """At random points of the shifted model, its log density (free coordinates, with the
+    transforms' Jacobians) minus the unshifted model's at the same beta_stage,
+    size_3to5_offset and z_study is log(sd_stage) + log(sd_size) at every point, also when
+    sigma_study moves: the shift changes coordinates, not the posterior."""
+    design, spec = default
+    new = build_survival_model(design, spec)
+    monkeypatch.setattr(shift, "MAX_STUDIES", 0)
+    old = build_survival_model(design, spec)
+    assert {"shift_beta_stage", "shift_size_3to5_offset", "z_study_rest"} <= {v.name for v in new.free_RVs}
+    assert {"beta_stage", "size_3to5_offset", "z_study"} <= {v.name for v in old.free_RVs}
+    new_logp, old_logp = new.compile_logp(jacobian=True), old.compile_logp(jacobian=True)
+    shifted = ["beta_stage", "size_3to5_offset", "z_study"]
+    rng = np.random.default_rng(5)
+    diffs = []
+    for _ in range(8):
+        point = {k: v + rng.normal(0, 0.8, np.shape(v)) for k, v in new.initial_point().items()}
+        values = _point_values(new, shifted, point)
+        mapped = {k: v for k, v in point.items() if k in {v.name for v in old.value_vars}}
+        mapped.update(values)
+        assert set(mapped) == {v.name for v in old.value_vars}
+        diffs.append(float(new_logp(point)) - float(old_logp(mapped)))
+    expected = np.log(spec.priors.advanced_stage_sd) + np.log(spec.priors.covariate_sd)
+    np.testing.assert_allclose(diffs, expected, atol=1e-8)
