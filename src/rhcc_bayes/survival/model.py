@@ -25,6 +25,7 @@ from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.hazards import BoundHazard, family_for
 from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
+from rhcc_bayes.survival.ipd import ipd_likelihood, ipd_study_effects, reparameterises_studies
 from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, half_normal, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
@@ -161,21 +162,31 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
                 else:
                     x_beta = x_beta + _padded(pt, beta)[idx[name]]
             sigma_study = scale_prior(pm, "sigma_study", pr.study_sd)
-            u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
             # population-level pseudo-arms (ranges, pooled results) have no study/arm effect;
             # primary/mixed-population arms get the population bias term delta_pop
             mask = design.study_effect_mask
-            theta = mu[t_idx] + x_beta + mask * u[design.arms["s_index"].to_numpy()]
-            if spec.arm_heterogeneity:
-                sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
-                theta = theta + mask * sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
-            offsets = population_offsets(pm, pt, design, spec)
-            if offsets is not None:
-                theta = theta + offsets
+            s_idx = design.arms["s_index"].to_numpy()
+            if not reparameterises_studies(design, family):
+                u = sigma_study * pm.Normal("z_study", 0.0, 1.0, dims="study")
+                theta = mu[t_idx] + x_beta + mask * u[s_idx]
+                if spec.arm_heterogeneity:
+                    sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
+                    theta = theta + mask * sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+                offsets = population_offsets(pm, pt, design, spec)
+                if offsets is not None:
+                    theta = theta + offsets
+            else:  # IPD studies sample the log hazard their cells pin (survival/ipd.py)
+                fixed = mu[t_idx] + x_beta
+                if spec.arm_heterogeneity:
+                    sigma_arm = scale_prior(pm, "sigma_arm", pr.arm_sd)
+                    fixed = fixed + mask * sigma_arm * pm.Normal("z_arm", 0.0, 1.0, dims="arm")
+                offsets = population_offsets(pm, pt, design, spec)
+                if offsets is not None:
+                    fixed = fixed + offsets
+                u = ipd_study_effects(pm, pt, design, family, baseline, fixed, effects, sigma_study)
+                theta = fixed + mask * u[s_idx]
             survival_likelihood(pm, pt, design, BoundHazard(family, pt, baseline), theta)
             if design.ipd is not None:  # patient-level data: exact likelihood (survival/ipd.py)
-                from rhcc_bayes.survival.ipd import ipd_likelihood
-
                 ipd_likelihood(pm, pt, design, family, baseline, theta, effects)
         else:
             scale_prior(pm, "sigma_study", pr.study_sd)
