@@ -8,7 +8,10 @@
    reported separately (``idata.attrs``); the gate verdict of both fits is printed.
 
     PYTHONPATH=src .venv/bin/python benchmarks/ipd.py [--skip-fit] [--patients 1000,10000,100000]
-        [--draws N --tune N --chains N]
+        [--draws N --tune N --chains N] [--set key=value ...]
+
+``--set`` (repeatable, TOML values) overrides the spec's ``[sampler]`` settings, as in
+benchmarks/seed_sweep.py (e.g. ``--set low_rank_mass_matrix=true``).
 
 IPD enter the likelihood as Poisson cells (arm x covariate pattern x segment), so the cost
 should follow the number of distinct cells, not of patients; ``--patients`` with several
@@ -128,10 +131,17 @@ def main() -> None:
     ap.add_argument("--chains", type=int)
     ap.add_argument("--draws", type=int)
     ap.add_argument("--tune", type=int)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a [sampler] setting (TOML value), e.g. --set low_rank_mass_matrix=true")
     args = ap.parse_args()
     bench_reconstruction()
     if not args.skip_fit:
+        from seed_sweep import parse_overrides  # benchmarks/ is on sys.path when run as a script
+
         overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(args, k)) is not None}
+        overrides.update(parse_overrides(args.set))
+        if overrides.get("low_rank_mass_matrix"):  # the spec's draws-only switch is for the diagonal one
+            overrides.setdefault("grad_based_mass_matrix", True)
         bench_fit([int(n) for n in args.patients.split(",")], overrides)
 
 

@@ -74,10 +74,11 @@ def test_padded_cells_add_exactly_zero_to_the_log_density_and_gradient(registry_
 
 @pytest.mark.slow  # builds the default model graph twice
 def test_study_reparameterisation_keeps_the_joint_density(registry_a, monkeypatch):
-    """Sampling the IPD study's log hazard phi instead of z_study: p_new(phi, .) = p_old(z(phi), .) / sigma_study."""
+    """Sampling the IPD study's log hazard phi (shifted by the crude rate) instead of z_study:
+    p_new(phi, .) = p_old(z(phi), .) / sigma_study (u = phi - loc: Jacobian 1; z = u / sigma)."""
     model = registry_a.build_model()
     names = {v.name for v in model.free_RVs}
-    assert {"ipd_log_hazard", "z_study_plain"} <= names and "z_study" not in names
+    assert {"ipd_log_hazard_shift", "z_study_plain"} <= names and "z_study" not in names
     monkeypatch.setattr(ipd_mod, "STUDY_LEVEL_REPARAMETERISED", False)
     plain = registry_a.build_model()
     assert "z_study" in {v.name for v in plain.free_RVs}
@@ -87,7 +88,7 @@ def test_study_reparameterisation_keeps_the_joint_density(registry_a, monkeypatc
     z, sigma = model.compile_fn(model.replace_rvs_by_values([model["z_study"], model["sigma_study"]]),
                                 inputs=model.value_vars,
                                 on_unused_input="ignore", mode="FAST_COMPILE")(point)
-    old = {k: v for k, v in point.items() if k not in ("ipd_log_hazard", "z_study_plain")}
+    old = {k: v for k, v in point.items() if k not in ("ipd_log_hazard_shift", "z_study_plain")}
     old["z_study"] = z
     n_ipd = len(model.coords["ipd_study"])
     assert n_ipd == 1 and len(z) == len(registry_a.design.studies)
@@ -120,31 +121,23 @@ def test_trim_padding_drops_padded_cells_from_every_group(registry_a):
     assert idata.observed_data["ipd_deaths"].values.tolist() == [0, 1]
 
 
-def _shape_key(model, monkeypatch):
-    """model_key with shared variables hashed by name, type and shape (their values left out)."""
-    from pytensor.compile.sharedvalue import SharedVariable
-
-    from rhcc_bayes.inference import compile_index
-
-    original = compile_index._Hasher.var
-
-    def var(self, v):
-        if isinstance(v, SharedVariable):
-            return f"shared:{v.name!r}:{self.canon(v.type)}:{np.shape(v.get_value(borrow=True))}"
-        return original(self, v)
-
-    with monkeypatch.context() as m:
-        m.setattr(compile_index._Hasher, "var", var)
-        return compile_index.model_key(model, "test")
-
-
 @pytest.mark.slow  # builds the default model graph three times
-def test_registries_of_one_bucket_share_the_graph(tmp_path, monkeypatch):
+def test_registries_of_one_bucket_share_the_compile_index_entry(tmp_path):
+    """model_key (shared data by shape; dim lengths and data in the priors' graph by value) is
+    the same for two registries of one cell bucket, another for a registry of another bucket."""
+    from rhcc_bayes.inference.compile_index import model_key
+
     a = Synthesis("default", ipd=_registry(tmp_path / "a.csv", 400, seed=1))
     b = Synthesis("default", ipd=_registry(tmp_path / "b.csv", 900, seed=2))
     c = Synthesis("default", ipd=_registry(tmp_path / "c.csv", 50, seed=3, patterns=False))
     n = [len(_cells(s)) for s in (a, b, c)]
     assert n[0] != n[1] and ipd_mod.cell_bucket(n[0]) == ipd_mod.cell_bucket(n[1]) != ipd_mod.cell_bucket(n[2])
-    keys = [_shape_key(s.build_model(), monkeypatch) for s in (a, b, c)]
+    ref = [ipd_mod.reference_cells(s.design, type("F", (), {"cuts": s.design.cuts})).iloc[0]["cell"] for s in (a, b)]
+    models = [s.build_model() for s in (a, b, c)]
+    keys = [model_key(m, "test") for m in models]
     assert keys[0] == keys[1]
     assert keys[2] != keys[0]
+    # ... although the data differ, the reference cells included
+    assert not np.array_equal(models[0]["ipd_deaths_data"].get_value(), models[1]["ipd_deaths_data"].get_value())
+    assert ref[0] != ref[1] or not np.array_equal(models[0]["ipd_reference_log_rate"].get_value(),
+                                                  models[1]["ipd_reference_log_rate"].get_value())

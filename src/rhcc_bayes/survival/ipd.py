@@ -16,7 +16,10 @@ log hazard log h_0(t) + theta_i adds d_i log h(t_i) - H(t_i).
   of D_gk with mean exp(gamma_k + theta_g) E_gk (the same up to a constant): the cost grows
   with groups x segments, not with patients.
 * Weibull: log h(t) = log a + log lambda + theta + (a - 1) log t on the distinct
-  (arm, pattern, time, event) rows, weighted by their count.
+  (arm, pattern, time, event) rows, weighted by their count (a potential).
+
+Both enter as data containers padded to a power of 2 (:func:`cell_bucket`): a new registry
+whose cells fall in the same bucket reuses the compiled model.
 * M-spline and cure families: not supported (a clear error); their likelihood would need
   the hazard itself, which their PyTensor interface does not expose yet.
 
@@ -338,15 +341,22 @@ def reparameterises_studies(design, family) -> bool:
 def ipd_study_effects(pm, pt, design, family, baseline: dict, theta_fixed, effects: dict, sigma_study):
     """Study effects u_s, sampling each IPD study's through the log hazard its data pin.
 
-    Precise IPD cells pin gamma_k + theta_a + x . beta (e.g. baseline segment hazard + the
-    study effect of the registry + covariate effects) while each term alone stays as wide as
-    its prior: a ridge a diagonal mass matrix cannot absorb (10,000 registry patients: step
-    size 0.033 instead of ~0.15, 127 leapfrog steps per draw instead of 33). For each study
-    with IPD arms the model samples ``ipd_log_hazard`` = the log hazard of its best-informed
-    cell (:func:`reference_cells`), phi_s ~ N(loc_s, sigma_study) with loc_s that cell's log
-    hazard without u_s, and derives u_s = phi_s - loc_s: a shift of u_s ~ N(0, sigma_study)
-    (Jacobian 1), so the same joint prior; the plain studies keep u_s = sigma_study * z_s.
+    Precise IPD cells pin gamma_k + theta_a + x . beta (baseline segment hazard + the study
+    effect of the registry + covariate effects) while each term alone stays as wide as its
+    prior: a ridge a diagonal mass matrix cannot absorb (10,000 registry patients: step size
+    0.033 instead of ~0.15, 127 leapfrog steps per draw instead of 33). For each study with
+    IPD arms the model samples phi_s = ``ipd_log_hazard``, the log hazard of its
+    best-informed cell (:func:`reference_cells`), and derives u_s = phi_s - loc_s (loc_s: that
+    cell's log hazard without u_s), with u_s's own prior N(0, sigma_study) as a potential: the
+    same joint density (a shift, Jacobian 1). The plain studies keep u_s = sigma_study * z_s;
     ``z_study`` stays in the posterior as a deterministic (u_s / sigma_study, every study).
+
+    The free coordinate is ``ipd_log_hazard_shift`` = phi_s - the cell's crude log rate, flat:
+    the priors' graph then holds no IPD data, so registries whose cells fall in one
+    :func:`cell_bucket` share a compiled model (the compile index keys data in the priors'
+    graph by value), and sampling starts at the crude rate. The price: no prior-predictive
+    draws of an IPD model (PyMC cannot draw a flat variable); prior checks use the design
+    without IPD.
 
     Parameters
     ----------
@@ -355,20 +365,46 @@ def ipd_study_effects(pm, pt, design, family, baseline: dict, theta_fixed, effec
     """
     model = pm.modelcontext(None)
     ref = reference_cells(design, family)
+    cells = _cells_of(design, family)
     n_study = len(design.studies)
     plain = np.setdiff1d(np.arange(n_study), ref["s_index"].to_numpy())
     model.add_coord("ipd_study", ref["study"].tolist())
     data = cell_data(pm, design, family)
     cell = pm.Data("ipd_reference_cell", ref["cell"].to_numpy(np.int64), dims="ipd_study")
-    loc = _cell_log_hazard(pt, design, baseline, theta_fixed, effects, data)[cell]
-    phi = pm.Normal("ipd_log_hazard", mu=loc, sigma=sigma_study, dims="ipd_study")
+    best = cells.loc[ref["cell"]]
+    crude = pm.Data("ipd_reference_log_rate", np.log((best["deaths"].to_numpy() + 0.5) / best["exposure"].to_numpy()),
+                    dims="ipd_study")
+    phi = pm.Deterministic("ipd_log_hazard", crude + pm.Flat("ipd_log_hazard_shift", dims="ipd_study"),
+                           dims="ipd_study")
+    u_ipd = phi - _cell_log_hazard(pt, design, baseline, theta_fixed, effects, data)[cell]
+    pm.Potential("ipd_study_effect", pt.sum(-0.5 * (np.log(2 * np.pi) + (u_ipd / sigma_study) ** 2)
+                                            - pt.log(sigma_study)))
     u = pt.zeros(n_study)
     if len(plain):
         model.add_coord("plain_study", [design.studies[s] for s in plain])
         u = pt.set_subtensor(u[plain], sigma_study * pm.Normal("z_study_plain", 0.0, 1.0, dims="plain_study"))
-    u = pt.set_subtensor(u[ref["s_index"].to_numpy()], phi - loc)
+    u = pt.set_subtensor(u[ref["s_index"].to_numpy()], u_ipd)
     pm.Deterministic("z_study", u / sigma_study, dims="study")
     return u
+
+
+def row_data(pm, design) -> dict:
+    """The Weibull likelihood's distinct IPD rows as data containers padded to :func:`cell_bucket`
+    (padding: weight 0, time 1), so registries of one bucket share a compiled model."""
+    rows = design.ipd.rows
+    n, size = len(rows), cell_bucket(len(rows))
+    pm.modelcontext(None).add_coord("ipd_row", np.arange(size))
+
+    def padded(name, values, dtype, fill=0):
+        out = np.full(size, fill, dtype=dtype)
+        out[:n] = values
+        return pm.Data(name, out, dims="ipd_row")
+
+    return {"arm": padded("ipd_row_arm", rows["arm_index"], np.int64),
+            "log_time": padded("ipd_row_log_time", np.log(rows["time"].to_numpy(float)), float),
+            "weight": padded("ipd_row_weight", rows["weight"].to_numpy(float), float),
+            "event": padded("ipd_row_event", rows["event"].to_numpy(float), float),
+            "levels": {c: padded(f"ipd_row_{c}", _level_index(rows, c), np.int64) for c in COVARIATES}}
 
 
 def _poisson_cells(log_mu, weight, size):
@@ -388,25 +424,21 @@ def _poisson_cells_logp(value, log_mu, weight):
 
 def ipd_likelihood(pm, pt, design, family, baseline: dict, theta, effects: dict) -> None:
     """Add the IPD's exact survival likelihood to the model under construction."""
-    ipd = design.ipd
-    abl = design.structure.is_ablation
     if family.name == "piecewise":
         data = cell_data(pm, design, family)
         log_mu = _cell_log_hazard(pt, design, baseline, theta, effects, data) + data["log_exposure"]
         pm.CustomDist("ipd_deaths", log_mu, data["weight"], dist=_poisson_cells, logp=_poisson_cells_logp,
                       observed=data["deaths"], dims="ipd_cell")
     elif family.name == "weibull":
-        rows = ipd.rows
-        levels = {c: _level_index(rows, c) for c in COVARIATES}
-        th = theta[rows["arm_index"].to_numpy()] + _pattern_effects(
-            pt, effects, levels, abl[rows["t_index"].to_numpy()].astype(float))
-        t = rows["time"].to_numpy(float)
+        data = row_data(pm, design)
+        t_idx = design.arms["t_index"].to_numpy()
+        abl = pt.as_tensor_variable(design.structure.is_ablation[t_idx].astype(float))[data["arm"]]
+        th = theta[data["arm"]] + _pattern_effects(pt, effects, data["levels"], abl)
         a = baseline["weibull_shape"]
         log_scale = baseline["log_lambda"] + th
-        log_h = pt.log(a) + log_scale + (a - 1.0) * np.log(t)
-        big_h = pt.exp(log_scale + a * np.log(t))
-        w, d = rows["weight"].to_numpy(float), rows["event"].to_numpy(float)
-        pm.Potential("ipd_loglik", pt.sum(w * (d * log_h - big_h)))
+        log_h = pt.log(a) + log_scale + (a - 1.0) * data["log_time"]
+        big_h = pt.exp(log_scale + a * data["log_time"])
+        pm.Potential("ipd_loglik", pt.sum(data["weight"] * (data["event"] * log_h - big_h)))
     else:  # add_ipd refuses these; a design built another way must not silently drop the IPD
         raise UserError(f"IPD likelihood not implemented for the {family.name!r} hazard family")
 
