@@ -265,46 +265,52 @@ def cell_bucket(n: int) -> int:
     return max(MIN_CELL_BUCKET, 1 << max(int(n) - 1, 0).bit_length())
 
 
-#: Names of the piecewise IPD data containers (dim ``ipd_cell``), padded to :func:`cell_bucket`.
-CELL_DATA = ("ipd_deaths_data", "ipd_cell_arm", "ipd_cell_segment", "ipd_cell_log_exposure", "ipd_cell_weight",
-             *(f"ipd_cell_{c}" for c in COVARIATES))
-
-
 def _cells_of(design, family) -> pd.DataFrame:
     return segment_cells(design.ipd.rows, np.asarray(family.cuts, dtype=float))
+
+
+#: Columns of the integer cell table ``ipd_cells`` (level columns: index into ``all_levels``).
+CELL_COLUMNS = ("arm_index", "segment", *COVARIATES)
+
+
+def _padded(values: np.ndarray, size: int, fill) -> np.ndarray:
+    out = np.full((size, *values.shape[1:]), fill, dtype=values.dtype)
+    out[:len(values)] = values
+    return out
 
 
 def cell_data(pm, design, family) -> dict:
     """The piecewise IPD cells as data containers (made on first use, then reused).
 
-    Returns ``{"arm", "segment", "log_exposure", "weight", "deaths", "levels": {covariate: index}}``,
-    each of length :func:`cell_bucket`; padded cells have arm/segment/level 0, exposure 1, weight 0.
+    Three containers, padded to :func:`cell_bucket` rows: ``ipd_cells`` (int: arm, segment,
+    covariate level indices), ``ipd_cell_exposure`` (log exposure, weight) and the observed
+    ``ipd_deaths_data``. Padded cells have index 0, exposure 1, weight 0 and 0 deaths. Few wide
+    containers rather than one per column: each shared array is a line of nutpie's generated
+    wrapper, whose numba compile grew steeply with their number (30: > 10 min).
+
+    Returns ``{"arm", "segment", "log_exposure", "weight", "deaths", "levels": {covariate: index}}``.
     """
     model = pm.modelcontext(None)
-    if "ipd_cell_arm" not in model.named_vars:
+    if "ipd_cells" not in model.named_vars:
         from rhcc_bayes.survival.likelihood import observed_data
 
         cells = _cells_of(design, family)
         n, size = len(cells), cell_bucket(len(cells))
         labels = cell_labels(cells, design.arms, family.cuts)
         model.add_coord("ipd_cell", labels + [f"IPD padding {i + 1}" for i in range(size - n)])
-
-        def padded(values, dtype, fill=0):
-            out = np.full(size, fill, dtype=dtype)
-            out[:n] = values
-            return out
-
-        pm.Data("ipd_cell_arm", padded(cells["arm_index"], np.int64), dims="ipd_cell")
-        pm.Data("ipd_cell_segment", padded(cells["segment"], np.int64), dims="ipd_cell")
-        pm.Data("ipd_cell_log_exposure", padded(np.log(cells["exposure"].to_numpy(float)), float), dims="ipd_cell")
-        pm.Data("ipd_cell_weight", padded(1.0, float), dims="ipd_cell")
-        for c in COVARIATES:
-            pm.Data(f"ipd_cell_{c}", padded(_level_index(cells, c), np.int64), dims="ipd_cell")
+        model.add_coord("ipd_cell_column", list(CELL_COLUMNS))
+        model.add_coord("ipd_exposure_column", ["log_exposure", "weight"])
+        index = np.column_stack([cells["arm_index"].to_numpy(np.int64), cells["segment"].to_numpy(np.int64),
+                                 *(_level_index(cells, c) for c in COVARIATES)])
+        pm.Data("ipd_cells", _padded(index.reshape(n, len(CELL_COLUMNS)), size, 0), dims=("ipd_cell", "ipd_cell_column"))
+        expo = np.column_stack([np.log(cells["exposure"].to_numpy(float)), np.ones(n)]).reshape(n, 2)
+        pm.Data("ipd_cell_exposure", _padded(expo, size, 0.0), dims=("ipd_cell", "ipd_exposure_column"))
         # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
-        observed_data(pm, "ipd_deaths", padded(cells["deaths"].to_numpy().round(), np.int64), "ipd_cell")
-    return {"arm": model["ipd_cell_arm"], "segment": model["ipd_cell_segment"],
-            "log_exposure": model["ipd_cell_log_exposure"], "weight": model["ipd_cell_weight"],
-            "deaths": model["ipd_deaths_data"], "levels": {c: model[f"ipd_cell_{c}"] for c in COVARIATES}}
+        observed_data(pm, "ipd_deaths", _padded(cells["deaths"].to_numpy().round().astype(np.int64), size, 0),
+                      "ipd_cell")
+    idx, expo = model["ipd_cells"], model["ipd_cell_exposure"]
+    return {"arm": idx[:, 0], "segment": idx[:, 1], "log_exposure": expo[:, 0], "weight": expo[:, 1],
+            "deaths": model["ipd_deaths_data"], "levels": {c: idx[:, 2 + k] for k, c in enumerate(COVARIATES)}}
 
 
 def _cell_log_hazard(pt, design, baseline, theta, effects, data):
@@ -365,24 +371,21 @@ def ipd_study_effects(pm, pt, design, family, baseline: dict, theta_fixed, effec
     """
     model = pm.modelcontext(None)
     ref = reference_cells(design, family)
-    cells = _cells_of(design, family)
     n_study = len(design.studies)
     plain = np.setdiff1d(np.arange(n_study), ref["s_index"].to_numpy())
     model.add_coord("ipd_study", ref["study"].tolist())
     data = cell_data(pm, design, family)
     cell = pm.Data("ipd_reference_cell", ref["cell"].to_numpy(np.int64), dims="ipd_study")
-    best = cells.loc[ref["cell"]]
-    crude = pm.Data("ipd_reference_log_rate", np.log((best["deaths"].to_numpy() + 0.5) / best["exposure"].to_numpy()),
-                    dims="ipd_study")
-    phi = pm.Deterministic("ipd_log_hazard", crude + pm.Flat("ipd_log_hazard_shift", dims="ipd_study"),
+    crude = pt.log((data["deaths"][cell] + 0.5) / pt.exp(data["log_exposure"][cell]))  # the cell's crude log rate
+    # free variables sized by constants, not by dims (a dim's length is one more shared array)
+    phi = pm.Deterministic("ipd_log_hazard", crude + pm.Flat("ipd_log_hazard_shift", shape=len(ref)),
                            dims="ipd_study")
     u_ipd = phi - _cell_log_hazard(pt, design, baseline, theta_fixed, effects, data)[cell]
     pm.Potential("ipd_study_effect", pt.sum(-0.5 * (np.log(2 * np.pi) + (u_ipd / sigma_study) ** 2)
                                             - pt.log(sigma_study)))
     u = pt.zeros(n_study)
     if len(plain):
-        model.add_coord("plain_study", [design.studies[s] for s in plain])
-        u = pt.set_subtensor(u[plain], sigma_study * pm.Normal("z_study_plain", 0.0, 1.0, dims="plain_study"))
+        u = pt.set_subtensor(u[plain], sigma_study * pm.Normal("z_study_plain", 0.0, 1.0, shape=len(plain)))
     u = pt.set_subtensor(u[ref["s_index"].to_numpy()], u_ipd)
     pm.Deterministic("z_study", u / sigma_study, dims="study")
     return u
@@ -390,21 +393,21 @@ def ipd_study_effects(pm, pt, design, family, baseline: dict, theta_fixed, effec
 
 def row_data(pm, design) -> dict:
     """The Weibull likelihood's distinct IPD rows as data containers padded to :func:`cell_bucket`
-    (padding: weight 0, time 1), so registries of one bucket share a compiled model."""
+    rows (padding: index 0, time 1, weight 0), so registries of one bucket share a compiled model:
+    ``ipd_rows`` (int: arm, covariate level indices) and ``ipd_row_values`` (log time, weight, event)."""
     rows = design.ipd.rows
     n, size = len(rows), cell_bucket(len(rows))
-    pm.modelcontext(None).add_coord("ipd_row", np.arange(size))
-
-    def padded(name, values, dtype, fill=0):
-        out = np.full(size, fill, dtype=dtype)
-        out[:n] = values
-        return pm.Data(name, out, dims="ipd_row")
-
-    return {"arm": padded("ipd_row_arm", rows["arm_index"], np.int64),
-            "log_time": padded("ipd_row_log_time", np.log(rows["time"].to_numpy(float)), float),
-            "weight": padded("ipd_row_weight", rows["weight"].to_numpy(float), float),
-            "event": padded("ipd_row_event", rows["event"].to_numpy(float), float),
-            "levels": {c: padded(f"ipd_row_{c}", _level_index(rows, c), np.int64) for c in COVARIATES}}
+    model = pm.modelcontext(None)
+    model.add_coord("ipd_row", np.arange(size))
+    model.add_coord("ipd_row_column", ["arm_index", *COVARIATES])
+    model.add_coord("ipd_value_column", ["log_time", "weight", "event"])
+    index = np.column_stack([rows["arm_index"].to_numpy(np.int64), *(_level_index(rows, c) for c in COVARIATES)])
+    values = np.column_stack([np.log(rows["time"].to_numpy(float)), rows["weight"].to_numpy(float),
+                              rows["event"].to_numpy(float)])
+    idx = pm.Data("ipd_rows", _padded(index.reshape(n, 1 + len(COVARIATES)), size, 0), dims=("ipd_row", "ipd_row_column"))
+    val = pm.Data("ipd_row_values", _padded(values.reshape(n, 3), size, 0.0), dims=("ipd_row", "ipd_value_column"))
+    return {"arm": idx[:, 0], "log_time": val[:, 0], "weight": val[:, 1], "event": val[:, 2],
+            "levels": {c: idx[:, 1 + k] for k, c in enumerate(COVARIATES)}}
 
 
 def _poisson_cells(log_mu, weight, size):
