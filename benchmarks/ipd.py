@@ -25,11 +25,22 @@ Model .11, default spec (4 x (500 + 1200), 0.93, draws-only mass matrix), 2026-1
           10000    240    152.9     116.5     32.4  127.0     3.20  passed
          100000    240    220.7     117.9    101.1  485.3     9.97  passed
 
-The cells saturate (240 from 10k patients on) but the leapfrog steps per draw do not: precise
-IPD cells beside prior-dominated parameters stretch the posterior's scales beyond what a
-diagonal mass matrix absorbs (33 -> 485 steps), so sampling grows as patients^0.42 and 1.5x is
-met only at 1000 patients. Each registry also recompiles (~2 min): the IPD cells' values are
-constants of the compiled graph, so the compile index does not carry over.
+The cells saturate (240 from 10k patients on) but the leapfrog steps per draw did not: precise
+IPD cells pinned combinations (baseline hazard + the registry's study effect + covariate
+effects; RFA vs MWA within the ablation class, tau * (z_RFA - z_MWA)) whose terms stay
+prior-wide (10k patients: step size 0.033; low-rank mass matrix: 31 steps but 5 divergences,
+min bulk ESS 225, rejected). Each registry also recompiled (~2 min): the cells were constants.
+
+Model .11 + IPD study log hazard sampled (survival/ipd.py), cells as padded data containers,
+2026-12-01, load 6-8 (timings not comparable with the rows above; steps are):
+
+   IPD patients  cells  total s compile s sample s  steps x no IPD  gate
+              0      0     95.6      53.0     37.1   33.5     1.00  passed
+           1000    214     92.0       1.2     68.9   39.9     1.86  FAILED (2 divergences)
+          10000    240    112.3       1.8     98.9   63.0     2.66  passed
+         100000    240    195.3       1.7    184.8  266.2     4.98  FAILED (26 divergences; z_RFA ~ z_MWA 0.92)
+
+AFTER2_PLACEHOLDER
 """
 
 from __future__ import annotations
