@@ -40,7 +40,13 @@ Model .11 + IPD study log hazard sampled (survival/ipd.py), cells as padded data
           10000    240    112.3       1.8     98.9   63.0     2.66  passed
          100000    240    195.3       1.7    184.8  266.2     4.98  FAILED (26 divergences; z_RFA ~ z_MWA 0.92)
 
-AFTER2_PLACEHOLDER
++ every IPD treatment's class deviation sampled centred (rejected), load 1.6-1.9 (no-IPD fit at ~5):
+
+           1000    214    454.8     437.7     13.5   38.7     0.52  FAILED
+          10000    240     24.9       0.6     18.8   62.9     0.73  FAILED (6 divergences; d_RFA ~ -d_MWA)
+         100000    240     75.3       0.8     70.0  254.8     2.71  FAILED
+
+AFTER3_PLACEHOLDER
 """
 
 from __future__ import annotations
