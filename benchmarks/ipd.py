@@ -46,7 +46,18 @@ Model .11 + IPD study log hazard sampled (survival/ipd.py), cells as padded data
           10000    240     24.9       0.6     18.8   62.9     0.73  FAILED (6 divergences; d_RFA ~ -d_MWA)
          100000    240     75.3       0.8     70.0  254.8     2.71  FAILED
 
-AFTER3_PLACEHOLDER
++ only contrasts between IPD treatments of one class centred (Helmert; rejected: the IPD ridges
+leave the worst eigenvectors, diagonal-scaled condition 162 -> 61 at 10k, but no fewer steps and
+2 divergences at 10k), load 1.2-1.8:
+
+              0      0     13.2       0.6      9.5   33.5     1.00  passed
+           1000    214     17.6       0.5     13.6   40.8     1.43  FAILED
+          10000    240     24.4       0.5     21.1   63.1     2.22  FAILED
+         100000    240     76.5       0.5     72.5  253.6     7.62  FAILED
+
+Kept: the study log hazard and the padded cells (second table). All registries here share the
+256-cell bucket: one compile (350-800 s cold at load 1-7, see the report), then 0.5-2 s.
+Open: steps still grow (40 / 63 / 260) and divergences fail the gate at 1k and 100k.
 """
 
 from __future__ import annotations

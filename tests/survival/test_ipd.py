@@ -9,7 +9,7 @@ import pytest
 import rhcc_bayes.survival.ipd as ipd_mod
 from rhcc_bayes.synthesis import Synthesis
 
-ARMS = ("RFA", "MWA", "TACE")  # RFA and MWA: one class
+ARMS = ("RFA", "TACE")
 
 
 def _registry(path, n: int, seed: int, patterns: bool = True):
@@ -73,41 +73,30 @@ def test_padded_cells_add_exactly_zero_to_the_log_density_and_gradient(registry_
 
 
 @pytest.mark.slow  # builds the default model graph twice
-def test_ipd_reparameterisations_keep_the_joint_density(registry_a, monkeypatch):
-    """The IPD study's log hazard phi (shifted by the crude rate) instead of z_study, and the IPD
-    treatments' contrast c = tau (H z)_1 instead of z_treatment: p_new = p_old(z(phi), z(c), .) / (sigma_study tau)
-    (u = phi - loc: Jacobian 1, z = u / sigma; H orthonormal, a = c / tau)."""
+def test_study_reparameterisation_keeps_the_joint_density(registry_a, monkeypatch):
+    """Sampling the IPD study's log hazard phi (shifted by the crude rate) instead of z_study:
+    p_new(phi, .) = p_old(z(phi), .) / sigma_study (u = phi - loc: Jacobian 1; z = u / sigma)."""
     model = registry_a.build_model()
     names = {v.name for v in model.free_RVs}
-    assert {"ipd_log_hazard_shift", "z_study_plain", "ipd_treatment_contrast", "z_treatment_plain"} <= names
-    assert not {"z_study", "z_treatment"} & names
-    groups = ipd_mod.ipd_treatment_groups(registry_a.design, registry_a.spec,
-                                          np.ones(len(registry_a.design.structure.treatments), bool))
-    treatments = registry_a.design.structure.treatments
-    assert [sorted(treatments[i] for i in g) for g in groups] == [["MWA", "RFA"]]  # TACE: alone in its class
+    assert {"ipd_log_hazard_shift", "z_study_plain"} <= names and "z_study" not in names
     monkeypatch.setattr(ipd_mod, "STUDY_LEVEL_REPARAMETERISED", False)
-    monkeypatch.setattr(ipd_mod, "ipd_treatment_groups", lambda *a: [])
     plain = registry_a.build_model()
-    assert {"z_study", "z_treatment"} <= {v.name for v in plain.free_RVs}
+    assert "z_study" in {v.name for v in plain.free_RVs}
 
     rng = np.random.default_rng(7)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
-    outs = model.replace_rvs_by_values([model[n] for n in ("z_study", "sigma_study", "z_treatment", "tau_treatment")])
-    z, sigma, zt, tau = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore",
-                                         mode="FAST_COMPILE")(point)
-    new_only = ("ipd_log_hazard_shift", "z_study_plain", "ipd_treatment_contrast", "z_treatment_plain")
-    old = {k: v for k, v in point.items() if k not in new_only}
-    old["z_study"], old["z_treatment"] = z, zt
+    z, sigma = model.compile_fn(model.replace_rvs_by_values([model["z_study"], model["sigma_study"]]),
+                                inputs=model.value_vars,
+                                on_unused_input="ignore", mode="FAST_COMPILE")(point)
+    old = {k: v for k, v in point.items() if k not in ("ipd_log_hazard_shift", "z_study_plain")}
+    old["z_study"] = z
     n_ipd = len(model.coords["ipd_study"])
     assert n_ipd == 1 and len(z) == len(registry_a.design.studies)
-    np.testing.assert_allclose(model.compile_logp()(point),
-                               plain.compile_logp()(old) - n_ipd * np.log(sigma) - np.log(tau),  # 1 contrast
+    np.testing.assert_allclose(model.compile_logp()(point), plain.compile_logp()(old) - n_ipd * np.log(sigma),
                                rtol=1e-12)
-    # the plain studies' and treatments' z are the free ones, in order
+    # the plain studies' z are the free ones, in study order
     plain_idx = [i for i, s in enumerate(registry_a.design.studies) if s not in model.coords["ipd_study"]]
     np.testing.assert_allclose(z[plain_idx], point["z_study_plain"], rtol=1e-12)
-    g = groups[0]
-    np.testing.assert_allclose(tau * (ipd_mod._helmert(2) @ zt[g])[1:], point["ipd_treatment_contrast"], rtol=1e-12)
 
 
 def test_reference_cell_is_the_study_cell_with_most_deaths(registry_a):
@@ -139,7 +128,7 @@ def test_registries_of_one_bucket_share_the_compile_index_entry(tmp_path):
     from rhcc_bayes.inference.compile_index import model_key
 
     a = Synthesis("default", ipd=_registry(tmp_path / "a.csv", 400, seed=1))
-    b = Synthesis("default", ipd=_registry(tmp_path / "b.csv", 500, seed=2))
+    b = Synthesis("default", ipd=_registry(tmp_path / "b.csv", 900, seed=2))
     c = Synthesis("default", ipd=_registry(tmp_path / "c.csv", 50, seed=3, patterns=False))
     n = [len(_cells(s)) for s in (a, b, c)]
     assert n[0] != n[1] and ipd_mod.cell_bucket(n[0]) == ipd_mod.cell_bucket(n[1]) != ipd_mod.cell_bucket(n[2])

@@ -19,14 +19,12 @@ log hazard log h_0(t) + theta_i adds d_i log h(t_i) - H(t_i).
   (arm, pattern, time, event) rows, weighted by their count (a potential).
 
 Both enter as data containers padded to a power of 2 (:func:`cell_bucket`): a new registry
-whose cells fall in the same bucket reuses the compiled model (compile 1-2 s instead of
+whose cells fall in the same bucket reuses the compiled model (compile 0.5-2 s instead of
 minutes; padded cells add exactly 0 and are dropped from the fit's groups).
 
-Geometry: precise IPD pin combinations whose terms each stay prior-wide. Two
-reparameterisations, each the same prior exactly (tests/survival/test_ipd.py), remove the
-ridges they made: the IPD study's effect is sampled through its best-informed cell's log
-hazard (:func:`ipd_study_effects`), and contrasts between IPD treatments of one class
-are sampled centred (:func:`ipd_treatment_z`). Without IPD the graph is unchanged.
+Geometry: precise IPD pin combinations whose terms each stay prior-wide. The IPD study's
+effect is sampled through its best-informed cell's log hazard (:func:`ipd_study_effects`),
+the same prior exactly (tests/survival/test_ipd.py); without IPD the graph is unchanged.
 * M-spline and cure families: not supported (a clear error); their likelihood would need
   the hazard itself, which their PyTensor interface does not expose yet.
 
@@ -415,57 +413,6 @@ def row_data(pm, design) -> dict:
     val = pm.Data("ipd_row_values", _padded(values.reshape(n, 3), size, 0.0), dims=("ipd_row", "ipd_value_column"))
     return {"arm": idx[:, 0], "log_time": val[:, 0], "weight": val[:, 1], "event": val[:, 2],
             "levels": {c: idx[:, 1 + k] for k, c in enumerate(COVARIATES)}}
-
-
-def ipd_treatment_groups(design, spec, plain) -> list[np.ndarray]:
-    """Per non-centred (``plain``) class with two or more IPD treatments: those treatments."""
-    if design.ipd is None or spec.combinations == "components" or not len(design.ipd.arms):
-        return []
-    cls = design.structure.class_index
-    t = np.unique(design.arms.loc[design.ipd.arms["arm_index"], "t_index"].to_numpy(int))
-    t = t[plain[t]]
-    return [g for c in np.unique(cls[t]) if len(g := t[cls[t] == c]) > 1]
-
-
-def _helmert(k: int) -> np.ndarray:
-    """Orthonormal k x k matrix: row 0 the mean direction, rows 1.. contrasts."""
-    h = np.zeros((k, k))
-    h[0] = 1.0 / np.sqrt(k)
-    for i in range(1, k):
-        h[i, :i] = 1.0 / np.sqrt(i * (i + 1))
-        h[i, i] = -i / np.sqrt(i * (i + 1))
-    return h
-
-
-def ipd_treatment_z(pm, pt, design, spec, tau, plain):
-    """``z_treatment``, with contrasts between IPD treatments of one class sampled centred.
-
-    IPD pin contrasts between treatments of one class (RFA vs MWA: tau (z_RFA - z_MWA)) while
-    tau stays wide: the non-centred funnel (100,000 registry patients: z_RFA ~ z_MWA
-    correlation 0.92, step size 0.014, 26 divergences). Sampling d_j = tau z_j centred for every
-    IPD treatment made the unpinned directions (the pair's sum, lone IPD treatments of a
-    class) centred funnels instead (10,000 patients: 6 divergences). So per class with k >= 2
-    IPD treatments only their k - 1 Helmert contrasts of z are sampled centred,
-    ``ipd_treatment_contrast`` = tau * (H z)_i ~ N(0, tau) (the rotation H is orthonormal:
-    Jacobian 1, then 1 / tau each); their mean direction and every other z stay N(0, 1)
-    (``z_treatment_plain``). Same prior; ``z_treatment`` stays in the posterior as a
-    deterministic. Without such a class the graph is the plain ``z_treatment ~ N(0, 1)``.
-    """
-    groups = ipd_treatment_groups(design, spec, plain)
-    if not groups:
-        return pm.Normal("z_treatment", 0.0, 1.0, dims="treatment")
-    n = len(design.structure.treatments)
-    other = np.setdiff1d(np.arange(n), np.concatenate(groups))
-    contrast = pm.Normal("ipd_treatment_contrast", 0.0, tau, shape=sum(len(g) - 1 for g in groups))
-    free = pm.Normal("z_treatment_plain", 0.0, 1.0, shape=len(other) + len(groups))
-    z = pt.set_subtensor(pt.zeros(n)[other], free[:len(other)]) if len(other) else pt.zeros(n)
-    pos = 0
-    for j, g in enumerate(groups):
-        k = len(g)
-        rotated = pt.concatenate([free[len(other) + j][None], contrast[pos:pos + k - 1] / tau])
-        z = pt.set_subtensor(z[g], pt.dot(_helmert(k).T, rotated))
-        pos += k - 1
-    return pm.Deterministic("z_treatment", z, dims="treatment")
 
 
 def _poisson_cells(log_mu, weight, size):

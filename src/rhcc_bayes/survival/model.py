@@ -25,7 +25,7 @@ from rhcc_bayes.survival.covariates import model_coords
 from rhcc_bayes.survival.design import SurvivalDesign
 from rhcc_bayes.survival.hazards import BoundHazard, family_for
 from rhcc_bayes.survival.hazards.piecewise import exposure, segment_label  # noqa: F401  (re-exported)
-from rhcc_bayes.survival.ipd import ipd_likelihood, ipd_study_effects, ipd_treatment_z, reparameterises_studies
+from rhcc_bayes.survival.ipd import ipd_likelihood, ipd_study_effects, reparameterises_studies
 from rhcc_bayes.survival.likelihood import likelihood_coords, population_offsets, survival_likelihood
 from rhcc_bayes.survival.pooling import centred_within_class, half_normal, scale_prior
 from rhcc_bayes.survival.secondary import secondary_model, stay_model
@@ -116,15 +116,14 @@ def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         plain = ~centred[st.class_index]
         deviation = pt.zeros(len(st.treatments))
         if plain.any():  # non-centred classes keep unit z (entries of centred classes unused)
-            z = centred_within_class(pt, ipd_treatment_z(pm, pt, design, spec, tau, plain), st.class_index)
+            z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
             deviation = pt.where(plain, tau * z, 0.0)
         for c in np.flatnonzero(centred):
             members = np.flatnonzero(st.class_index == c)
             dev = pm.ZeroSumNormal(f"deviation_{st.modalities[c]}", sigma=tau, shape=len(members))
             deviation = pt.set_subtensor(deviation[members], dev)
     else:
-        z = centred_within_class(pt, ipd_treatment_z(pm, pt, design, spec, tau, np.ones(len(st.treatments), bool)),
-                                 st.class_index)
+        z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
         deviation = tau * z
     base = m_class[st.class_index] + deviation
     if spec.combinations == "components" and st.is_combination.any():
