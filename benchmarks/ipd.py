@@ -8,7 +8,10 @@
    reported separately (``idata.attrs``); the gate verdict of both fits is printed.
 
     PYTHONPATH=src .venv/bin/python benchmarks/ipd.py [--skip-fit] [--patients 1000,10000,100000]
-        [--draws N --tune N --chains N]
+        [--draws N --tune N --chains N] [--set key=value ...]
+
+``--set`` (repeatable, TOML values) overrides the spec's ``[sampler]`` settings, as in
+benchmarks/seed_sweep.py (e.g. ``--set low_rank_mass_matrix=true``).
 
 IPD enter the likelihood as Poisson cells (arm x covariate pattern x segment), so the cost
 should follow the number of distinct cells, not of patients; ``--patients`` with several
@@ -22,11 +25,40 @@ Model .11, default spec (4 x (500 + 1200), 0.93, draws-only mass matrix), 2026-1
           10000    240    152.9     116.5     32.4  127.0     3.20  passed
          100000    240    220.7     117.9    101.1  485.3     9.97  passed
 
-The cells saturate (240 from 10k patients on) but the leapfrog steps per draw do not: precise
-IPD cells beside prior-dominated parameters stretch the posterior's scales beyond what a
-diagonal mass matrix absorbs (33 -> 485 steps), so sampling grows as patients^0.42 and 1.5x is
-met only at 1000 patients. Each registry also recompiles (~2 min): the IPD cells' values are
-constants of the compiled graph, so the compile index does not carry over.
+The cells saturate (240 from 10k patients on) but the leapfrog steps per draw did not: precise
+IPD cells pinned combinations (baseline hazard + the registry's study effect + covariate
+effects; RFA vs MWA within the ablation class, tau * (z_RFA - z_MWA)) whose terms stay
+prior-wide (10k patients: step size 0.033; low-rank mass matrix: 31 steps but 5 divergences,
+min bulk ESS 225, rejected). Each registry also recompiled (~2 min): the cells were constants.
+
+Model .11 + IPD study log hazard sampled (survival/ipd.py), cells as padded data containers,
+2026-12-01, load 6-8 (timings not comparable with the rows above; steps are):
+
+   IPD patients  cells  total s compile s sample s  steps x no IPD  gate
+              0      0     95.6      53.0     37.1   33.5     1.00  passed
+           1000    214     92.0       1.2     68.9   39.9     1.86  FAILED (2 divergences)
+          10000    240    112.3       1.8     98.9   63.0     2.66  passed
+         100000    240    195.3       1.7    184.8  266.2     4.98  FAILED (26 divergences; z_RFA ~ z_MWA 0.92)
+
++ every IPD treatment's class deviation sampled centred (rejected), load 1.6-1.9 (no-IPD fit at ~5):
+
+           1000    214    454.8     437.7     13.5   38.7     0.52  FAILED
+          10000    240     24.9       0.6     18.8   62.9     0.73  FAILED (6 divergences; d_RFA ~ -d_MWA)
+         100000    240     75.3       0.8     70.0  254.8     2.71  FAILED
+
++ only contrasts between IPD treatments of one class centred (Helmert; rejected: the IPD ridges
+leave the worst eigenvectors, diagonal-scaled condition 162 -> 61 at 10k, but no fewer steps and
+2 divergences at 10k), load 1.2-1.8:
+
+              0      0     13.2       0.6      9.5   33.5     1.00  passed
+           1000    214     17.6       0.5     13.6   40.8     1.43  FAILED
+          10000    240     24.4       0.5     21.1   63.1     2.22  FAILED
+         100000    240     76.5       0.5     72.5  253.6     7.62  FAILED
+
+Kept: the padded cells only (the registries here share the 256-cell bucket: one compile, then
+0.5-2 s instead of ~2 min each). The study log hazard (second table) was dropped at the merge:
+fewer steps, but it failed the gate at 1k and 100k where the plain model passed (first
+table), so IPD studies keep z_study. Open: steps still grow with patients (first table).
 """
 
 from __future__ import annotations
@@ -128,10 +160,17 @@ def main() -> None:
     ap.add_argument("--chains", type=int)
     ap.add_argument("--draws", type=int)
     ap.add_argument("--tune", type=int)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a [sampler] setting (TOML value), e.g. --set low_rank_mass_matrix=true")
     args = ap.parse_args()
     bench_reconstruction()
     if not args.skip_fit:
+        from seed_sweep import parse_overrides  # benchmarks/ is on sys.path when run as a script
+
         overrides = {k: v for k in ("chains", "draws", "tune") if (v := getattr(args, k)) is not None}
+        overrides.update(parse_overrides(args.set))
+        if overrides.get("low_rank_mass_matrix"):  # the spec's draws-only switch is for the diagonal one
+            overrides.setdefault("grad_based_mass_matrix", True)
         bench_fit([int(n) for n in args.patients.split(",")], overrides)
 
 
