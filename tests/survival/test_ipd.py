@@ -79,11 +79,14 @@ def test_trim_padding_drops_padded_cells_from_every_group(registry_a):
     labels = ["IPD REG | a", "IPD REG | b", "IPD padding 1", "IPD padding 2"]
     ds = xr.Dataset({"ipd_deaths": (("chain", "draw", "ipd_cell"), np.ones((1, 2, 4)))}, coords={"ipd_cell": labels})
     obs = xr.Dataset({"ipd_deaths": (("ipd_cell",), np.arange(4))}, coords={"ipd_cell": labels})
-    idata = az.InferenceData(posterior_predictive=ds, log_likelihood=ds, observed_data=obs)
+    n_rows = len(registry_a.design.ipd.rows)  # the Weibull likelihood's rows, padded the same way
+    rows = xr.Dataset({"ipd_rows": (("ipd_row", "ipd_row_column"), np.ones((ipd_mod.cell_bucket(n_rows), 2)))})
+    idata = az.InferenceData(posterior_predictive=ds, log_likelihood=ds, observed_data=obs, constant_data=rows)
     ipd_mod.trim_padding(idata, registry_a.design)
     for group in ("posterior_predictive", "log_likelihood", "observed_data"):
         assert idata[group]["ipd_cell"].values.tolist() == labels[:2]
     assert idata.observed_data["ipd_deaths"].values.tolist() == [0, 1]
+    assert idata.constant_data.sizes["ipd_row"] == n_rows < ipd_mod.cell_bucket(n_rows)
 
 
 @pytest.mark.slow  # builds the default model graph three times

@@ -384,14 +384,18 @@ def ipd_likelihood(pm, pt, design, family, baseline: dict, theta, effects: dict)
 
 
 def trim_padding(idata, design) -> None:
-    """Drop the padded IPD cells (:func:`cell_bucket`) from every group of ``idata`` in place."""
+    """Drop the padded IPD cells and Weibull rows (:func:`cell_bucket`) from every group of
+    ``idata`` in place (the padding is the tail of each dim)."""
     if design.ipd is None:
         return
     for group in idata.groups():
         ds = idata[group]
         if "ipd_cell" in ds.dims:
             n = int(np.sum(~ds["ipd_cell"].to_index().str.startswith("IPD padding ")))
-            setattr(idata, group, ds.isel(ipd_cell=slice(0, n)))
+            ds = ds.isel(ipd_cell=slice(0, n))
+        if "ipd_row" in ds.dims:
+            ds = ds.isel(ipd_row=slice(0, len(design.ipd.rows)))
+        setattr(idata, group, ds)
 
 
 def attach_ipd_metadata(idata, design) -> None:
