@@ -5,8 +5,8 @@ time). :func:`model_key` hashes what the compiled functions are derived from -- 
 generative graph (ops with their properties, constants, static types, shared variables by
 shape -- by value only where they set shapes or priors), its value variables, transforms,
 initial values and the versions of every package that turns it into machine code -- in a
-few milliseconds, without building ``model.logp()``. New data of the same shapes therefore
-find the entry: nutpie reads shared data at run time.
+few milliseconds, without building ``model.logp()``. New values of data containers of the
+same shapes therefore find the entry: nutpie reads shared data at run time.
 Anything it cannot hash exactly (an op or property of unknown kind) makes the model
 unkeyable: it is then always compiled in full, never looked up.
 
@@ -186,7 +186,7 @@ def model_key(model, wrapper_version: str) -> str:
 
     Shared variables (``pm.Data``, observed data) enter by name, type and shape only: nutpie
     reads their values at run time from its ``user_data`` table, so new data of the same
-    shapes reuse the entry (a new registry, a corrected evidence value). Hashed by value are
+    shapes reuse the entry (an IPD registry of the same bucket, simulated data). Hashed by value are
     the scalars (PyMC's dim lengths, which set shapes) and every shared variable the free
     variables' prior graph depends on (the recorded support points and shapes derive from it).
 
