@@ -55,6 +55,16 @@ leave the worst eigenvectors, diagonal-scaled condition 162 -> 61 at 10k, but no
           10000    240     24.4       0.5     21.1   63.1     2.22  FAILED
          100000    240     76.5       0.5     72.5  253.6     7.62  FAILED
 
+Merged main (model .12, padded cells, plain z_study; the new default 4 x (300 + 1000) at 0.90),
+2026-12-01, load 1.4-1.8 (one process: the 10k registry reuses the 1k registry's compiled model):
+
+   IPD patients  cells  total s compile s sample s  steps x no IPD  gate
+              0      0     12.1       0.5      8.3   31.0     1.00  passed
+           1000    214    103.0      90.1     10.0   43.3     1.20  passed
+          10000    240     32.3       0.6     26.9  127.0     3.22  passed
+         100000    240     93.1       0.5     89.3  416.6    10.13  passed  (a new process, load 1.6:
+                                                                              the compile index entry of the 1k run)
+
 Kept: the padded cells only (the registries here share the 256-cell bucket: one compile, then
 0.5-2 s instead of ~2 min each). The study log hazard (second table) was dropped at the merge:
 fewer steps, but it failed the gate at 1k and 100k where the plain model passed (first
