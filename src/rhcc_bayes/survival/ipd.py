@@ -272,10 +272,6 @@ def cell_bucket(n: int) -> int:
     return max(MIN_CELL_BUCKET, 1 << max(int(n) - 1, 0).bit_length())
 
 
-def _cells_of(design, family) -> pd.DataFrame:
-    return segment_cells(design.ipd.rows, np.asarray(family.cuts, dtype=float))
-
-
 #: Columns of the integer cell table ``ipd_cells`` (level columns: index into ``all_levels``).
 CELL_COLUMNS = ("arm_index", "segment", *COVARIATES)
 
@@ -287,7 +283,7 @@ def _padded(values: np.ndarray, size: int, fill) -> np.ndarray:
 
 
 def cell_data(pm, design, family) -> dict:
-    """The piecewise IPD cells as data containers (made on first use, then reused).
+    """The piecewise IPD cells as data containers.
 
     Three containers, padded to :func:`cell_bucket` rows: ``ipd_cells`` (int: arm, segment,
     covariate level indices), ``ipd_cell_exposure`` (log exposure, weight) and the observed
@@ -297,35 +293,34 @@ def cell_data(pm, design, family) -> dict:
 
     Returns ``{"arm", "segment", "log_exposure", "weight", "deaths", "levels": {covariate: index}}``.
     """
+    from rhcc_bayes.survival.likelihood import observed_data
+
     model = pm.modelcontext(None)
-    if "ipd_cells" not in model.named_vars:
-        from rhcc_bayes.survival.likelihood import observed_data
-
-        cells = _cells_of(design, family)
-        n, size = len(cells), cell_bucket(len(cells))
-        labels = cell_labels(cells, design.arms, family.cuts)
-        model.add_coord("ipd_cell", labels + [f"IPD padding {i + 1}" for i in range(size - n)])
-        model.add_coord("ipd_cell_column", list(CELL_COLUMNS))
-        model.add_coord("ipd_exposure_column", ["log_exposure", "weight"])
-        index = np.column_stack([cells["arm_index"].to_numpy(np.int64), cells["segment"].to_numpy(np.int64),
-                                 *(_level_index(cells, c) for c in COVARIATES)])
-        pm.Data("ipd_cells", _padded(index.reshape(n, len(CELL_COLUMNS)), size, 0), dims=("ipd_cell", "ipd_cell_column"))
-        expo = np.column_stack([np.log(cells["exposure"].to_numpy(float)), np.ones(n)]).reshape(n, 2)
-        pm.Data("ipd_cell_exposure", _padded(expo, size, 0.0), dims=("ipd_cell", "ipd_exposure_column"))
-        # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
-        observed_data(pm, "ipd_deaths", _padded(cells["deaths"].to_numpy().round().astype(np.int64), size, 0),
-                      "ipd_cell")
-    idx, expo = model["ipd_cells"], model["ipd_cell_exposure"]
+    cells = segment_cells(design.ipd.rows, np.asarray(family.cuts, dtype=float))
+    n, size = len(cells), cell_bucket(len(cells))
+    labels = cell_labels(cells, design.arms, family.cuts)
+    model.add_coord("ipd_cell", labels + [f"IPD padding {i + 1}" for i in range(size - n)])
+    model.add_coord("ipd_cell_column", list(CELL_COLUMNS))
+    model.add_coord("ipd_exposure_column", ["log_exposure", "weight"])
+    index = np.column_stack([cells["arm_index"].to_numpy(np.int64), cells["segment"].to_numpy(np.int64),
+                             *(_level_index(cells, c) for c in COVARIATES)])
+    idx = pm.Data("ipd_cells", _padded(index.reshape(n, len(CELL_COLUMNS)), size, 0),
+                  dims=("ipd_cell", "ipd_cell_column"))
+    log_expo = np.column_stack([np.log(cells["exposure"].to_numpy(float)), np.ones(n)]).reshape(n, 2)
+    expo = pm.Data("ipd_cell_exposure", _padded(log_expo, size, 0.0), dims=("ipd_cell", "ipd_exposure_column"))
+    # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
+    deaths = observed_data(pm, "ipd_deaths", _padded(cells["deaths"].to_numpy().round().astype(np.int64), size, 0),
+                           "ipd_cell")
     return {"arm": idx[:, 0], "segment": idx[:, 1], "log_exposure": expo[:, 0], "weight": expo[:, 1],
-            "deaths": model["ipd_deaths_data"], "levels": {c: idx[:, 2 + k] for k, c in enumerate(COVARIATES)}}
+            "deaths": deaths, "levels": {c: idx[:, 2 + k] for k, c in enumerate(COVARIATES)}}
 
 
-def _cell_log_hazard(pt, design, baseline, theta, effects, data):
-    """log hazard of each cell: gamma_segment + theta_arm + x_pattern . beta."""
+def _row_effects(pt, design, effects, data):
+    """x_pattern . beta of each IPD cell or Weibull row (:func:`cell_data`, :func:`row_data`),
+    with the ablation x size interaction of its arm's treatment."""
     t_idx = design.arms["t_index"].to_numpy()
     abl = design.structure.is_ablation[t_idx].astype(float)  # per arm, a constant of the arms
-    return (baseline["gamma"][data["segment"]] + theta[data["arm"]]
-            + _pattern_effects(pt, effects, data["levels"], pt.as_tensor_variable(abl)[data["arm"]]))
+    return _pattern_effects(pt, effects, data["levels"], pt.as_tensor_variable(abl)[data["arm"]])
 
 
 def row_data(pm, design) -> dict:
@@ -366,14 +361,13 @@ def ipd_likelihood(pm, pt, design, family, baseline: dict, theta, effects: dict)
     """Add the IPD's exact survival likelihood to the model under construction."""
     if family.name == "piecewise":
         data = cell_data(pm, design, family)
-        log_mu = _cell_log_hazard(pt, design, baseline, theta, effects, data) + data["log_exposure"]
+        log_h = baseline["gamma"][data["segment"]] + theta[data["arm"]] + _row_effects(pt, design, effects, data)
+        log_mu = log_h + data["log_exposure"]
         pm.CustomDist("ipd_deaths", log_mu, data["weight"], dist=_poisson_cells, logp=_poisson_cells_logp,
                       observed=data["deaths"], dims="ipd_cell")
     elif family.name == "weibull":
         data = row_data(pm, design)
-        t_idx = design.arms["t_index"].to_numpy()
-        abl = pt.as_tensor_variable(design.structure.is_ablation[t_idx].astype(float))[data["arm"]]
-        th = theta[data["arm"]] + _pattern_effects(pt, effects, data["levels"], abl)
+        th = theta[data["arm"]] + _row_effects(pt, design, effects, data)
         a = baseline["weibull_shape"]
         log_scale = baseline["log_lambda"] + th
         log_h = pt.log(a) + log_scale + (a - 1.0) * data["log_time"]
