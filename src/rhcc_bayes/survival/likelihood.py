@@ -24,15 +24,55 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
+from rhcc_bayes.survival.holdout import row_weights
 from rhcc_bayes.survival.pooling import half_normal
 
 LOG_2PI = float(np.log(2 * np.pi))
+#: Scale of a held-out normal row: N(x; x, UNIT_SD) has log density 0 (to rounding), and no gradient.
+UNIT_SD = float(1.0 / np.sqrt(2 * np.pi))
 
 
 def observed_data(pm, name: str, values, dim: str):
     """Observations as a named data container ``<name>_data``, so a compiled model can be
     refitted to new data without recompiling (simulation-based calibration)."""
     return pm.Data(f"{name}_data", np.asarray(values), dims=dim)
+
+
+def binomial_rows(pm, name: str, n, events, p, weight, dim: str):
+    """Binomial counts with ``n`` and the observed count as data (``<name>_n``, ``<name>_data``).
+
+    A row of weight 0 (a held-out study, :mod:`~rhcc_bayes.survival.holdout`) has n = 0 and 0
+    events: its log density is exactly 0 and has no gradient, and the graph stays the same.
+    """
+    keep = np.asarray(weight) > 0
+    n_data = pm.Data(f"{name}_n", np.where(keep, np.asarray(n), 0).astype(np.int64), dims=dim)
+    observed = observed_data(pm, name, np.where(keep, np.asarray(events), 0).astype(np.int64), dim)
+    return pm.Binomial(name, n=n_data, p=p, observed=observed, dims=dim)
+
+
+def normal_rows(pm, pt, name: str, mu, observed, se, weight, dim: str, *, add=None, variance=0.0):
+    """Normal observations ``N(observed; mu, sqrt(se^2 + add * variance))`` with per-row data.
+
+    ``<name>_terms`` holds (keep, se, add) per row. A row of weight 0 (held out) becomes
+    ``N(observed; observed, UNIT_SD)``: a constant log density with no gradient.
+    """
+    keep = np.asarray(weight) > 0
+    add = np.zeros(len(keep)) if add is None else np.asarray(add, float)
+    with_variance = bool(np.any(add))  # decided on every row, held out or not: one graph for all folds
+    terms = np.column_stack([keep.astype(float), np.where(keep, np.asarray(se, float), UNIT_SD),
+                             np.where(keep, add, 0.0)]).reshape(len(keep), 3)
+    data = pm.Data(f"{name}_terms", terms)
+    obs = observed_data(pm, name, np.asarray(observed, float), dim)
+    k, sd, a = data[:, 0], data[:, 1], data[:, 2]
+    sigma = pt.sqrt(sd ** 2 + a * variance) if with_variance else sd
+    return pm.Normal(name, mu=k * mu + (1.0 - k) * obs, sigma=sigma, observed=obs, dims=dim)
+
+
+def weighted_potential(pm, pt, name: str, logp_rows, weight):
+    """``Potential(name, sum(weight * logp_rows))``, the weights a data container ``<name>_weight``
+    (0 for held-out rows: their term and its gradient vanish)."""
+    w = pm.Data(f"{name}_weight", np.asarray(weight, float))
+    return pm.Potential(name, pt.sum(w * logp_rows))
 
 
 def population_offsets(pm, pt, design: SurvivalDesign, spec):
@@ -83,14 +123,13 @@ def latent_sizes(pm, pt, design: SurvivalDesign):
     return pm.Deterministic("latent_n", pt.stack(pieces), dims="latent_arm")
 
 
-def _logit_normal(pm, pt, name, q_obs, q_model, at_risk, dim):
+def _logit_normal(pm, pt, name, q_obs, q_model, at_risk, weight):
     """logit q_obs ~ N(logit q_model, 1/(R q~(1-q~))), q~ continuity corrected; R may be latent."""
     q_cc = (at_risk * q_obs + 0.5) / (at_risk + 1.0)
     var = 1.0 / (at_risk * q_cc * (1 - q_cc))
     x = pt.log(q_cc) - pt.log1p(-q_cc)
     mu = pt.log(q_model) - pt.log1p(-q_model)
-    logp = -0.5 * (LOG_2PI + pt.log(var) + (x - mu) ** 2 / var)
-    pm.Potential(name, pt.sum(logp))
+    weighted_potential(pm, pt, name, -0.5 * (LOG_2PI + pt.log(var) + (x - mu) ** 2 / var), weight)
 
 
 def likelihood_coords(design: SurvivalDesign) -> dict:
@@ -122,16 +161,16 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
         th = theta[known["arm_index"].to_numpy()]
         d_h = hazard.cumulative_hazard(th, known["t"]) - hazard.cumulative_hazard(th, known["t_prev"])
         p_death = pt.clip(-pt.expm1(-d_h), 1e-12, 1 - 1e-12)
-        pm.Binomial("landmark_deaths", n=known["at_risk"].to_numpy(int), p=p_death,
-                    observed=observed_data(pm, "landmark_deaths", known["deaths"].to_numpy(int), "landmark_obs"),
-                    dims="landmark_obs")
+        binomial_rows(pm, "landmark_deaths", known["at_risk"].to_numpy(int), known["deaths"].to_numpy(int),
+                      p_death, row_weights(known), "landmark_obs")
     lat_lm = lm[lm["latent"] >= 0] if "latent" in lm else lm.iloc[:0]
     if len(lat_lm):
         th = theta[lat_lm["arm_index"].to_numpy()]
         d_h = hazard.cumulative_hazard(th, lat_lm["t"]) - hazard.cumulative_hazard(th, lat_lm["t_prev"])
         q_model = pt.clip(pt.exp(-d_h), 1e-9, 1 - 1e-9)
         at_risk = n_lat[lat_lm["latent"].to_numpy()] * (lat_lm["s_prev"] * lat_lm["censor"]).to_numpy(float)
-        _logit_normal(pm, pt, "landmark_latent_n", lat_lm["cond"].to_numpy(float), q_model, at_risk, "landmark_latent_obs")
+        _logit_normal(pm, pt, "landmark_latent_n", lat_lm["cond"].to_numpy(float), q_model, at_risk,
+                      row_weights(lat_lm))
 
     med = design.medians
     lat_col = med["latent"] if "latent" in med else np.full(len(med), -1)
@@ -139,28 +178,27 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
     if len(counted):
         th = theta[counted["arm_index"].to_numpy()]
         surv = pt.exp(-hazard.cumulative_hazard(th, counted["time"]))
-        pm.Binomial("median_alive", n=counted["at_risk"].to_numpy(int), p=pt.clip(surv, 1e-12, 1 - 1e-12),
-                    observed=observed_data(pm, "median_alive", counted["alive"].to_numpy(int), "median_obs"),
-                    dims="median_obs")
+        binomial_rows(pm, "median_alive", counted["at_risk"].to_numpy(int), counted["alive"].to_numpy(int),
+                      pt.clip(surv, 1e-12, 1 - 1e-12), row_weights(counted), "median_obs")
     lat_med = med[med["se_log"].isna() & (lat_col >= 0)]
     if len(lat_med):
         th = theta[lat_med["arm_index"].to_numpy()]
         surv = pt.clip(pt.exp(-hazard.cumulative_hazard(th, lat_med["time"])), 1e-9, 1 - 1e-9)
         at_risk = n_lat[lat_med["latent"].to_numpy()] * lat_med["censor"].to_numpy(float)
-        _logit_normal(pm, pt, "median_latent_n", np.full(len(lat_med), 0.5), surv, at_risk, "median_latent_obs")
+        _logit_normal(pm, pt, "median_latent_n", np.full(len(lat_med), 0.5), surv, at_risk, row_weights(lat_med))
     with_ci = med[med["se_log"].notna()]
     if len(with_ci):
         th = theta[with_ci["arm_index"].to_numpy()]
-        pm.Normal("median_log", mu=pt.log(hazard.median(th)), sigma=with_ci["se_log"].to_numpy(),
-                  observed=observed_data(pm, "median_log", np.log(with_ci["time"]), "median_ci_obs"), dims="median_ci_obs")
+        normal_rows(pm, pt, "median_log", pt.log(hazard.median(th)), np.log(with_ci["time"].to_numpy(float)),
+                    with_ci["se_log"].to_numpy(float), row_weights(with_ci), "median_ci_obs")
 
     hr = design.hazard_ratios
     if len(hr):
         pooled = hr["pooled"].to_numpy(bool) if "pooled" in hr else np.zeros(len(hr), bool)
         add = pooled.astype(float) * float(design.options.get("add_between_study", 1.0))
-        sigma = pt.sqrt(hr["se"].to_numpy(float) ** 2 + add * sigma_study ** 2)
-        pm.Normal("log_hr", mu=theta[hr["arm_index"].to_numpy()] - theta[hr["comparator_index"].to_numpy()],
-                  sigma=sigma, observed=observed_data(pm, "log_hr", hr["log_hr"], "hr_obs"), dims="hr_obs")
+        normal_rows(pm, pt, "log_hr", theta[hr["arm_index"].to_numpy()] - theta[hr["comparator_index"].to_numpy()],
+                    hr["log_hr"].to_numpy(float), hr["se"].to_numpy(float), row_weights(hr), "hr_obs",
+                    add=add, variance=sigma_study ** 2)
 
     pl = design.pooled_landmarks
     if len(pl):
@@ -175,7 +213,8 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
         add = float(design.options.get("add_between_study", 1.0))
         var = v + add * sigma_study ** 2 / pl["k"].to_numpy(float)
         x = np.log(-np.log(s))
-        pm.Potential("pooled_landmark", pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - log_h) ** 2 / var)))
+        weighted_potential(pm, pt, "pooled_landmark", -0.5 * (LOG_2PI + pt.log(var) + (x - log_h) ** 2 / var),
+                           row_weights(pl))
 
     rg = design.ranges
     family = getattr(getattr(hazard, "family", None), "name", "")
@@ -197,7 +236,7 @@ def survival_likelihood(pm, pt, design: SurvivalDesign, hazard, theta):
         cdf_a = 0.5 * pt.erfc(-za / np.sqrt(2.0))
         spread = pt.log(pt.clip(cdf_b - cdf_a, 1e-300, 1.0))
         logp = np.log(k * (k - 1)) + log_f(za) + log_f(zb) + (k - 2) * spread
-        pm.Potential("range_order_statistics", pt.sum(logp))
+        weighted_potential(pm, pt, "range_order_statistics", logp, row_weights(rg))
 
 
 def _range_quantiles(pm, pt, rg, hazard, th, sigma_study, sigma_arm):
@@ -215,10 +254,10 @@ def _range_quantiles(pm, pt, rg, hazard, th, sigma_study, sigma_arm):
     z = stats.norm.ppf(p)
     sd = pt.sqrt(sigma_study ** 2 + sigma_arm ** 2)
     t = rg["t"].to_numpy(float)
-    logp = 0.0
+    logp = 0.0  # per range row
     for obs, sign in (("high", 1.0), ("low", -1.0)):  # high survival <-> low theta quantile
         s_model = pt.clip(pt.exp(-hazard.cumulative_hazard(th + sign * z * sd, t)), 1e-9, 1 - 1e-9)
         x = np.log(-np.log(np.clip(rg[obs].to_numpy(float), 1e-4, 1 - 1e-4)))
         var = sd ** 2 * p * (1 - p) / ((k + 2) * stats.norm.pdf(z) ** 2) + rg["v_sampling"].to_numpy(float)
-        logp = logp + pt.sum(-0.5 * (LOG_2PI + pt.log(var) + (x - pt.log(-pt.log(s_model))) ** 2 / var))
-    pm.Potential("range_quantiles", logp)
+        logp = logp - 0.5 * (LOG_2PI + pt.log(var) + (x - pt.log(-pt.log(s_model))) ** 2 / var)
+    weighted_potential(pm, pt, "range_quantiles", logp, row_weights(rg))

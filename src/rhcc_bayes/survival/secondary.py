@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
-from rhcc_bayes.survival.likelihood import latent_sizes_of, observed_data
+from rhcc_bayes.survival.holdout import row_weights
+from rhcc_bayes.survival.likelihood import binomial_rows, latent_sizes_of, normal_rows, weighted_potential
 from rhcc_bayes.survival.pooling import centred_within_class, scale_prior
 from rhcc_bayes.survival.spec import SurvivalSpec
 
@@ -66,13 +67,14 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     row_effect = eff.flatten()[rows_outcome * len(st.class_index) + sec["treatment_index"].to_numpy()]
     logit_p = level[rows_outcome] + row_effect + sigma[rows_outcome] * (v[rows_study] - v_mean[rows_outcome])
     known = (sec["latent"] < 0).to_numpy() if "latent" in sec else np.ones(len(sec), bool)
+    weight = row_weights(sec)
     for o in outcomes:
         mine = (sec["outcome"] == o).to_numpy()
         rows = np.flatnonzero(mine & known)
         if len(rows):
-            pm.Binomial(f"{o}_events", n=sec["n"].to_numpy()[rows].astype(int), p=pm.math.invlogit(logit_p[rows]),
-                        observed=observed_data(pm, f"{o}_events", sec["events"].to_numpy()[rows].astype(int), f"{o}_obs"),
-                        dims=f"{o}_obs")
+            binomial_rows(pm, f"{o}_events", sec["n"].to_numpy()[rows].astype(int),
+                          sec["events"].to_numpy()[rows].astype(int), pm.math.invlogit(logit_p[rows]),
+                          weight[rows], f"{o}_obs")
         lat = np.flatnonzero(mine & ~known)
         if len(lat):  # latent n (issue 10): logit-normal relaxation of the binomial
             n = latent_sizes_of(pm, pt, design)[sec["latent"].to_numpy()[lat]]
@@ -81,7 +83,8 @@ def secondary_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
             var = 1.0 / (n * q * (1 - q))
             x = pt.log(q) - pt.log1p(-q)
             mu = logit_p[lat]
-            pm.Potential(f"{o}_latent_n", pt.sum(-0.5 * (np.log(2 * np.pi) + pt.log(var) + (x - mu) ** 2 / var)))
+            weighted_potential(pm, pt, f"{o}_latent_n", -0.5 * (np.log(2 * np.pi) + pt.log(var) + (x - mu) ** 2 / var),
+                               weight[lat])
 
 
 def stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
@@ -96,5 +99,5 @@ def stay_model(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     tau = scale_prior(pm, "los_tau_treatment", pr.treatment_sd)
     z = centred_within_class(pt, pm.Normal("los_z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
     days = pm.Deterministic("los_mean_days", pt.exp(alpha + cls[st.class_index] + tau * z), dims="treatment")
-    pm.Normal("los_mean", mu=days[stay["treatment_index"].to_numpy()], sigma=stay["se_days"].to_numpy(),
-              observed=observed_data(pm, "los_mean", stay["mean_days"], "los_obs"), dims="los_obs")
+    normal_rows(pm, pt, "los_mean", days[stay["treatment_index"].to_numpy()], stay["mean_days"].to_numpy(float),
+                stay["se_days"].to_numpy(float), row_weights(stay), "los_obs")

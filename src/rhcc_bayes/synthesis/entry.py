@@ -45,14 +45,23 @@ class Synthesis:
     settings : SamplerSettings or Mapping, optional
         A complete ``SamplerSettings``, or a mapping whose keys override those of the spec's
         ``[sampler]`` table (e.g. ``{"draws": 2000}``).
+    held_out : iterable of str, optional
+        Studies whose likelihood rows get weight 0, with the pooled results that include them
+        (survival specs; :mod:`rhcc_bayes.survival.holdout`): the posterior without them, from
+        the full evidence's compiled model (leave-one-study-out, influence of a study).
     """
 
-    def __init__(self, spec: Any = "default", evidence: Any = None, *, ipd: Any = None, settings: Any = None):
+    def __init__(self, spec: Any = "default", evidence: Any = None, *, ipd: Any = None, settings: Any = None,
+                 held_out: Any = ()):
         from rhcc_bayes.inference.sampling import SamplerSettings
 
         self.spec = as_spec(spec)
         self.evidence = as_evidence(evidence, self.spec)
         self.ipd = as_ipd(ipd, self.evidence, self.spec)
+        self.held_out = (held_out,) if isinstance(held_out, str) else tuple(dict.fromkeys(held_out))
+        if self.held_out and is_nma(self.spec):
+            raise UserError(f"held_out: spec {self.spec.name!r} is a network meta-analysis; held-out studies "
+                            "are for survival specs")
         if settings is None or isinstance(settings, Mapping):
             mapping = {**self.spec.sampler, **(settings or {})}
             settings = SamplerSettings.from_mapping(mapping, source=f"{self.spec.source} [sampler]")
@@ -60,7 +69,8 @@ class Synthesis:
 
     def __repr__(self) -> str:
         ipd = f", ipd={self.ipd!r}" if self.ipd is not None else ""
-        return f"Synthesis(spec={self.spec.name!r}, family={self.family!r}, evidence={self.evidence!r}{ipd})"
+        held = f", held_out={self.held_out!r}" if self.held_out else ""
+        return f"Synthesis(spec={self.spec.name!r}, family={self.family!r}, evidence={self.evidence!r}{ipd}{held})"
 
     @property
     def family(self) -> str:
@@ -78,6 +88,10 @@ class Synthesis:
             from rhcc_bayes.survival.ipd import add_ipd
 
             design = add_ipd(design, self.ipd, self.spec)
+        if self.held_out:
+            from rhcc_bayes.survival.holdout import hold_out
+
+            design = hold_out(design, self.held_out, self.evidence.included_studies())
         return design
 
     @functools.cached_property
@@ -111,8 +125,8 @@ class Synthesis:
         """Key of the fit: canonical spec, evidence content, sampler settings, seed, model version."""
         from rhcc_bayes.inference.cache import cache_key
 
-        return cache_key(canonical_spec(self.spec), data_hash(self.evidence, self.ipd), self.settings.to_dict(),
-                         self.resolve_seed(seed), self.model_version)
+        return cache_key(canonical_spec(self.spec), data_hash(self.evidence, self.ipd, self.held_out),
+                         self.settings.to_dict(), self.resolve_seed(seed), self.model_version)
 
     def cache_path(self, cache_dir: str | os.PathLike, seed: int | None = None) -> Path:
         return Path(cache_dir) / f"{self.cache_key(seed)}.nc"
@@ -149,6 +163,8 @@ class Synthesis:
                 from rhcc_bayes.survival.ipd import attach_ipd_metadata
 
                 attach_ipd_metadata(idata, self.design)
+        if self.held_out:
+            idata.attrs["held_out"] = ", ".join(self.held_out)
         idata.attrs["model_version"] = self.model_version
         idata.attrs["cache_key"] = key
         return record_gate(idata, check_gate(idata, var_names=gate_var_names(idata)))
@@ -213,9 +229,11 @@ class Synthesis:
 
 def fit_synthesis(evidence, spec, *, seed: int | None = None, settings=None,
                   cache_dir: str | Path | None = None, allow_unconverged: bool = False,
-                  progressbar: bool | None = None, recheck_gate: bool = False, ipd=None) -> SynthesisPosterior:
-    """``Synthesis(spec, evidence, ipd=ipd, settings=settings).fit(...)`` (argument order kept for old callers)."""
-    return Synthesis(spec, evidence, ipd=ipd, settings=settings).fit(
+                  progressbar: bool | None = None, recheck_gate: bool = False, ipd=None,
+                  held_out=()) -> SynthesisPosterior:
+    """``Synthesis(spec, evidence, ipd=ipd, settings=settings, held_out=held_out).fit(...)`` (argument order
+    kept for old callers)."""
+    return Synthesis(spec, evidence, ipd=ipd, settings=settings, held_out=held_out).fit(
         cache_dir=cache_dir, seed=seed, allow_unconverged=allow_unconverged, progressbar=progressbar,
         recheck_gate=recheck_gate)
 

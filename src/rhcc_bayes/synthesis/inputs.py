@@ -77,14 +77,13 @@ def as_ipd(ipd, evidence, spec):
     raise TypeError(f"ipd must be None, a path, paths or an IPD, not {type(ipd).__name__}")
 
 
-def data_hash(evidence, ipd=None) -> str:
-    """Hash of everything the likelihood sees: the evidence, and the IPD when given (runs without
-    IPD keep their evidence hash, so their cached fits stay valid)."""
-    if ipd is None:
-        return evidence_hash(evidence)
+def data_hash(evidence, ipd=None, held_out=()) -> str:
+    """Hash of everything the likelihood sees: the evidence, the IPD when given, the held-out
+    studies when any (a run without them keeps its evidence hash, so cached fits stay valid)."""
     from rhcc_bayes.inference.cache import content_hash
 
-    return content_hash("evidence+ipd", evidence_hash(evidence), ipd.hash)
+    key = evidence_hash(evidence) if ipd is None else content_hash("evidence+ipd", evidence_hash(evidence), ipd.hash)
+    return content_hash("held_out", key, sorted(held_out)) if held_out else key
 
 
 def evidence_table(evidence):

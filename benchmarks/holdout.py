@@ -1,0 +1,94 @@
+"""Held-out fits against refits on the reduced evidence: compile time, and the same posterior.
+
+For each held-out study, in this order and in one process:
+
+1. the full evidence (compiles the model, or finds it in the compile index);
+2. ``Synthesis(spec, held_out=[study])``: the full graph with the study's rows weighted 0
+   (:mod:`rhcc_bayes.survival.holdout`) -- expected to reuse the compiled model;
+3. ``--compare``: the spec refitted on the evidence without the study and the pooled results
+   that include it (the path ``validation/loso.py`` used before), a new graph and compile.
+
+Prints compile and sampling seconds per fit, and for (2) against (3) the largest standardised
+difference of posterior means, ``|m2 - m3| / sqrt(mcse2^2 + mcse3^2)``, over the treatment
+effects ``mu`` and the hyperparameters (same posterior: |z| mostly < 2, a few up to ~3.5
+among ~20 quantities), with the posterior SD ratio range.
+
+    PYTHONPATH=src python benchmarks/holdout.py [--spec default] [--studies ref_37,zheng_96] [--compare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+QUANTITIES = ("mu", "class_effect", "tau_treatment", "sigma_study", "gamma")
+
+
+def fit(synthesis, seed: int):
+    from rhcc_bayes.inference.sampling import compile_model, sample
+
+    t0 = time.perf_counter()
+    model = synthesis.build_model()
+    build = time.perf_counter() - t0
+    compiled = compile_model(model, synthesis.settings.backend)
+    idata = sample(model, synthesis.settings, seed=seed, compiled=compiled, log_likelihood=False,
+                   posterior_predictive=False)
+    attrs = {**idata.attrs, **idata.posterior.attrs}
+    return idata, {"build": build, "compile": compiled.compile_seconds,
+                   "sampling": float(attrs["wall_time_sampling_s"])}
+
+
+def agreement(a, b) -> tuple[float, float, float]:
+    """Largest |z| of the posterior-mean differences, and the range of the SD ratios a / b."""
+    import arviz as az
+
+    zs, ratios = [], []
+    for name in QUANTITIES:
+        if name not in a.posterior or name not in b.posterior:
+            continue
+        sa, sb = az.summary(a, var_names=[name]), az.summary(b, var_names=[name])
+        z = (sa["mean"] - sb["mean"]) / np.sqrt(sa["mcse_mean"] ** 2 + sb["mcse_mean"] ** 2)
+        zs.extend(np.abs(z.to_numpy()))
+        ratios.extend((sa["sd"] / sb["sd"]).to_numpy())
+    return float(np.max(zs)), float(np.min(ratios)), float(np.max(ratios))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", default="default")
+    ap.add_argument("--studies", default="ref_37,zheng_96,ref_92_93,yang_97,peng_106")
+    ap.add_argument("--compare", action="store_true", help="also refit on the reduced evidence (new compile)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.survival.holdout import with_pooled_results
+    from rhcc_bayes.synthesis import Synthesis
+
+    evidence = load_evidence()
+    load = open("/proc/loadavg").read().split()[0] if sys.platform.startswith("linux") else "?"
+    print(f"spec {args.spec}, seed {args.seed}, load {load}")
+    print(f"{'fit':<34}{'build s':>9}{'compile s':>11}{'sampling s':>12}{'max |z|':>9}{'SD ratio':>14}")
+    _, t = fit(Synthesis(args.spec, evidence), args.seed)
+    print(f"{'full evidence':<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}")
+    for study in args.studies.split(","):
+        held, t = fit(Synthesis(args.spec, evidence, held_out=[study]), args.seed)
+        print(f"{'held out ' + study:<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}", flush=True)
+        if args.compare:
+            dropped = set(with_pooled_results(evidence, [study]))
+            reduced = evidence.filter(lambda tab: ~tab["study"].isin(dropped).to_numpy())
+            ref, t = fit(Synthesis(args.spec, reduced), args.seed)
+            z, lo, hi = agreement(held, ref)
+            print(f"{'  evidence without ' + study:<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}"
+                  f"{z:9.2f}{lo:7.2f}-{hi:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
