@@ -98,3 +98,7 @@ def test_refuses_model_options_it_does_not_reproduce(design_and_data):
         export.stan_data(design, dataclasses.replace(spec, arm_heterogeneity=True))
     with pytest.raises(ValueError, match=r"hazard = 'weibull'"):
         export.check_supported(design, dataclasses.replace(spec, hazard="weibull"))
+    from rhcc_bayes.survival.holdout import hold_out
+
+    with pytest.raises(ValueError, match=r"held-out studies"):
+        export.check_supported(hold_out(design, ["ref_37"]), spec)

@@ -85,14 +85,12 @@ def test_summarise_counts_and_rates():
     assert s["width90"] == pytest.approx(0.4) and s["lpd_sum"] == -6.0
 
 
-def test_without_studies_removes_every_row(tmp_path):
+def test_without_outcome_removes_every_row_of_it(tmp_path):
     from rhcc_bayes.evidence.table import load_evidence
 
     ev = load_evidence()
-    study = ev.studies[0]
-    assert study not in loso.without_studies(ev, [study]).studies
-    assert len(loso.without_studies(ev, [study])) == len(ev) - int((ev.table["study"] == study).sum())
     assert "os" not in set(loso.without_outcome(ev, "os").table["outcome"])
+    assert len(loso.without_outcome(ev, "os")) == len(ev) - int((ev.table["outcome"] == "os").sum())
 
 
 def test_medians_with_n_become_half_survival_landmarks():

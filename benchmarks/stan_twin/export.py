@@ -40,6 +40,10 @@ def check_supported(design, spec) -> None:
         problems.append("a class with centred treatment deviations (CENTRED_MIN_ARMS)")
     if design.ipd is not None:
         problems.append("individual patient data")
+    from rhcc_bayes.survival.holdout import held_out_studies
+
+    if held_out_studies(design):
+        problems.append("held-out studies (rows of weight 0)")
     if not len(design.arms):
         problems.append("no survival arm in the likelihood")
     groups = design.latent_groups

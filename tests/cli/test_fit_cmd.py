@@ -82,3 +82,33 @@ def test_compare_models_requires_the_same_observations(small_fit):
     other.observed_data["landmark_deaths"] = other.observed_data["landmark_deaths"] + 1
     with pytest.raises(UserError, match="use different observations"):
         compare_models({"a": idata, "b": other})
+
+
+def test_fit_holds_out_a_study_with_the_compiled_model_of_the_full_evidence(unconverged_args, capsys):
+    """--hold-out: the study's rows weigh 0 and the fit is cached under its own key, its posterior
+    marked with the held-out study (that the compiled model is the full evidence's: its model key,
+    tests/survival/test_holdout.py)."""
+    from rhcc_bayes.evidence.table import load_evidence
+    from rhcc_bayes.inference.cache import load_idata
+    from rhcc_bayes.specs import load_spec
+    from rhcc_bayes.synthesis import Synthesis
+
+    assert main(["fit", *unconverged_args, "--hold-out", "ref_37"]) == 0
+    err = capsys.readouterr().err
+    assert "held out (likelihood weight 0): ref_37" in err
+    assert "loaded cached posterior" not in err  # not the full fit's cache entry
+    synthesis = Synthesis(load_spec(unconverged_args[1]), load_evidence(), held_out=["ref_37"])
+    idata = load_idata(synthesis.cache_path(unconverged_args[3]))
+    assert idata.attrs["held_out"] == "ref_37"
+    lm = synthesis.design.landmarks
+    held = lm.loc[lm["weight"] == 0, "row_key"].tolist()
+    deaths = idata.constant_data["landmark_deaths_n"].to_series() if "constant_data" in idata else None
+    assert len(held) == 6 and deaths is not None and (deaths[held] == 0).all() and (deaths.drop(held) > 0).all()
+
+
+def test_hold_out_of_a_study_not_in_the_likelihood_exits_2_naming_it(unconverged_args, tmp_path, capsys):
+    args = [a if a != unconverged_args[3] else str(tmp_path / "cache") for a in unconverged_args]
+    assert main(["fit", *args, "--hold-out", "no_such_study"]) == 2
+    err = capsys.readouterr().err
+    assert "held-out studies not in the likelihood: 'no_such_study'" in err and "Traceback" not in err
+    assert not (tmp_path / "cache").exists()  # refused before any fit

@@ -59,6 +59,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser, *, spec: bool = True) -> 
                         help="drop the bundled study STUDY because an --evidence file gives it instead "
                              "(repeatable); without it a study label of --evidence that is also a bundled "
                              "study is an error")
+    parser.add_argument("--hold-out", action="append", default=[], metavar="STUDY",
+                        help="fit without STUDY's likelihood rows (and the pooled results that include it), "
+                             "reusing the full evidence's compiled model (repeatable; survival specs)")
     parser.add_argument("--seed", type=seed_arg, help="random seed [default: the spec's seed]")
     parser.add_argument("--cache-dir", help="posterior cache folder [default: $RHCC_BAYES_CACHE or .rhcc_cache]")
     parser.add_argument("--no-cache", action="store_true", help="always refit; do not read or write the cache")
@@ -270,7 +273,7 @@ def synthesis_from_args(args, spec_name: str | None = None, inputs=None):
     from rhcc_bayes.synthesis import Synthesis
 
     evidence, spec = inputs or load_inputs(args, spec_name)
-    return Synthesis(spec, evidence, ipd=getattr(args, "ipd", None))
+    return Synthesis(spec, evidence, ipd=getattr(args, "ipd", None), held_out=getattr(args, "hold_out", ()))
 
 
 def fit_from_args(args, spec_name: str | None = None, inputs=None):
@@ -289,6 +292,10 @@ def fit_from_args(args, spec_name: str | None = None, inputs=None):
         if len(checks):  # the IPD wins: these summaries are checks, not in the likelihood
             _log(f"  {len(checks)} summary row(s) of arms given as IPD are checks, not in the likelihood:\n"
                  + checks.round(3).to_string(index=False))
+    if synthesis.held_out:  # checked before any fit: a name not in the likelihood is an error
+        from rhcc_bayes.survival.holdout import held_out_studies
+
+        _log(f"held out (likelihood weight 0): {', '.join(held_out_studies(synthesis.design))}")
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     fit = dict(cache_dir=cache_dir, seed=args.seed, allow_unconverged=args.allow_unconverged,
                recheck_gate=getattr(args, "recheck_gate", False))
