@@ -85,14 +85,6 @@ def test_summarise_counts_and_rates():
     assert s["width90"] == pytest.approx(0.4) and s["lpd_sum"] == -6.0
 
 
-def test_without_outcome_removes_every_row_of_it(tmp_path):
-    from rhcc_bayes.evidence.table import load_evidence
-
-    ev = load_evidence()
-    assert "os" not in set(loso.without_outcome(ev, "os").table["outcome"])
-    assert len(loso.without_outcome(ev, "os")) == len(ev) - int((ev.table["outcome"] == "os").sum())
-
-
 def test_medians_with_n_become_half_survival_landmarks():
     t = pd.concat([EVIDENCE, table([{"study": "m", "arm": "TACE", "treatment": "TACE", "n": 60, "measure": "median",
                                      "estimate": 20.0}])], ignore_index=True)
