@@ -63,6 +63,55 @@ With the draws-only estimate (``grad_based_mass_matrix = false``, as Stan and Py
 lowest ESS is tau_treatment's, as in the Stan twin, instead of sigma_population's.
 The sensitivity and family specs were swept the same way (seeds 1-4 and the spec seed, model
 .10); their budgets and the settings rejected are in each spec's ``[sampler]`` comments.
+
+Sensitivity specs at model .12's default sampler (``--set draws=1000 --set tune=300 --set
+target_accept=0.90``; their own ``[sampler]`` tables still say 500 + 1200 at 0.96, components
+0.98, no_censoring tune 800), spec seed and seed 1, 2026-12-01; compile cold (143-255 s, load
+~2-2.7; pooled_over_constituents 0.9 s: the compile index entry of all_populations, the same
+graph and the same draws); load = 1-minute load average at the spec's start / end (another
+engineer's tests alongside, so seconds are ~1.5-2x an idle run's):
+
+  spec                      seed      div  max R-hat  min bulk / tail  lowest               steps  sample s  /kgrad  gate  load
+  all_populations           20261126    0  1.0045     1970 / 1853      tau_treatment         31.0      26.0   11.50  pass  2.0 / 2.4
+                            1           0  1.0057     2192 / 2015      tau_treatment         31.0      26.2   12.50  pass
+  assumed_n                 20261126    0  1.0077     2140 / 1993      tau_treatment         31.0      23.1   12.37  pass  2.4 / 2.6
+                            1           0  1.0062     2020 / 2087      tau_treatment         31.0      23.3   12.53  pass
+  components                20261126    0  1.0050     2132 / 2082      shift_beta_stage[1]   31.0      19.9   12.92  pass  2.6 / 2.3
+                            1           0  1.0036     1984 / 2273      class_effect[comb.]   31.0      25.0   12.31  pass
+                            2           0  1.0049     2023 / 2076      gamma_first           31.0      24.7   12.55  pass  3.3 / 4.6
+                            3           1  1.0047     2121 / 2139      gamma_first           31.0      23.8   13.16  FAIL
+                            4           0  1.0073     1840 / 1658      tau_interaction       31.7      26.6   10.05  pass
+  cure                      20261126    0  1.0054     1801 / 2106      tau_treatment         47.2      39.1    7.33  pass  2.3 / 2.7
+                            1           0  1.0056     2164 / 2181      tau_treatment         56.6      43.9    7.36  pass
+  exclude_missing_n         20261126    0  1.0053     1715 / 1961      tau_treatment         31.0       9.3   10.64  pass  2.7 / 2.0
+                            1           0  1.0064     1796 / 2041      tau_treatment         31.0      15.8   11.14  pass
+  mspline                   20261126    4  1.0048     1609 / 1777      tau_treatment         32.2      29.6    9.61  FAIL  2.0 / 2.7
+                            1           3  1.0081     1519 / 1648      tau_treatment         31.0      27.7    9.41  FAIL
+  no_censoring              20261126    0  1.0043     1617 / 1885      tau_treatment         31.2      24.9    9.96  pass  2.7 / 2.7
+                            1           1  1.0041     1701 / 2190      tau_treatment         31.3      23.2   10.44  FAIL
+  no_pooled                 20261126    0  1.0090     1703 / 2065      sigma_study           31.0      17.7   10.57  pass  2.7 / 2.3
+                            1           1  1.0044     1959 / 2129      sigma_study           31.0      11.5   12.16  FAIL
+  pooled_over_constituents  20261126    0  1.0045     1970 / 1853      tau_treatment         31.0      12.9   11.50  pass  2.3 / 2.3
+                            1           0  1.0057     2192 / 2015      tau_treatment         31.0      21.0   12.50  pass
+
+Every failure is divergences only (R-hat <= 1.009, bulk and tail ESS >= 1519 everywhere). Where
+they sit (divergent draws against the posterior; 1-4 draws each, so only indicative): mspline's
+are scattered over the tails of non-centred treatment effects (z_treatment, secondary_z_treatment,
+secondary_class_effect), a different coordinate each time; no_censoring seed 1's at
+z_latent_n[1]'s lower tail (quantile 0.00) with secondary class effects at their extremes;
+no_pooled seed 1's at latent_n[1] = 963 (posterior mean 123; z_latent_n[1] at quantile 1.00).
+Settings tried on the failing seeds (load 2-5):
+
+  spec          seed      settings           div  max R-hat  min bulk / tail  steps  sample s  gate
+  mspline       20261126  0.93, tune 300       0  1.0055     1244 / 1425      32.0      27.1  pass
+                1         0.93, tune 300       1  1.0049     1279 / 1651      36.8      30.3  FAIL
+                20261126  0.95, tune 300       0  1.0054     2142 / 2061      48.8      41.0  pass
+                1         0.95, tune 300       0  1.0061     2346 / 2028      60.6      49.3  pass
+  no_censoring  1         0.93, tune 300       0  1.0046     1734 / 1658      41.8      21.2  pass
+                1         0.90, tune 800       0  1.0053     1587 / 1855      31.1      34.5  pass
+  no_pooled     1         0.93, tune 300       0  1.0042     1843 / 2213      31.0      21.0  pass
+
+weibull, recurrent_only and arm_heterogeneity were not rerun here (checked at these settings before, 2 seeds each).
 """
 
 from __future__ import annotations
