@@ -13,7 +13,8 @@ difference of posterior means, ``|m2 - m3| / sqrt(mcse2^2 + mcse3^2)``, over the
 effects ``mu`` and the hyperparameters (same posterior: |z| mostly < 2, a few up to ~3.5
 among ~20 quantities), with the posterior SD ratio range.
 
-    PYTHONPATH=src python benchmarks/holdout.py [--spec default] [--studies ref_37,zheng_96] [--compare]
+    PYTHONPATH=src python benchmarks/holdout.py [--spec default] [--studies ref_37,zheng_96 | all] [--compare]
+        [--set target_accept=0.93 ...] [--seed N]
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def fit(synthesis, seed: int):
     idata = sample(model, synthesis.settings, seed=seed, compiled=compiled, log_likelihood=False,
                    posterior_predictive=False)
     attrs = {**idata.attrs, **idata.posterior.attrs}
+    stats = idata.sample_stats
     return idata, {"build": build, "compile": compiled.compile_seconds,
-                   "sampling": float(attrs["wall_time_sampling_s"])}
+                   "sampling": float(attrs["wall_time_sampling_s"]),
+                   "div": int(stats["diverging"].sum()), "steps": float(stats["n_steps"].mean())}
 
 
 def agreement(a, b) -> tuple[float, float, float]:
@@ -62,6 +65,8 @@ def main() -> int:
     ap.add_argument("--studies", default="ref_37,zheng_96,ref_92_93,yang_97,peng_106")
     ap.add_argument("--compare", action="store_true", help="also refit on the reduced evidence (new compile)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a [sampler] setting (TOML value), e.g. target_accept=0.93")
     args = ap.parse_args()
 
     import warnings
@@ -71,22 +76,32 @@ def main() -> int:
     from rhcc_bayes.survival.holdout import with_pooled_results
     from rhcc_bayes.synthesis import Synthesis
 
+    import tomllib
+
     evidence = load_evidence()
+    overrides = {k: tomllib.loads(f"v = {v}")["v"] for k, v in (item.split("=", 1) for item in args.set)}
+    if args.studies == "all":
+        args.studies = ",".join(sorted(set(Synthesis(args.spec, evidence).design.used["study"])))
     load = open("/proc/loadavg").read().split()[0] if sys.platform.startswith("linux") else "?"
-    print(f"spec {args.spec}, seed {args.seed}, load {load}")
-    print(f"{'fit':<34}{'build s':>9}{'compile s':>11}{'sampling s':>12}{'max |z|':>9}{'SD ratio':>14}")
-    _, t = fit(Synthesis(args.spec, evidence), args.seed)
-    print(f"{'full evidence':<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}")
+    print(f"spec {args.spec}, seed {args.seed}, sampler overrides {overrides or 'none'}, load {load}")
+    print(f"{'fit':<34}{'build s':>9}{'compile s':>11}{'sampling s':>12}{'div':>5}{'steps':>7}"
+          f"{'max |z|':>9}{'SD ratio':>14}")
+
+    def row(label, t, extra=""):
+        print(f"{label:<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}{t['div']:5d}{t['steps']:7.1f}"
+              + extra, flush=True)
+
+    _, t = fit(Synthesis(args.spec, evidence, settings=overrides), args.seed)
+    row("full evidence", t)
     for study in args.studies.split(","):
-        held, t = fit(Synthesis(args.spec, evidence, held_out=[study]), args.seed)
-        print(f"{'held out ' + study:<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}", flush=True)
+        held, t = fit(Synthesis(args.spec, evidence, settings=overrides, held_out=[study]), args.seed)
+        row("held out " + study, t)
         if args.compare:
             dropped = set(with_pooled_results(evidence, [study]))
             reduced = evidence.filter(lambda tab: ~tab["study"].isin(dropped).to_numpy())
-            ref, t = fit(Synthesis(args.spec, reduced), args.seed)
+            ref, t = fit(Synthesis(args.spec, reduced, settings=overrides), args.seed)
             z, lo, hi = agreement(held, ref)
-            print(f"{'  evidence without ' + study:<34}{t['build']:9.1f}{t['compile']:11.1f}{t['sampling']:12.1f}"
-                  f"{z:9.2f}{lo:7.2f}-{hi:.2f}", flush=True)
+            row("  evidence without " + study, t, f"{z:9.2f}{lo:7.2f}-{hi:.2f}")
     return 0
 
 

@@ -184,3 +184,27 @@ def test_held_out_latent_arm_sizes_keep_only_their_prior_and_secondary_rows_weig
         latent = sec[(sec["outcome"] == o) & (sec["latent"] >= 0)]
         np.testing.assert_array_equal(model[f"{o}_latent_n_weight"].get_value(),
                                       np.where(latent["study"] == "ref_81", 0.0, 1.0))
+
+
+def test_a_held_out_ipd_study_keeps_its_cells_with_weight_0_and_the_model_key(tmp_path):
+    """IPD cells of a held-out study stay in the padded containers with weight 0 (Weibull rows
+    too): the model key is the full registry's, and only the weight column changes."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    n = 300
+    trt = rng.choice(["RFA", "TACE"], n)
+    path = tmp_path / "reg.csv"
+    pd.DataFrame({"study": "REG", "arm": trt, "treatment": trt,
+                  "time_months": np.round(rng.exponential(40.0, n), 2) + 0.01,
+                  "event": (rng.uniform(size=n) < 0.6).astype(int)}).to_csv(path, index=False)
+    for spec, container, column in (("default", "ipd_cell_exposure", 1), ("weibull", "ipd_row_values", 1)):
+        full, held = Synthesis(spec, ipd=path), Synthesis(spec, ipd=path, held_out=["REG"])
+        m_full, m_held = full.build_model(), held.build_model()
+        assert model_key(m_full, "w") == model_key(m_held, "w")
+        assert held_out_studies(held.design) == ("REG",)
+        w_full, w_held = m_full[container].get_value()[:, column], m_held[container].get_value()[:, column]
+        real = w_full > 0
+        assert real.sum() >= 2 and (w_held == 0).all()  # every real cell/row held out, none dropped
+        other = Synthesis(spec, ipd=path, held_out=["ref_37"]).build_model()[container].get_value()[:, column]
+        np.testing.assert_array_equal(other, w_full)  # holding out a summary study leaves the IPD alone

@@ -14,7 +14,7 @@ Each likelihood block removes a row of weight 0 exactly (:mod:`~rhcc_bayes.survi
   fixed scale: a constant log density, gradient 0;
 * potentials (latent-n landmarks and medians, pooled landmarks, ranges, latent-n secondary
   proportions) multiply each row's term by its weight;
-* IPD rows of a held-out arm get weight 0 (their piecewise cells vanish into the padding).
+* IPD cells and rows of a held-out arm get weight 0 (they stay in their containers: same bucket).
 
 The held-out studies' own parameters (study effect, latent arm sizes) keep their prior only:
 the posterior of the other parameters is that of the evidence without the study. Two things
@@ -67,6 +67,8 @@ def row_weights(rows: pd.DataFrame) -> np.ndarray:
 def check_known_studies(design: SurvivalDesign, studies: tuple[str, ...]) -> None:
     """Every held-out name must be a study with rows in the design's likelihood."""
     known = set(design.used["study"]) if "study" in design.used else set()
+    if design.ipd is not None:
+        known |= set(design.ipd.arms["study"])
     unknown = [s for s in studies if s not in known]
     if unknown:
         raise UserError(f"held-out studies not in the likelihood: {', '.join(map(repr, unknown))} "
@@ -123,15 +125,16 @@ def hold_out(design: SurvivalDesign, studies: Iterable[str], included: dict | No
     changes["used"] = used
     if design.ipd is not None:
         rows = design.ipd.rows
-        keep = ~arm_out[rows["arm_index"].to_numpy(int)]
-        changes["ipd"] = dataclasses.replace(design.ipd, rows=rows.assign(weight=rows["weight"] * keep))
+        changes["ipd"] = dataclasses.replace(design.ipd, rows=rows.assign(keep=~arm_out[rows["arm_index"].to_numpy(int)]))
     return dataclasses.replace(design, **changes)
 
 
 def held_out_studies(design: SurvivalDesign) -> tuple[str, ...]:
     """Studies whose rows all have weight 0 in ``design`` (empty for an ordinary design)."""
-    used = design.used
-    if "how" not in used or not len(used):
-        return ()
-    out = used["how"].astype(str).str.startswith("held out")
-    return tuple(dict.fromkeys(used.loc[out, "study"]))
+    used, names = design.used, []
+    if "how" in used and len(used):
+        names += used.loc[used["how"].astype(str).str.startswith("held out"), "study"].tolist()
+    if design.ipd is not None and "keep" in design.ipd.rows:
+        rows = design.ipd.rows
+        names += design.arms["study"].to_numpy()[rows.loc[~rows["keep"].to_numpy(bool), "arm_index"]].tolist()
+    return tuple(dict.fromkeys(names))

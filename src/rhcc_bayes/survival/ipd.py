@@ -276,6 +276,16 @@ def cell_bucket(n: int) -> int:
 CELL_COLUMNS = ("arm_index", "segment", *COVARIATES)
 
 
+def kept(rows: pd.DataFrame, arm_index: np.ndarray) -> np.ndarray:
+    """Likelihood weight per cell or row of ``arm_index``: 0 for arms held out (the IPD rows'
+    ``keep`` column, :func:`rhcc_bayes.survival.holdout.hold_out`), else 1. Held-out cells stay
+    in the containers, so the graph and its cell bucket are the full registry's."""
+    if "keep" not in rows:
+        return np.ones(len(arm_index))
+    out = rows.loc[~rows["keep"].to_numpy(bool), "arm_index"].unique()
+    return np.where(np.isin(arm_index, out), 0.0, 1.0)
+
+
 def _padded(values: np.ndarray, size: int, fill) -> np.ndarray:
     out = np.full((size, *values.shape[1:]), fill, dtype=values.dtype)
     out[:len(values)] = values
@@ -306,7 +316,8 @@ def cell_data(pm, design, family) -> dict:
                              *(_level_index(cells, c) for c in COVARIATES)])
     idx = pm.Data("ipd_cells", _padded(index.reshape(n, len(CELL_COLUMNS)), size, 0),
                   dims=("ipd_cell", "ipd_cell_column"))
-    log_expo = np.column_stack([np.log(cells["exposure"].to_numpy(float)), np.ones(n)]).reshape(n, 2)
+    weight = kept(design.ipd.rows, cells["arm_index"].to_numpy())
+    log_expo = np.column_stack([np.log(cells["exposure"].to_numpy(float)), weight]).reshape(n, 2)
     expo = pm.Data("ipd_cell_exposure", _padded(log_expo, size, 0.0), dims=("ipd_cell", "ipd_exposure_column"))
     # deaths are whole numbers per cell (sums of 0/1 events), exposure any positive value
     deaths = observed_data(pm, "ipd_deaths", _padded(cells["deaths"].to_numpy().round().astype(np.int64), size, 0),
@@ -334,7 +345,8 @@ def row_data(pm, design) -> dict:
     model.add_coord("ipd_row_column", ["arm_index", *COVARIATES])
     model.add_coord("ipd_value_column", ["log_time", "weight", "event"])
     index = np.column_stack([rows["arm_index"].to_numpy(np.int64), *(_level_index(rows, c) for c in COVARIATES)])
-    values = np.column_stack([np.log(rows["time"].to_numpy(float)), rows["weight"].to_numpy(float),
+    weight = rows["weight"].to_numpy(float) * kept(rows, rows["arm_index"].to_numpy())
+    values = np.column_stack([np.log(rows["time"].to_numpy(float)), weight,
                               rows["event"].to_numpy(float)])
     idx = pm.Data("ipd_rows", _padded(index.reshape(n, 1 + len(COVARIATES)), size, 0), dims=("ipd_row", "ipd_row_column"))
     val = pm.Data("ipd_row_values", _padded(values.reshape(n, 3), size, 0.0), dims=("ipd_row", "ipd_value_column"))
