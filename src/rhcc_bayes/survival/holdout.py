@@ -2,8 +2,8 @@
 
 Leave-one-study-out validation and influence analyses refit the synthesis without one study
 at a time. Dropping the study's rows from the evidence changes the model's graph (arm indices,
-shapes, the constants the builder writes), and a changed graph is a new compile: 150-175 s per
-fold on the default spec. Weighting the rows 0 instead keeps the full evidence's graph; only
+shapes, the constants the builder writes), and a changed graph is a new compile: ~184 s per
+fold on the default spec (``benchmarks/holdout.py``). Weighting the rows 0 instead keeps the full evidence's graph; only
 the values of data containers change, so every fold reuses the compiled model
 (:mod:`rhcc_bayes.inference.compile_index` keys data containers by shape).
 
@@ -16,8 +16,8 @@ Each likelihood block removes a row of weight 0 exactly (:mod:`~rhcc_bayes.survi
   proportions) multiply each row's term by its weight;
 * IPD cells and rows of a held-out arm get weight 0 (they stay in their containers: same bucket).
 
-The held-out studies' own parameters (study effect, latent arm sizes) keep their prior only:
-the posterior of the other parameters is that of the evidence without the study. Two things
+No likelihood term involves the held-out studies' own parameters (study effects, latent arm
+sizes) any more, so the posterior is that of the evidence without the studies. Two things
 stay as the full evidence set them, and would differ in a refit on the reduced table: the
 parameterisation chosen from the design (exact reparameterisations of one model, e.g.
 :mod:`~rhcc_bayes.survival.shift`), and the row selection. Under ``overlap = "constituents"``
@@ -38,7 +38,7 @@ import pandas as pd
 from rhcc_bayes.core.errors import UserError
 from rhcc_bayes.survival.design import SurvivalDesign
 
-#: Row tables of the design that enter the likelihood, and how a row names its study.
+#: Row tables of the design whose rows name their arm (``arm_index``), hence their study.
 ARM_TABLES = ("landmarks", "medians", "hazard_ratios", "ranges", "pooled_landmarks")
 
 
