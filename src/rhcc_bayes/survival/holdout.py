@@ -40,6 +40,8 @@ from rhcc_bayes.survival.design import SurvivalDesign
 
 #: Row tables of the design whose rows name their arm (``arm_index``), hence their study.
 ARM_TABLES = ("landmarks", "medians", "hazard_ratios", "ranges", "pooled_landmarks")
+#: Every likelihood table of the design (each row has the ``row_key`` of its evidence row).
+LIKELIHOOD_TABLES = (*ARM_TABLES, "secondary", "stay")
 
 
 def with_pooled_results(evidence, studies: Iterable[str]) -> tuple[str, ...]:
@@ -102,38 +104,31 @@ def hold_out(design: SurvivalDesign, studies: Iterable[str], included: dict | No
     studies = tuple(dict.fromkeys(studies))
     check_known_studies(design, studies)
     held = set(studies) | set(_pooled_including(included or {}, studies))
-    arm_out = design.arms["study"].isin(held).to_numpy()
-
-    def by_arm(rows: pd.DataFrame) -> pd.DataFrame:
-        out = arm_out[rows["arm_index"].to_numpy(int)] if len(rows) else np.zeros(0, bool)
-        if "comparator_index" in rows and len(rows):
-            out |= arm_out[rows["comparator_index"].to_numpy(int)]
-        return rows.assign(weight=np.where(out, 0.0, 1.0))
-
-    def by_row_key(rows: pd.DataFrame) -> pd.DataFrame:
-        study_of = design.used.set_index("row_key")["study"]
+    study_of = design.used.set_index("row_key")["study"]  # every likelihood row is a used row
+    changes = {}
+    for name in LIKELIHOOD_TABLES:
+        rows = getattr(design, name)
         out = rows["row_key"].map(study_of).isin(held).to_numpy()
-        return rows.assign(weight=np.where(out, 0.0, 1.0))
-
-    changes = {name: by_arm(getattr(design, name)) for name in ARM_TABLES}
-    changes["secondary"] = design.secondary.assign(
-        weight=np.where(design.secondary["study"].isin(held), 0.0, 1.0))
-    changes["stay"] = by_row_key(design.stay)
+        changes[name] = rows.assign(weight=np.where(out, 0.0, 1.0))
     used = design.used.copy()
     mask = used["study"].isin(held)
     used.loc[mask, "how"] = "held out (weight 0): " + used.loc[mask, "how"].astype(str)
     changes["used"] = used
-    if design.ipd is not None:
+    if design.ipd is not None:  # IPD rows are patients, not evidence rows: held out by arm
         rows = design.ipd.rows
+        arm_out = design.arms["study"].isin(held).to_numpy()
         changes["ipd"] = dataclasses.replace(design.ipd, rows=rows.assign(keep=~arm_out[rows["arm_index"].to_numpy(int)]))
     return dataclasses.replace(design, **changes)
 
 
 def held_out_studies(design: SurvivalDesign) -> tuple[str, ...]:
-    """Studies whose rows all have weight 0 in ``design`` (empty for an ordinary design)."""
-    used, names = design.used, []
-    if "how" in used and len(used):
-        names += used.loc[used["how"].astype(str).str.startswith("held out"), "study"].tolist()
+    """Studies whose rows have weight 0 in ``design``, in evidence order (empty for an ordinary design)."""
+    zero = set()
+    for name in LIKELIHOOD_TABLES:
+        rows = getattr(design, name)
+        zero |= set(rows.loc[row_weights(rows) == 0, "row_key"])
+    used = design.used
+    names = used.loc[used["row_key"].isin(zero), "study"].tolist() if len(used) else []
     if design.ipd is not None and "keep" in design.ipd.rows:
         rows = design.ipd.rows
         names += design.arms["study"].to_numpy()[rows.loc[~rows["keep"].to_numpy(bool), "arm_index"]].tolist()
