@@ -17,6 +17,8 @@ from rhcc_bayes.survival.holdout import ARM_TABLES, hold_out, held_out_studies, 
 from rhcc_bayes.survival.model import build_survival_model
 from rhcc_bayes.synthesis import Synthesis
 
+import compiling
+
 #: One study per likelihood block of the bundled evidence, none with secondary-outcome rows:
 #: known-n landmarks (ref_37), latent-n landmarks (ref_92_93), medians with n and with a CI
 #: (zheng_96, ref_107), a within-study HR (yang_82), a pooled HR and pooled landmarks
@@ -108,15 +110,6 @@ def _without_rows(design, studies):
     return dataclasses.replace(design, **changes)
 
 
-def _logp_and_gradient(model):
-    """One compiled function: point -> (log density, flat gradient over the value variables)."""
-    import pytensor.tensor as pt
-
-    logp = model.logp()
-    grad = pt.concatenate([pt.flatten(g) for g in pt.grad(logp, model.value_vars)])
-    return model.compile_fn([logp, grad], inputs=model.value_vars)
-
-
 @pytest.fixture(scope="module")
 def compiled(default):
     """The model with one study per block (and ref_81, secondary rows only) held out, and the
@@ -125,7 +118,7 @@ def compiled(default):
     weighted = build_survival_model(hold_out(design, (*EVERY_BLOCK, "ref_81")), spec)
     removed = build_survival_model(hold_out(_without_rows(design, EVERY_BLOCK), ["ref_81"]), spec)
     assert [v.name for v in weighted.free_RVs] == [v.name for v in removed.free_RVs]
-    return weighted, _logp_and_gradient(weighted), _logp_and_gradient(removed)
+    return weighted, compiling.log_density(weighted), compiling.log_density(removed)
 
 
 def _points(model, seed, n, scale=0.5):

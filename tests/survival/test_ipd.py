@@ -9,6 +9,8 @@ import pytest
 import rhcc_bayes.survival.ipd as ipd_mod
 from rhcc_bayes.synthesis import Synthesis
 
+import compiling
+
 ARMS = ("RFA", "TACE")
 
 
@@ -54,20 +56,17 @@ def test_padded_cells_add_exactly_zero_to_the_log_density_and_gradient(registry_
     assert len(exact.coords["ipd_cell"]) == n
     rng = np.random.default_rng(3)
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
-    np.testing.assert_allclose(model.compile_logp()(point), exact.compile_logp()(point), rtol=1e-12)
-    grad, grad_exact = model.compile_dlogp()(point), exact.compile_dlogp()(point)
+    inputs = model["ipd_deaths"].owner.inputs  # (size, log_mu, weight, rng)
+    log_mu = [v for v in inputs if getattr(v.type, "dtype", "") == "float64" and v.type.ndim == 1][0]
+    ipd_terms = model.logp(vars=[model["ipd_deaths"]], sum=False)[0]
+    logp, grad, terms, mu = compiling.log_density(model, extra=[ipd_terms, log_mu])(point)
+    logp_exact, grad_exact = compiling.log_density(exact)(point)
+    np.testing.assert_allclose(logp, logp_exact, rtol=1e-12)
     assert np.isfinite(grad).all()
     np.testing.assert_allclose(grad, grad_exact, rtol=1e-10, atol=1e-12)
 
     # the IPD term itself: real cells' Poisson log-probabilities, padded cells exactly 0
     cells = _cells(registry_a)
-    terms = model.compile_fn(model.logp(vars=[model["ipd_deaths"]], sum=False)[0], inputs=model.value_vars,
-                             on_unused_input="ignore", mode="FAST_COMPILE")(point)
-    inputs = model["ipd_deaths"].owner.inputs  # (size, log_mu, weight, rng)
-    log_mu = [v for v in inputs if getattr(v.type, "dtype", "") == "float64" and v.type.ndim == 1][0]
-    # compile_fn does not replace the random variables by their values: do it, or it draws
-    mu = model.compile_fn(model.replace_rvs_by_values([log_mu])[0], inputs=model.value_vars,
-                          on_unused_input="ignore", mode="FAST_COMPILE")(point)
     np.testing.assert_allclose(terms[:n], stats.poisson.logpmf(cells["deaths"].round(), np.exp(mu[:n])), rtol=1e-10)
     assert np.all(terms[n:] == 0.0)
 
