@@ -114,18 +114,21 @@ def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
     ``z_treatment``. Their rule for a normal effect informed by data of precision I under a prior
     of SD tau is w = I / (I + 1 / tau^2). I is the least-informed treatment's of the class, its
     arms / sigma_study^2: an arm reports tens to hundreds of events, so what it tells about mu_j is
-    capped by the between-study variance (the prior means of sigma_study and tau_treatment stand
-    in for their values). A class with a treatment no arm reports (prior-only) gets w = 0: the
+    capped by the between-study variance (sigma_study at its prior mean). tau is taken at its
+    Gamma(2) prior's mode, half the mean: a centred coordinate fails at small tau (the funnel's
+    neck), so the weight leans to the non-centred side (46 simulated arms: w 0.50-0.60; at the
+    prior mean 0.80-0.86 left 3 divergences on seed 3, below). A class with a treatment no arm reports (prior-only) gets w = 0: the
     bundled evidence's every class, whose graph stays model .13's. Classes of
     ``_centred_classes`` get w = 1 (their graphs too stay .13's); one-treatment classes and
     "components" stay non-centred.
 
     Why: non-centred deviations make a funnel in the upper tail of tau_treatment wherever the
     data pin a class's deviations (at large tau the z are squeezed to (mu - m) / tau). Simulated
-    evidence of 46 arms (4-11 per treatment, w 0.80-0.86), the default sampler (0.90), seeds
-    1 / 2 / 3 (benchmarks/scaling.py): divergences 30 / 1 / 23 -> 0 / 0 / 3, leapfrog steps per
-    draw 54.6 / 36.1 / 22.1 -> 30.9 / 30.9 / 15.1, min ESS per 1000 gradients 5.5 / 10.9 / 17.8 ->
-    15.0 / 13.4 / 32.2; fully centred (w = 1): 0 and 9 divergences on seeds 1 and 3. Rejected: the
+    evidence of 46 arms (4-11 per treatment, w 0.50-0.60), the default sampler (0.90), seeds
+    1 / 2 / 3 (benchmarks/scaling.py): divergences 30 / 1 / 23 -> 0 / 0 / 0, leapfrog steps per
+    draw 54.6 / 36.1 / 22.1 -> 31.0 / 31.1 / 15.0, min ESS per 1000 gradients 5.5 / 10.9 / 17.8 ->
+    15.0 / 10.9 / 32.5; tau at its prior mean (w 0.80-0.86): 0 / 0 / 3 divergences; fully centred
+    (w = 1): 0 / 0 / 9. Rejected: the
     class's mean information instead of its least (the bundled evidence's classes at w 0.33-0.67):
     the default spec's min bulk / tail ESS fell from 2110 / 2186 to 630 / 602, both tau_treatment's
     (ESS per 1000 gradients 17.0 -> 4.9): a prior-only treatment in a partly centred class.
@@ -140,7 +143,7 @@ def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
     info = np.array([n_arms[st.class_index == c].min() if (st.class_index == c).any() else 0.0
                      for c in range(len(st.modalities))]) / pr.study_sd ** 2
     weights = np.where(np.bincount(st.class_index, minlength=len(st.modalities)) > 1,  # one treatment: nothing
-                       info / (info + 1.0 / pr.treatment_sd ** 2), 0.0)                   # to centre
+                       info / (info + 1.0 / (pr.treatment_sd / 2) ** 2), 0.0)             # to centre
     return np.where(_centred_classes(design, spec), 1.0, weights)
 
 
