@@ -117,8 +117,9 @@ def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
     capped by the between-study variance (sigma_study at its prior mean). tau is taken at its
     Gamma(2) prior's mode, half the mean: a centred coordinate fails at small tau (the funnel's
     neck), so the weight leans to the non-centred side (46 simulated arms: w 0.50-0.60; at the
-    prior mean 0.80-0.86 left 3 divergences on seed 3, below). A class with a treatment no arm reports (prior-only) gets w = 0: the
-    bundled evidence's every class, whose graph stays model .13's. Classes of
+    prior mean, 0.80-0.86, 3 divergences were left on seed 3). A class with a treatment no arm
+    reports (prior-only) gets w = 0: the bundled evidence's every class, whose graph stays model
+    .13's. Classes of
     ``_centred_classes`` get w = 1 (their graphs too stay .13's); one-treatment classes and
     "components" stay non-centred.
 
@@ -128,8 +129,8 @@ def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
     1 / 2 / 3 (benchmarks/scaling.py): divergences 30 / 1 / 23 -> 0 / 0 / 0, leapfrog steps per
     draw 54.6 / 36.1 / 22.1 -> 31.0 / 31.1 / 15.0, min ESS per 1000 gradients 5.5 / 10.9 / 17.8 ->
     15.0 / 10.9 / 32.5; tau at its prior mean (w 0.80-0.86): 0 / 0 / 3 divergences; fully centred
-    (w = 1): 0 / 0 / 9. Rejected: the
-    class's mean information instead of its least (the bundled evidence's classes at w 0.33-0.67):
+    (w = 1): 0 / 0 / 9. Rejected: the class's mean information instead of its least (the bundled
+    evidence's classes at w 0.33-0.67, tau at its prior mean):
     the default spec's min bulk / tail ESS fell from 2110 / 2186 to 630 / 602, both tau_treatment's
     (ESS per 1000 gradients 17.0 -> 4.9): a prior-only treatment in a partly centred class.
     """
