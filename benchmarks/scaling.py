@@ -68,6 +68,51 @@ constrain. Tried with --target-accept / --tune (the gate's other figures all pas
      2    45  0.95                    0   53.1      1450     2081  1.006      9.8  pass  2.3
      2    45  0.98                    0   65.2      1429     2062  1.003     13.2  pass  2.3
 
+Model .14 (survival/model._centring_weights): a class whose every treatment has arms samples its
+deviations partially centred, tau^(1-w) * ZeroSumNormal(tau^w) with w = I / (I + 1/0.15^2), I = the
+least-reported treatment's arms / 0.3^2 (sigma_study's prior mean; 0.15 is tau_treatment's prior
+mode), 46 arms: ablation 0.56, transarterial 0.50-0.60; the one-treatment classes have no deviation.
+"tau at mean" takes tau at its prior mean 0.3 instead (w 0.80-0.86, this session's first version).
+Same prior and posterior (tests/survival/test_model.py); the truth is still drawn with model .13's
+treatment block, so every row of a seed fits the same data (posterior mean of tau_treatment, .13 /
+.14: 0.513 / 0.510, 0.409 / 0.420, 0.153 / 0.155). Default
+sampler (4 x (300 + 1000), 0.90), 2026-12-01, another engineer's tests beside it (load 3.3-8.0;
+compare ESS/kgrad = 1000 x min(bulk, tail ESS) / leapfrog steps of the kept draws):
+
+  seed  arms  model               div  steps  ESS bulk ESS tail  R-hat  sample s  ESS/s ESS/kgrad  load  divergent draws
+     1    46  .13 (non-centred)    30   54.6      1190     1246  1.003     16.6   71.7      5.45   3.6  tau mean 0.97 (all 0.51)
+     1    46  .14 (w 0.56 / 0.60)   0   31.0      1858     2334  1.004     12.9  143.8     15.00   3.5
+     1    46  tau at mean (0.83/0.86) 0 30.9      1852     2410  1.005     11.9  156.0     14.96   4.2
+     1    46  w = 1 (centred)       0   31.0      1675     2109  1.003     19.6   85.6     13.51   6.1
+     1    46  w = 0.6 (fixed)       0   30.9      1815     2288  1.005     19.0   95.5     14.69   7.4
+     2    45  .13                   1   36.1      1577     1972  1.004     24.6   64.1     10.92   5.0
+     2    45  .14 (w 0.56 / 0.50)   0   31.1      1351     2156  1.004     24.0   56.2     10.86   4.1
+     2    45  tau at mean (0.83/0.80) 0 30.9      1664     2476  1.003      9.3  178.1     13.44   4.3
+     2    45  w = 1 (centred)       0   31.0      1580     1953  1.003     32.4   48.8     12.74   8.0
+     2    45  w = 0.6 (fixed)       0   31.2      1746     2231  1.004     15.6  111.9     13.97   5.7
+     3    46  .13                  23   22.1      1903     1575  1.004     11.3  167.9     17.81   4.3  tau at both ends (0.001-0.09, 0.29-0.75)
+     3    46  .14 (w 0.56 / 0.50)   0   15.0      2068     1952  1.004     15.6  132.6     32.49   4.1
+     3    46  tau at mean (0.83/0.80) 3 15.1      1947     2286  1.003      7.0  277.2     32.25   4.3  tau 0.01, 0.36, 0.46 (mean 0.15)
+     3    46  w = 1 (centred)       9   16.9      1658     1819  1.005      6.9  239.3     24.51   4.7
+     3    46  w = 0.6 (fixed)       0   15.2      1895     2166  1.004     10.5  180.6     31.27   6.4
+
+The divergences of model .13 (seed 1) sat in the upper tail of tau_treatment, where the data
+pin the two-treatment classes' deviations and z is squeezed to (mu - m) / tau. Seed 3's tau is
+small (median 0.12) and wide (0.03-0.38): with tau at its prior mean (w 0.80-0.86) 3 divergences
+remained, at tau 0.01-0.46; a fixed w = 0.6 and the rule at tau's prior mode (model .14) had none
+(model .13 needs 0.98 on seed 1). ESS per gradient: .14 equals .13 on seed 2 (10.9; seed 2's
+min bulk ESS, sigma_study's, varied 1351-1746 across the four w) and is 2.8x / 1.8x on seeds 1 / 3.
+Seed 2 here: 1 divergence with model .13 (2 in the table above, an earlier session). Rejected: w from the class's mean information (0.33-0.67 on the
+bundled evidence, whose classes all have a treatment without arms): the default spec's min bulk /
+tail ESS fell from 2110 / 2186 to 630 / 602, both tau_treatment's (ESS/kgrad
+17.0 -> 4.9), a prior-only treatment in a partly centred class; with the least-informed rule the
+bundled evidence keeps w = 0 and model .13's graph (the default spec's fit: the same draws, 0
+divergences, 31 steps, 2110 / 2186, 17.0 ESS/kgrad; its held-out fits are unchanged too: guo_109
+and ref_68 keep 1 divergence each at the spec seed, guo_109's at sigma_population 0.008 (the
+population-bias term's neck, not the treatment block), ref_68's (its TARE arm is the only one:
+TARE prior-only once held out) at tau_treatment 0.49 with the prior-only MWA's mu at -1.46, 3.7 SD
+below its mean).
+
 2587 arms passes the gate (lowest ESS sigma_study, R-hat 1.009) but not the 120 s target on this
 session: warm, 136 s end to end (38.5 s compile from the index and numba cache, 85.6 s sampling,
 169 CPU s) and 166 s for the whole process (/usr/bin/time: 244 s user, load 0.0 before, 1.5 after);
@@ -182,9 +227,10 @@ TREATMENTS = {"TACE": "transarterial", "TARE": "transarterial", "RFA": "ablation
 def simulated_design(n_arms: int, seed: int):
     """A synthetic design of about ``n_arms`` arms with simulated observations, and its spec.
 
-    The truth is drawn with the size effects in their offset form at every size, so that it
-    does not depend on which parameterisation the fit picks (the prior is the same, but
-    PyMC's random streams follow the variables).
+    The truth is drawn with the size effects in their offset form and model .13's treatment
+    block (no partial centring) at every size, so that it does not depend on which
+    parameterisation the fit picks (the prior is the same, but PyMC's random streams follow
+    the variables).
     """
     from unittest import mock
 
@@ -199,7 +245,12 @@ def simulated_design(n_arms: int, seed: int):
     table = synthetic_table(max(1, round(n_arms / 1.5)), list(TREATMENTS), np.random.default_rng(seed))
     spec = parse_spec({"model": {"name": "scaling"}, "evidence": {"censoring": "none"}}, "scaling.toml")
     design = make_design(Evidence(table, Taxonomy.open_world(TREATMENTS), ("simulated",)), spec)
-    with mock.patch("rhcc_bayes.survival.steps.LEVELS_MIN_ARMS", 10**9):
+    from rhcc_bayes.survival import model
+
+    # model .13's treatment block (centred only classes of >= CENTRED_MIN_ARMS arms per treatment)
+    model13 = lambda d, s: model._centred_classes(d, s).astype(float)  # noqa: E731
+    with mock.patch("rhcc_bayes.survival.steps.LEVELS_MIN_ARMS", 10**9), \
+            mock.patch.object(model, "_centring_weights", model13):
         _, simulated = simulate_design(design, spec, seed=seed)
     return simulated, spec
 

@@ -6,7 +6,7 @@ PyMC model is built from (``rhcc_bayes.survival.design.make_design``), so both a
 same evidence; every transformation below mirrors a line of ``survival/likelihood.py``.
 
 The twin covers the model options of the default spec (piecewise hazard, ``combinations =
-"class"``, no arm heterogeneity, no centred classes, no IPD); :func:`check_supported` refuses anything else with the reason.
+"class"``, no arm heterogeneity, no (partially) centred classes, no IPD); :func:`check_supported` refuses anything else with the reason.
 
 :data:`PARAMETERS` maps the PyMC posterior's variables to the twin's, for the agreement table.
 """
@@ -27,7 +27,7 @@ def program_code() -> str:
 
 def check_supported(design, spec) -> None:
     """Raise ``ValueError`` naming the first model option the twin does not reproduce."""
-    from rhcc_bayes.survival.model import _centred_classes
+    from rhcc_bayes.survival.model import _centring_weights
 
     problems = []
     if spec.hazard != "piecewise":
@@ -36,8 +36,8 @@ def check_supported(design, spec) -> None:
         problems.append(f"combinations = {spec.combinations!r} (twin: 'class' only)")
     if spec.arm_heterogeneity:
         problems.append("arm_heterogeneity = true (twin: no arm effects)")
-    if _centred_classes(design, spec).any():
-        problems.append("a class with centred treatment deviations (CENTRED_MIN_ARMS)")
+    if _centring_weights(design, spec).any():
+        problems.append("a class with (partially) centred treatment deviations (model._centring_weights)")
     if design.ipd is not None:
         problems.append("individual patient data")
     from rhcc_bayes.survival.holdout import held_out_studies

@@ -1,6 +1,7 @@
 """The PyMC survival model: structure, closed forms, and the prior predictive check."""
 
 import numpy as np
+import pytensor.tensor as pt
 import pytest
 
 from rhcc_bayes.survival.hazards.piecewise import Piecewise
@@ -107,7 +108,7 @@ def test_covariates_left_out_of_the_spec_get_no_parameters(evidence):
 
 def test_data_rich_classes_are_centred_with_the_same_prior(evidence, monkeypatch):
     """Classes whose treatments all have >= CENTRED_MIN_ARMS arms get zero-sum centred deviations;
-    the prior of mu is unchanged and the bundled evidence keeps the non-centred model."""
+    the prior of mu is the partially centred model's (the bundled evidence: no class fully centred)."""
     import pymc as pm
 
     from rhcc_bayes.survival import model as model_module
@@ -120,7 +121,7 @@ def test_data_rich_classes_are_centred_with_the_same_prior(evidence, monkeypatch
     centred = model_module._centred_classes(design, spec)
     assert 0 < centred.sum() < len(centred)  # single-treatment classes have no deviation to centre
     priors = {}
-    for name, cut in (("centred", 0), ("noncentred", 10**6)):
+    for name, cut in (("centred", 0), ("partial", 10**6)):
         monkeypatch.setattr(model_module, "CENTRED_MIN_ARMS", cut)
         m = build_survival_model(design, spec)
         if name == "centred":
@@ -133,7 +134,72 @@ def test_data_rich_classes_are_centred_with_the_same_prior(evidence, monkeypatch
         members = st.class_index == c
         np.testing.assert_allclose(mu[:, members].mean(axis=1), cls[:, c], atol=1e-9)
     sd = {k: v["mu"].std(("chain", "draw")).values for k, v in priors.items()}
-    np.testing.assert_allclose(sd["centred"], sd["noncentred"], rtol=0.08)
+    np.testing.assert_allclose(sd["centred"], sd["partial"], rtol=0.08)
+
+
+def test_centring_weights_follow_the_least_informed_treatment_of_a_class(evidence):
+    """Partial centring only where every treatment of a class has arms (model .14)."""
+    from rhcc_bayes.evidence.table import Evidence
+    from rhcc_bayes.evidence.taxonomy import Taxonomy
+    from rhcc_bayes.survival.model import _centring_weights
+    from rhcc_bayes.survival.simulate import synthetic_table
+
+    spec = load_spec("default")
+    assert not _centring_weights(make_design(evidence, spec), spec).any()  # bundled: prior-only treatments
+    treatments = {"TACE": "transarterial", "TARE": "transarterial", "RFA": "ablation", "MWA": "ablation",
+                  "SBRT": "radiation"}
+    table = synthetic_table(15, list(treatments), np.random.default_rng(1))  # 3-6 arms per treatment
+    design = make_design(Evidence(table, Taxonomy.open_world(treatments), ("simulated",)), spec)
+    st = design.structure
+    n_arms = np.bincount(design.arms["t_index"].astype(int), minlength=len(st.treatments))
+    weights = dict(zip(st.modalities, _centring_weights(design, spec)))
+    assert weights["radiation"] == 0  # one treatment: its class effect
+    for c in ("transarterial", "ablation"):
+        info = n_arms[st.class_index == st.modalities.index(c)].min() / spec.priors.study_sd ** 2
+        assert weights[c] == pytest.approx(info / (info + 1 / (spec.priors.treatment_sd / 2) ** 2))  # tau's mode
+        assert 0.3 < weights[c] < 0.8
+
+
+def test_partially_centred_deviations_have_the_centred_models_log_density(evidence, monkeypatch):
+    """A class's treatment deviations sampled as tau^(1 - w) * ZeroSumNormal(sigma=tau^w) (model .14,
+    model._centring_weights): at random points the log density (free coordinates, with the
+    transforms' Jacobians) minus the fully centred model's (w = 1, deviations ZeroSumNormal(tau))
+    at the mapped point (the zero-sum coordinate times tau^(1 - w)) is
+    sum_c (n_c - 1) (1 - w_c) log tau, the Jacobian of that map, as tau moves: the weights change
+    coordinates, not the posterior."""
+    import pytensor
+
+    from rhcc_bayes.survival import model as model_module
+
+    spec = load_spec("default")
+    design = make_design(evidence, spec)
+    st = design.structure
+    sizes = np.bincount(st.class_index, minlength=len(st.modalities))
+    classes = np.flatnonzero(sizes > 1)
+    weights = np.linspace(0.15, 0.9, len(st.modalities))
+    monkeypatch.setattr(model_module, "_centring_weights", lambda d, s: weights)
+    new = build_survival_model(design, spec)
+    monkeypatch.setattr(model_module, "_centring_weights", lambda d, s: np.ones(len(st.modalities)))
+    old = build_survival_model(design, spec)
+    names = [f"deviation_{st.modalities[c]}_zerosum__" for c in classes]
+    assert {v.name for v in new.value_vars} == {v.name for v in old.value_vars} >= set(names)
+    y = pt.dscalar("y")
+    with pytensor.config.change_flags(numba__fastmath=False):
+        new_logp, old_logp = (m.compile_logp(jacobian=True, mode="NUMBA") for m in (new, old))
+        tau_of = pytensor.function([y], new.rvs_to_transforms[new["tau_treatment"]].backward(y), mode="NUMBA")
+    rng = np.random.default_rng(11)
+    start = new.initial_point()
+    diffs, expected = [], []
+    for _ in range(8):
+        point = {k: v + rng.normal(0, 0.8, np.shape(v)) for k, v in start.items()}
+        tau = float(tau_of(point["tau_treatment_normalsoftplus__"]))
+        mapped = dict(point)
+        for c, name in zip(classes, names):
+            mapped[name] = point[name] * tau ** (1 - weights[c])
+        diffs.append(float(new_logp(point)) - float(old_logp(mapped)))
+        expected.append(float(np.sum((sizes[classes] - 1) * (1 - weights[classes]))) * np.log(tau))
+    assert np.ptp(expected) > 1  # tau moved
+    np.testing.assert_allclose(diffs, expected, atol=1e-8)
 
 
 def test_no_variable_is_named_like_a_dim(evidence):

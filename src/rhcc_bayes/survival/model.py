@@ -7,7 +7,8 @@ The model (DESIGN.md §3a), for arm a of study s(a) with treatment j(a):
                                                             rhcc_bayes.survival.hazards: piecewise,
                                                             Weibull, M-spline, cure mixture)
     theta_a      = mu_j + x_a . beta (+ ablation x size interaction) + u_s + eps_a
-    mu_j         = m_class(j) + tau * z_j                  (treatments pooled in classes;
+    mu_j         = m_class(j) + tau * z_j                  (treatments pooled in classes; partly centred
+                                                            where a class's data pin it, _centring_weights;
                                                             z centred within each class)
     m            ~ ZeroSumNormal(class_effect_sd)          (identifies the level: the baseline carries it)
     u_s ~ N(0, sigma_study),  eps_a ~ N(0, sigma_arm)      (non-centred)
@@ -78,22 +79,20 @@ def _padded(pt, beta):
     return pt.concatenate([beta, pt.zeros(1)])
 
 
-#: A class whose treatments all have at least this many arms gets centred effects
-#: (see :func:`_centred_classes`).
+#: A class whose treatments all have at least this many arms gets fully centred effects
+#: (see :func:`_centring_weights`).
 CENTRED_MIN_ARMS = 10
 
 
 def _centred_classes(design: SurvivalDesign, spec: SurvivalSpec):
-    """Which classes' treatment deviations to parameterise centred, by data richness.
+    """Classes whose treatment deviations are fully centred (weight 1 in :func:`_centring_weights`).
 
-    Non-centred ``mu_j = m_c + tau * z_j`` suits treatments with few arms (the bundled
-    evidence: at most 5 per treatment). Treatments reported by many arms pin ``mu_j`` down,
-    so ``z_j = (mu_j - m_c) / tau`` and ``tau`` form a curved ridge that NUTS crosses slowly:
-    on simulated evidence with ~25 arms per treatment ``z_treatment`` had the lowest ESS and
-    R-hat 1.02-1.09 (benchmarks/scaling.py). A class whose treatments all have at least
-    ``CENTRED_MIN_ARMS`` arms samples its deviations directly as a ``ZeroSumNormal(tau)``:
-    exactly the prior of ``tau * (z - mean_class(z))``, with no unidentified direction. The
-    "components" coding reuses ``z`` for combination interactions and stays non-centred.
+    Treatments reported by many arms pin ``mu_j`` down, so a non-centred ``z_j = (mu_j - m_c) / tau``
+    and ``tau`` form a curved ridge: on simulated evidence with ~25 arms per treatment
+    ``z_treatment`` had the lowest ESS and R-hat 1.02-1.09 (benchmarks/scaling.py). A class with
+    more than one treatment, all with at least ``CENTRED_MIN_ARMS`` arms, samples its deviations
+    directly as a ``ZeroSumNormal(tau)``. The "components" coding reuses ``z`` for combination
+    interactions and stays non-centred.
     """
     import numpy as np
 
@@ -106,6 +105,49 @@ def _centred_classes(design: SurvivalDesign, spec: SurvivalSpec):
     return np.array([len(m) > 1 and n_arms[m].min() >= CENTRED_MIN_ARMS for m in members])
 
 
+def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
+    """Per class, how centred its treatment deviations are sampled: w in [0, 1] (model .14).
+
+    A class with w > 0 samples its deviations as ``tau^(1 - w) * ZeroSumNormal(sigma=tau^w)``:
+    exactly the prior of ``tau * (z - mean_class(z))`` for every w (partial non-centring,
+    Papaspiliopoulos, Roberts & Skold 2007; w = 1 is centred); w = 0 keeps the non-centred
+    ``z_treatment``. Their rule for a normal effect informed by data of precision I under a prior
+    of SD tau is w = I / (I + 1 / tau^2). I is the least-informed treatment's of the class, its
+    arms / sigma_study^2: an arm reports tens to hundreds of events, so what it tells about mu_j is
+    capped by the between-study variance (sigma_study at its prior mean). tau is taken at its
+    Gamma(2) prior's mode, half the mean: a centred coordinate fails at small tau (the funnel's
+    neck), so the weight leans to the non-centred side (46 simulated arms: w 0.50-0.60; at the
+    prior mean, 0.80-0.86, 3 divergences were left on seed 3). A class with a treatment no arm
+    reports (prior-only) gets w = 0: the bundled evidence's every class, whose graph stays model
+    .13's. Classes of
+    ``_centred_classes`` get w = 1 (their graphs too stay .13's); one-treatment classes and
+    "components" stay non-centred.
+
+    Why: non-centred deviations make a funnel in the upper tail of tau_treatment wherever the
+    data pin a class's deviations (at large tau the z are squeezed to (mu - m) / tau). Simulated
+    evidence of 46 arms (4-11 per treatment, w 0.50-0.60), the default sampler (0.90), seeds
+    1 / 2 / 3 (benchmarks/scaling.py): divergences 30 / 1 / 23 -> 0 / 0 / 0, leapfrog steps per
+    draw 54.6 / 36.1 / 22.1 -> 31.0 / 31.1 / 15.0, min ESS per 1000 gradients 5.5 / 10.9 / 17.8 ->
+    15.0 / 10.9 / 32.5; tau at its prior mean (w 0.80-0.86): 0 / 0 / 3 divergences; fully centred
+    (w = 1): 0 / 0 / 9. Rejected: the class's mean information instead of its least (the bundled
+    evidence's classes at w 0.33-0.67, tau at its prior mean):
+    the default spec's min bulk / tail ESS fell from 2110 / 2186 to 630 / 602, both tau_treatment's
+    (ESS per 1000 gradients 17.0 -> 4.9): a prior-only treatment in a partly centred class.
+    """
+    import numpy as np
+
+    st = design.structure
+    pr = spec.priors
+    if spec.combinations == "components":
+        return np.zeros(len(st.modalities))
+    n_arms = np.bincount(design.arms["t_index"].to_numpy().astype(int), minlength=len(st.treatments))
+    info = np.array([n_arms[st.class_index == c].min() if (st.class_index == c).any() else 0.0
+                     for c in range(len(st.modalities))]) / pr.study_sd ** 2
+    weights = np.where(np.bincount(st.class_index, minlength=len(st.modalities)) > 1,  # one treatment: nothing
+                       info / (info + 1.0 / (pr.treatment_sd / 2) ** 2), 0.0)             # to centre
+    return np.where(_centred_classes(design, spec), 1.0, weights)
+
+
 def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     import numpy as np
 
@@ -113,20 +155,20 @@ def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
     pr = spec.priors
     m_class = pm.ZeroSumNormal("class_effect", sigma=pr.class_effect_sd, dims="modality")
     tau = scale_prior(pm, "tau_treatment", pr.treatment_sd)
-    centred = _centred_classes(design, spec)
-    if centred.any():
-        plain = ~centred[st.class_index]
-        deviation = pt.zeros(len(st.treatments))
-        if plain.any():  # non-centred classes keep unit z (entries of centred classes unused)
-            z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
-            deviation = pt.where(plain, tau * z, 0.0)
-        for c in np.flatnonzero(centred):
-            members = np.flatnonzero(st.class_index == c)
-            dev = pm.ZeroSumNormal(f"deviation_{st.modalities[c]}", sigma=tau, shape=len(members))
-            deviation = pt.set_subtensor(deviation[members], dev)
-    else:
+    weights = _centring_weights(design, spec)
+    plain = weights[st.class_index] == 0.0
+    deviation = pt.zeros(len(st.treatments))
+    if plain.any():  # non-centred classes keep unit z (entries of other classes unused)
         z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
-        deviation = tau * z
+        deviation = tau * z if plain.all() else pt.where(plain, tau * z, 0.0)
+    for c in np.flatnonzero(weights > 0):
+        members = np.flatnonzero(st.class_index == c)
+        if len(members) < 2:  # a one-treatment class is its class effect
+            continue
+        w = float(weights[c])
+        dev = pm.ZeroSumNormal(f"deviation_{st.modalities[c]}", sigma=tau if w == 1.0 else tau ** w,
+                               shape=len(members))
+        deviation = pt.set_subtensor(deviation[members], dev if w == 1.0 else tau ** (1.0 - w) * dev)
     base = m_class[st.class_index] + deviation
     if spec.combinations == "components" and st.is_combination.any():
         tau_int = scale_prior(pm, "tau_interaction", pr.treatment_sd)
