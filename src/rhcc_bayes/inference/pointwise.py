@@ -23,6 +23,14 @@ from typing import Any
 CHUNK_ELEMENTS = 2**22
 #: Compiled functions per model object, so an in-process refit does not compile again.
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: PyTensor mode of the post-fit functions (this module's and ``predictive``'s): few rewrites and
+#: NumPy implementations, no C. They are called once per fit on arrays of all draws, so per-op
+#: overhead does not matter, while the default mode's rewrites and C modules did. Default spec,
+#: 4000 draws (2026-12-01, model .14): compile + first call, pointwise / predictive, 7.4 / 4.7 s
+#: against 13.9 / 10.7 s with a warm C cache and 130 / 31 s (compile alone) with an empty one;
+#: a further call 0.97 / 0.73 s against 0.10 / 0.21 s. Same values (sums equal to rounding) and
+#: the same predictive draws (random variables draw with NumPy in either mode).
+POST_FIT_MODE = "FAST_COMPILE"
 
 
 def memoised(model, key: tuple, build: Callable[[], Any]) -> Any:
@@ -187,7 +195,8 @@ def _compile(model, var_names: tuple[str, ...] | None):
     inputs = [batched(v) for v in values]
     outputs = vectorize(logps, dict(zip(values, inputs, strict=True)))
     with umodel:  # pm_compile reads check_bounds from the model context, as PyMC's compile_fn does
-        fn = pm_compile(inputs, outputs, on_unused_input="ignore", allow_input_downcast=True, accept_inplace=True)
+        fn = pm_compile(inputs, outputs, on_unused_input="ignore", allow_input_downcast=True, accept_inplace=True,
+                        mode=POST_FIT_MODE)
     fn.trust_input = True  # inputs are made C-contiguous with the right dtype by `stacked`
     return (fn, tuple(rv.name for rv in targets), tuple(rv.name for rv in umodel.free_RVs),
             tuple(v.type.dtype for v in values), tuple(o.type.ndim for o in logps))

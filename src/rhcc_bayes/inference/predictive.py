@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rhcc_bayes.inference.pointwise import batched, call_in_chunks, memoised, stacked, vectorize
+from rhcc_bayes.inference.pointwise import POST_FIT_MODE, batched, call_in_chunks, memoised, stacked, vectorize
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _compile(model, outputs: list, inputs: list):
     vectorised = vectorize(outputs, replace)
     with model:  # PyMC's compile reads check_bounds from the model context
         fn = pm_compile([n_draws, *(replace[v] for v in inputs)], vectorised, on_unused_input="ignore",
-                        allow_input_downcast=True, accept_inplace=True)
+                        allow_input_downcast=True, accept_inplace=True, mode=POST_FIT_MODE)
     return fn, rngs
 
 
