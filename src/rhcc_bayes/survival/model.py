@@ -96,13 +96,21 @@ def _centred_classes(design: SurvivalDesign, spec: SurvivalSpec):
     """
     import numpy as np
 
+    if spec.combinations == "components":
+        return np.zeros(len(design.structure.modalities), bool)
+    sizes, least = _class_reporting(design)
+    return (sizes > 1) & (least >= CENTRED_MIN_ARMS)
+
+
+def _class_reporting(design: SurvivalDesign):
+    """Per class: its number of treatments, and the arms of its least-reported treatment (0 if none)."""
+    import numpy as np
+
     st = design.structure
     n_arms = np.bincount(design.arms["t_index"].to_numpy().astype(int), minlength=len(st.treatments))
-    n_classes = len(st.modalities)
-    if spec.combinations == "components":
-        return np.zeros(n_classes, bool)
-    members = [np.flatnonzero(st.class_index == c) for c in range(n_classes)]
-    return np.array([len(m) > 1 and n_arms[m].min() >= CENTRED_MIN_ARMS for m in members])
+    sizes = np.bincount(st.class_index, minlength=len(st.modalities))
+    least = np.array([n_arms[st.class_index == c].min() if sizes[c] else 0 for c in range(len(st.modalities))])
+    return sizes, least
 
 
 def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
@@ -136,16 +144,13 @@ def _centring_weights(design: SurvivalDesign, spec: SurvivalSpec):
     """
     import numpy as np
 
-    st = design.structure
     pr = spec.priors
     if spec.combinations == "components":
-        return np.zeros(len(st.modalities))
-    n_arms = np.bincount(design.arms["t_index"].to_numpy().astype(int), minlength=len(st.treatments))
-    info = np.array([n_arms[st.class_index == c].min() if (st.class_index == c).any() else 0.0
-                     for c in range(len(st.modalities))]) / pr.study_sd ** 2
-    weights = np.where(np.bincount(st.class_index, minlength=len(st.modalities)) > 1,  # one treatment: nothing
-                       info / (info + 1.0 / (pr.treatment_sd / 2) ** 2), 0.0)             # to centre
-    return np.where(_centred_classes(design, spec), 1.0, weights)
+        return np.zeros(len(design.structure.modalities))
+    sizes, least = _class_reporting(design)
+    info = least / pr.study_sd ** 2
+    weights = np.where(sizes > 1, info / (info + 1.0 / (pr.treatment_sd / 2) ** 2), 0.0)  # one treatment: nothing
+    return np.where(_centred_classes(design, spec), 1.0, weights)                        # to centre
 
 
 def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
@@ -162,9 +167,7 @@ def _treatment_effects(pm, pt, design: SurvivalDesign, spec: SurvivalSpec):
         z = centred_within_class(pt, pm.Normal("z_treatment", 0.0, 1.0, dims="treatment"), st.class_index)
         deviation = tau * z if plain.all() else pt.where(plain, tau * z, 0.0)
     for c in np.flatnonzero(weights > 0):
-        members = np.flatnonzero(st.class_index == c)
-        if len(members) < 2:  # a one-treatment class is its class effect
-            continue
+        members = np.flatnonzero(st.class_index == c)  # >= 2: w > 0 only where there is something to centre
         w = float(weights[c])
         dev = pm.ZeroSumNormal(f"deviation_{st.modalities[c]}", sigma=tau if w == 1.0 else tau ** w,
                                shape=len(members))
