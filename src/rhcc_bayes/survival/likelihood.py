@@ -21,6 +21,8 @@ Rules (the design decides which row goes where; see :mod:`rhcc_bayes.survival.co
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
@@ -47,7 +49,48 @@ def binomial_rows(pm, name: str, n, events, p, weight, dim: str):
     keep = np.asarray(weight) > 0
     n_data = pm.Data(f"{name}_n", np.where(keep, np.asarray(n), 0).astype(np.int64), dims=dim)
     observed = observed_data(pm, name, np.where(keep, np.asarray(events), 0).astype(np.int64), dim)
-    return pm.Binomial(name, n=n_data, p=p, observed=observed, dims=dim)
+    table = log_factorials(table_size(n))  # sized by every row's n, held out or not: one graph for all folds
+    return pm.CustomDist(name, n_data, p, logp=functools.partial(binomial_logp, log_factorial=table),
+                         random=binomial_draws, dtype="int64", observed=observed, dims=dim)
+
+
+def table_size(n) -> int:
+    """Length of the log-factorial table of counts up to ``max(n)``: a power of two, at least 64."""
+    top = int(np.max(np.asarray(n), initial=0))
+    return max(64, 1 << int(top).bit_length())
+
+
+def log_factorials(size: int) -> np.ndarray:
+    """``log(k!)`` for ``k = 0 .. size - 1``."""
+    from scipy.special import gammaln
+
+    return gammaln(np.arange(size, dtype=float) + 1.0)
+
+
+def binomial_logp(value, n, p, log_factorial):
+    """PyMC's Binomial log density, with the binomial coefficient looked up in ``log_factorial``
+    (three gathers per row) instead of three ``gammaln`` per row and call (model .15).
+
+    The coefficient depends on the data only, but ``n`` and the counts are data containers (a
+    compiled model takes new counts, ``with_data``), so PyTensor cannot fold it: on 2587 simulated
+    arms the three gammaln were ~40% of the logp+dlogp time (benchmarks/gradient.py).
+    Counts outside ``[0, n]`` have log density -inf as in PyMC; an ``n`` beyond the table fails
+    the parameter check (-inf) rather than reading outside it.
+    """
+    import pytensor.tensor as pt
+    from pymc.distributions.dist_math import check_parameters, logpow
+
+    log_factorial = pt.as_tensor_variable(np.asarray(log_factorial, float))
+    top = int(log_factorial.type.shape[0]) - 1
+    at = lambda k: log_factorial[pt.clip(k, 0, top)]  # noqa: E731  (clipped: never read outside)
+    res = pt.switch(pt.or_(pt.lt(value, 0), pt.gt(value, n)), -np.inf,
+                    at(n) - at(value) - at(n - value) + logpow(p, value) + logpow(1 - p, n - value))
+    return check_parameters(res, n >= 0, n <= top, 0 <= p, p <= 1, msg="0 <= n < table size, 0 <= p <= 1")
+
+
+def binomial_draws(n, p, rng=None, size=None):
+    """Binomial draws, as PyMC's Binomial makes them (``rng.binomial``)."""
+    return rng.binomial(n, p, size=size)
 
 
 def normal_rows(pm, pt, name: str, mu, observed, se, weight, dim: str, *, add=None, variance=0.0):
