@@ -61,10 +61,13 @@ def table_size(n) -> int:
 
 
 def log_factorials(size: int) -> np.ndarray:
-    """``log(k!)`` for ``k = 0 .. size - 1``."""
-    from scipy.special import gammaln
+    """``log(k!)`` for ``k = 0 .. size - 1``, as ``math.lgamma`` (the C library's) gives them: the
+    compiled (numba) ``gammaln`` this table replaces is that function, so the compiled log density
+    keeps its last bits (scipy's ``gammaln`` differs from it in the last bit for about half of
+    the integers)."""
+    import math
 
-    return gammaln(np.arange(size, dtype=float) + 1.0)
+    return np.array([math.lgamma(k + 1.0) for k in range(size)])
 
 
 def binomial_logp(value, n, p, log_factorial):
