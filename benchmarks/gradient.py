@@ -25,6 +25,18 @@ Model .10 (2026-12-01, load ~1.1): the secondary-outcome sub-models as one block
 against 54.9-55.3 us for model .9 in the same alternated runs (0.80x). Gathering a 2-D
 ``effect[outcome, treatment]`` with two index vectors instead of one flat index made the whole
 gradient 2.4x slower (numba's multi-index AdvancedIncSubtensor).
+
+Model .15 (2026-12-01): PyMC's Binomial computes its coefficient, three ``gammaln`` per count
+row, at every call, because the counts and n are data containers (PyTensor cannot fold them):
+1236 landmark + 179 median rows at 660 simulated arms, ~3.9x that at 2587. In numba, three
+lgamma per row cost 2.4x the row's log + log1p (a loop over 5500 rows, load ~5).
+The count rows now look it up in a log-factorial table (survival/likelihood.binomial_logp), and
+the parameter checks are row-wise instead of a second pass over the rows that recomputed p.
+Timed as this script does, but model .14 and .15 each compiled once in its own process and
+called in alternated rounds (6 rounds each of 5 x 30-100 sweeps x 20 points, a test-suite run on
+both cores beside them), median of the rounds' medians: 660 arms 768 -> 631 us (0.82x;
+per-round ratios 0.66-0.89, load 4.7-6.0); 2587 arms 2376 -> 1708 us (0.72x; per-round ratios 0.66-0.77, load 4.1). Absolute figures are 5-7x an
+idle machine's (0.106 / 0.345 ms above); the ratios are the result. Nodes 384 -> 376.
 """
 
 from __future__ import annotations

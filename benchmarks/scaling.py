@@ -120,6 +120,21 @@ cold, 297 s end to end (the whole four-size run 13:35 wall, 772 s user). At mode
 per gradient the same 161k gradients would be ~37 s of sampling on 2 cores. ESS/s still falls
 faster than arms^-0.5: per kept draw the steps double (15 -> 31, tree depth 4 -> 5) between 660 and
 2587 arms and the gradient's cost grows with the arms.
+Model .15 (binomial coefficients looked up, survival/likelihood.binomial_logp): the gradient at
+2587 arms takes 0.72x model .14's (alternated A/B, load ~4, benchmarks/gradient.py). One run of
+each, one after the other, 2026-12-01, seed 1 (the design has 2572 arms today), load 5.7 both
+(other work on the machine; wall seconds ~2x an idle machine's):
+
+  model  arms compile s sample s  CPU s  e2e s ESS bulk ESS tail  R-hat  div steps ESS/kgrad  gate
+   .14   2572      53.4    238.7    229    312     1814     1852  1.009    0  31.0     14.63  pass
+   .15   2572     112.5    160.7    156    347     1816     1877  1.010    0  31.0     14.64  FAIL (R-hat)
+
+Sampling 0.67x (CPU 0.68x) at the same ESS per gradient; .15's compile was its first (graph
+rewrites with a warm numba cache), .14's from the compile index. The draws differ (float order):
+.15's max R-hat, 1.010 (sigma_study's), misses the gate's 1.01 where .14's 1.009 passed -- the
+same borderline R-hat either way, not a change of the posterior. Extrapolated from the 136 s
+warm run above (85.6 s sampling), .15 would take ~58 s of sampling and ~108 s end to end: under
+the 120 s target by less than this machine's load noise; not measured warm and idle.
 
 Model .11 block: compile seconds of the first three rows are cold numba caches. The warm rerun
 (same seed, the same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
@@ -204,7 +219,9 @@ idle machine 2587 arms would take about 318 / 2 = 160 s of sampling plus a warm 
 
 Where the cost goes above ~170 arms is no longer the geometry. The gradient (logp + dlogp,
 numba, one core) costs 0.026 / 0.044 / 0.106 / 0.345 ms at 46 / 173 / 660 / 2587 arms (about
-arms^0.76 above 173), and NUTS's step size shrinks with dimension as d^-1/4: on a standard
+arms^0.76 above 173; model .15 takes 0.82x / 0.72x of model .14's at 660 / 2587 arms, the
+binomial coefficients looked up instead of three gammaln per count row: benchmarks/gradient.py),
+and NUTS's step size shrinks with dimension as d^-1/4: on a standard
 normal of the same dimension nutpie at target_accept 0.98 takes step 0.129 / 31 steps (464
 dimensions, the 660-arm model: 0.113 / 31.9) and 0.092 / 61 steps (1764 dimensions, the
 2587-arm model: 63). The tree depth doubles between 660 and 2587 arms whatever the

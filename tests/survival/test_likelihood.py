@@ -133,3 +133,66 @@ def test_pooled_landmark_uses_the_average_population_on_the_cloglog_scale(tmp_pa
     var = (1 - s) / (300 * s * np.log(s) ** 2) + v["sigma_study"] ** 2 / 2
     expected = stats.norm(np.log(h), np.sqrt(var)).logpdf(np.log(-np.log(s)))
     assert _potential(model, "pooled_landmark", point) == pytest.approx(expected, rel=1e-6)
+
+
+def test_binomial_logp_is_the_binomial_log_pmf():
+    """The count rows' density (binomial coefficient looked up in a log-factorial table, model
+    .15) is scipy's binomial log pmf, -inf outside 0..n, and -inf (not a read outside the table)
+    for an n beyond it."""
+    import pytensor.tensor as pt
+
+    from rhcc_bayes.survival.likelihood import binomial_logp, log_factorials, table_size
+
+    rng = np.random.default_rng(5)
+    n = np.concatenate([rng.integers(0, 300, 40), [0, 7, 7, 7, 255]])
+    k = np.concatenate([(n[:40] * rng.uniform(0, 1, 40)).astype(int), [0, 0, 7, 8, 255]])
+    p = np.concatenate([rng.uniform(0.01, 0.99, 40), [0.3, 0.2, 0.6, 0.5, 0.9]])
+    assert table_size(n) == 512 and table_size([3]) == 64
+    table = log_factorials(table_size(n))
+    got = binomial_logp(pt.as_tensor(k), pt.as_tensor(n), pt.as_tensor(p), table).eval()
+    expected = stats.binom.logpmf(k, n, p)
+    assert np.isneginf(got[43]) and np.isneginf(expected[43])  # k > n
+    keep = np.arange(len(n)) != 43
+    np.testing.assert_allclose(got[keep], expected[keep], rtol=1e-12, atol=1e-10)
+    beyond = binomial_logp(pt.as_tensor([3, 3]), pt.as_tensor([70, 7]), pt.as_tensor([0.5, 1.5]), log_factorials(64))
+    assert np.isneginf(beyond.eval()).all()  # n beyond the table; p outside [0, 1]
+
+
+@pytest.mark.slow
+def test_count_rows_have_pymc_binomials_log_density_and_gradient(monkeypatch):
+    """A simulated evidence base of ~60 arms (landmark and median count rows, hazard ratios): the
+    model's log density and gradient at random points equal those of the same model with PyMC's
+    own Binomial for the count rows (model .14's graph), to 1e-9."""
+    import pymc as pm
+    from compiling import log_density
+
+    from rhcc_bayes.evidence.table import Evidence
+    from rhcc_bayes.evidence.taxonomy import Taxonomy
+    from rhcc_bayes.survival import likelihood
+    from rhcc_bayes.survival.simulate import synthetic_table
+
+    treatments = {"TACE": "transarterial", "TARE": "transarterial", "RFA": "ablation", "MWA": "ablation",
+                  "SBRT": "radiation"}
+    table = synthetic_table(40, list(treatments), np.random.default_rng(3))
+    sp = spec(censoring="none")
+    design = make_design(Evidence(table, Taxonomy.open_world(treatments), ("simulated",)), sp)
+    assert len(design.arms) >= 50 and len(design.landmarks) and len(design.medians)
+    model = build_survival_model(design, sp)
+
+    def pymc_binomial_rows(pm_, name, n, events, p, weight, dim):
+        keep = np.asarray(weight) > 0
+        n_data = pm_.Data(f"{name}_n", np.where(keep, np.asarray(n), 0).astype(np.int64), dims=dim)
+        observed = likelihood.observed_data(pm_, name, np.where(keep, np.asarray(events), 0).astype(np.int64), dim)
+        return pm_.Binomial(name, n=n_data, p=p, observed=observed, dims=dim)
+
+    monkeypatch.setattr(likelihood, "binomial_rows", pymc_binomial_rows)
+    reference = build_survival_model(design, sp)
+    assert isinstance(reference["landmark_deaths"].owner.op, type(pm.Binomial.dist(1, 0.5).owner.op))
+    new, ref = log_density(model), log_density(reference)
+    start = model.initial_point()
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        point = {k: v + 0.5 * rng.standard_normal(np.shape(v)) for k, v in start.items()}
+        (lp, grad), (lp_ref, grad_ref) = new(point), ref(point)
+        assert np.isfinite(lp) and lp == pytest.approx(lp_ref, rel=0, abs=1e-9)
+        np.testing.assert_allclose(grad, grad_ref, rtol=0, atol=1e-9)

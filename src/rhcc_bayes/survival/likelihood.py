@@ -21,6 +21,8 @@ Rules (the design decides which row goes where; see :mod:`rhcc_bayes.survival.co
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rhcc_bayes.survival.design import SurvivalDesign
@@ -47,7 +49,53 @@ def binomial_rows(pm, name: str, n, events, p, weight, dim: str):
     keep = np.asarray(weight) > 0
     n_data = pm.Data(f"{name}_n", np.where(keep, np.asarray(n), 0).astype(np.int64), dims=dim)
     observed = observed_data(pm, name, np.where(keep, np.asarray(events), 0).astype(np.int64), dim)
-    return pm.Binomial(name, n=n_data, p=p, observed=observed, dims=dim)
+    table = log_factorials(table_size(n))  # sized by every row's n, held out or not: one graph for all folds
+    return pm.CustomDist(name, n_data, p, logp=functools.partial(binomial_logp, log_factorial=table),
+                         random=binomial_draws, dtype="int64", observed=observed, dims=dim)
+
+
+def table_size(n) -> int:
+    """Length of the log-factorial table of counts up to ``max(n)``: a power of two, at least 64."""
+    top = int(np.max(np.asarray(n), initial=0))
+    return max(64, 1 << int(top).bit_length())
+
+
+def log_factorials(size: int) -> np.ndarray:
+    """``log(k!)`` for ``k = 0 .. size - 1``, as ``math.lgamma`` (the C library's) gives them: the
+    compiled (numba) ``gammaln`` this table replaces is that function, so the compiled log density
+    keeps its last bits (scipy's ``gammaln`` differs from it in the last bit for about half of
+    the integers)."""
+    import math
+
+    return np.array([math.lgamma(k + 1.0) for k in range(size)])
+
+
+def binomial_logp(value, n, p, log_factorial):
+    """PyMC's Binomial log density, with the binomial coefficient looked up in ``log_factorial``
+    (three gathers per row) instead of three ``gammaln`` per row and call (model .15).
+
+    The coefficient depends on the data only, but ``n`` and the counts are data containers (a
+    compiled model takes new counts, ``with_data``), so PyTensor cannot fold it: on simulated
+    evidence the three gammaln were about 40% of the logp+dlogp time (benchmarks/gradient.py).
+    PyMC's parameter checks (0 <= p <= 1, n >= 0) are one reduction over the rows, a second pass
+    that recomputes p; here they are row-wise in the same switch: the summed density is the same
+    (-inf when any row fails). A count outside ``[0, n]`` has density -inf as in PyMC, and so has
+    an ``n`` beyond the table (the look-ups are clipped: never read outside it).
+    """
+    import pytensor.tensor as pt
+    from pymc.distributions.dist_math import logpow
+
+    log_factorial = pt.as_tensor_variable(np.asarray(log_factorial, float))
+    top = int(log_factorial.type.shape[0]) - 1
+    at = lambda k: log_factorial[pt.clip(k, 0, top)]  # noqa: E731
+    valid = (value >= 0) & (value <= n) & (n <= top) & (p >= 0) & (p <= 1)
+    return pt.switch(valid, at(n) - at(value) - at(n - value) + logpow(p, value) + logpow(1 - p, n - value),
+                     -np.inf)
+
+
+def binomial_draws(n, p, rng=None, size=None):
+    """Binomial draws, as PyMC's Binomial makes them (``rng.binomial``)."""
+    return rng.binomial(n, p, size=size)
 
 
 def normal_rows(pm, pt, name: str, mu, observed, se, weight, dim: str, *, add=None, variance=0.0):
