@@ -135,6 +135,16 @@ rewrites with a warm numba cache), .14's from the compile index. The draws diffe
 same borderline R-hat either way, not a change of the posterior. Extrapolated from the 136 s
 warm run above (85.6 s sampling), .15 would take ~58 s of sampling and ~108 s end to end: under
 the 120 s target by less than this machine's load noise; not measured warm and idle.
+Measured at 17:00 the same day on a near idle machine (load 0.3-1.4), main at .15, twice:
+
+  arms compile s sample s  CPU s  e2e s ESS bulk ESS tail  R-hat  div steps  ESS/s ESS/CPUs ESS/kgrad  gate
+  2572      50.5     71.9    136    140     1816     1877  1.010    0  31.0   25.3     13.4     14.64  FAIL
+  2572      52.3     75.1    142    146     1816     1877  1.010    0  31.0   24.2     12.8     14.64  FAIL
+
+(whole process 177 / 182 s). Over the 120 s target because the compile is not from the index: this
+model gets no compile-index entry, so every new process rewrites its graph (~50 s; its support
+points are deterministic, so initial_point_rule fails on the jitter mapping or the replay, not
+diagnosed). From the index the end to end would be ~90 s.
 
 Model .11 block: compile seconds of the first three rows are cold numba caches. The warm rerun
 (same seed, the same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
