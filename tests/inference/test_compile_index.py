@@ -210,3 +210,50 @@ def test_project_transforms_are_keyed_by_their_attributes_and_module_source(tmp_
     edited.write_text(open(sys.modules["rhcc_bayes.survival.transforms"].__file__).read() + "\n# edited\n")
     monkeypatch.setattr(sys.modules["rhcc_bayes.survival.transforms"], "__file__", str(edited))
     assert canon(NormalSoftplusBound(0.3)) != text
+
+
+def _bounded_by_another():
+    """``b``'s lower bound is the free variable ``a``: its transform takes ``a`` as an input."""
+    with pm.Model() as m:
+        a = pm.Normal("a", 0.5, 1)
+        pm.TruncatedNormal("b", a + 1.0, 1, lower=a)
+        pm.Normal("y", 0, 1, observed=np.zeros(3))
+    return m
+
+
+def test_a_bound_on_another_variable_still_gets_an_entry_with_its_own_centred_jitter(index_dir):
+    """Started from its support point at ``a``'s (as every compile here starts), ``b``'s transformed start
+    moves with ``a``'s jitter in PyMC (no fixed rule replays that); the rule centres ``b`` at its
+    transformed support point at ``a``'s support point, plus ``b``'s own jitter. ``a`` keeps PyMC's
+    start bit for bit; the full compile and the index start the same way."""
+    from pymc.initial_point import make_initial_point_fn
+
+    from rhcc_bayes.inference.nutpie_cache import _support_points, compile_full
+
+    model = _bounded_by_another()
+    full, _, entry = compile_full(model)
+    assert entry is not None
+    rule = entry["initial_point"]
+    assert sorted(v["rng"] for v in rule["vars"]) == [0, 1]  # one RNG each
+    pymc_fn = make_initial_point_fn(model=model, overrides=_support_points(model), jitter_rvs=set(model.free_RVs),
+                                    return_transformed=True)
+    names = [v["name"] for v in rule["vars"]]
+    b_name = next(n for n in names if n.startswith("b"))
+    b_rng = next(v["rng"] for v in rule["vars"] if v["name"] == b_name)
+    # b's transformed support point at a = 0.5: the lower-bound transform's log(b - a) with b = 1.5
+    support_b = float.fromhex(next(v for v in rule["vars"] if v["name"] == b_name)["support"][0])
+    assert support_b == pytest.approx(np.log(1.0))
+    for seed in (3, 2**40):
+        start = dict(zip(names, full.initial_point_func(seed), strict=True))
+        pymc_start = pymc_fn(seed)
+        assert start["a"] == pymc_start["a"]  # bit for bit
+        child = np.random.SeedSequence(seed).spawn(rule["n_rngs"])[b_rng]
+        assert start[b_name] == support_b + np.random.Generator(np.random.PCG64(child)).uniform(-1, 1)
+        assert start[b_name] != pymc_start[b_name]  # PyMC's moved with a's jitter
+
+    compile_cached(model)  # writes the entry
+    warm, _ = compile_cached(_bounded_by_another())
+    assert warm.logp_func is None  # from the index
+    x = np.array([0.2, -0.3])
+    assert _logp(warm, x) == _logp(full, x)
+    assert all(warm.initial_point_func(s).tobytes() == full.initial_point_func(s).tobytes() for s in (0, 5, 2**33))

@@ -262,14 +262,21 @@ def read_entry(key: str) -> dict | None:
 
 
 def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict | None:
-    """PyMC's jittered support-point start as data: support point + which RNG jitters which variable.
+    """nutpie's jittered support-point start as data: support point + which RNG jitters which variable.
 
     ``pymc_fn`` is ``make_initial_point_fn(..., jitter_rvs=set(model.free_RVs),
     return_transformed=True)`` (nutpie's default). Its value for a seed is the support point
     on the transformed scale plus ``Generator(PCG64(child_j)).uniform(-1, 1, size)`` with
     ``child_j`` the j-th of ``SeedSequence(seed).spawn(n_rngs)`` (``pymc.pytensorf.reseed_rngs``).
-    The rule is returned only if it reproduces ``pymc_fn`` bit for bit on several seeds;
-    ``None`` otherwise (the model then has no warm entry).
+
+    A variable whose transform takes other free variables as inputs (a bound that is another
+    parameter: the size levels of :mod:`rhcc_bayes.survival.steps`) gets, from PyMC, a
+    transformed support point that moves with those variables' jitter, which no fixed rule can
+    replay. The rule gives it its transformed support point at the others' support points plus
+    its own jitter instead: a start of the same law, centred as every other variable's, and
+    the start the caller then uses in every process (:func:`make_initial_point_func`). Every
+    other variable's start must reproduce ``pymc_fn`` bit for bit on several seeds, and each
+    variable must have an RNG of its own; ``None`` otherwise (the model then has no warm entry).
     """
     import inspect
 
@@ -289,12 +296,11 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
         for node, _ in fgraph.clients[rng]:
             for out in node.outputs if isinstance(node.op, UniformRV) else ():
                 owners[out] = j
-    jitter = []
-    for out in fgraph.outputs[:len(names)]:  # the RNG updates follow the values
-        js = {owners[v] for v in ancestors([out]) if v in owners}
-        if len(js) != 1:
-            return None
-        jitter.append(js.pop())
+    used = [{owners[v] for v in ancestors([out]) if v in owners}  # the RNG updates follow the values
+            for out in fgraph.outputs[:len(names)]]
+    jitter = _own_rngs(used)
+    if jitter is None:
+        return None
     support_fn = make_initial_point_fn(model=model, overrides=None, default_strategy="support_point",
                                        jitter_rvs=set(), return_transformed=True)
     support = support_fn(0)
@@ -305,12 +311,35 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
          "support": [float(x).hex() for x in np.asarray(support[name], dtype="float64").ravel()]}
         for name, shape, j in zip(names, shapes, jitter, strict=True)]}
     replay = make_initial_point_func(rule)
+    sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+    exact = np.repeat([len(js) == 1 for js in used], sizes).astype(bool)
     for seed in (0, 1, 20240601, 2**32 - 1, 2**63 + 5):
         point = pymc_fn(seed)
         flat = np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names] or [np.zeros(0)])
-        if flat.tobytes() != replay(seed).tobytes():
+        if flat[exact].tobytes() != replay(seed)[exact].tobytes():
             return None
     return rule
+
+
+def _own_rngs(used: list[set[int]]) -> list[int] | None:
+    """Each variable's own jitter RNG, from the RNGs its start depends on (``None``: ambiguous).
+
+    A variable with one RNG owns it; one whose start also moves with other variables' jitter
+    (through its transform's inputs) owns the one RNG left once those variables' own are known.
+    """
+    own: list[int | None] = [next(iter(js)) if len(js) == 1 else None for js in used]
+    while None in own:
+        taken = {j for j in own if j is not None}
+        resolved = False
+        for i, js in enumerate(used):
+            left = js - taken
+            if own[i] is None and len(left) == 1:
+                own[i] = left.pop()
+                taken.add(own[i])
+                resolved = True
+        if not resolved:
+            return None
+    return own if len(set(own)) == len(own) else None
 
 
 def make_initial_point_func(rule: dict) -> Callable[[Any], Any]:

@@ -340,7 +340,7 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
 
-    from rhcc_bayes.inference.compile_index import initial_point_rule
+    from rhcc_bayes.inference.compile_index import initial_point_rule, make_initial_point_func
 
     # As nutpie.compile_pymc_model(model) with its defaults (support-point start, jittered),
     # except that each variable starts from its support point at the OTHER variables' support
@@ -371,10 +371,12 @@ def _compile_full(model) -> tuple[Any, bool, dict | None]:
         logp_c = _cfunc_from_source(logp_src, "rhcc_logp_wrapper", logp_sig, logp_pt.vm.jit_fn, logp_cache_key)
         expand_c = _cfunc_from_source(expand_src, "rhcc_expand_wrapper", expand_sig, expand_pt.vm.jit_fn,
                                       expand_cache_key)
-    compiled = _assemble(model, n_dim, n_expanded, shape_info, logp_c, expand_c, init_fn, shared_data,
-                         user_data, logp_func=logp_pt, expand_func=expand_pt)
     names, slices, shapes = shape_info
     rule = initial_point_rule(model, pymc_initial_point, names[:len(model.free_RVs)], shapes[:len(model.free_RVs)])
+    if rule is not None:  # the start an index entry replays (PyMC's, but see initial_point_rule on bounds)
+        init_fn = make_initial_point_func(rule)
+    compiled = _assemble(model, n_dim, n_expanded, shape_info, logp_c, expand_c, init_fn, shared_data,
+                         user_data, logp_func=logp_pt, expand_func=expand_pt)
     if rule is None:
         return compiled, True, None
     entry = {
