@@ -110,7 +110,7 @@ def test_bad_input_exits_2(capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_gate_refusal_exits_3_with_progress_messages(tmp_path, capsys):
+def test_gate_refusal_exits_3_with_progress_messages(tmp_path, capsys, default_model_compiled):
     """A deliberately tiny sampler (2 chains x 20 draws) fails the gate: exit 3, not 2."""
     from rhcc_bayes.core.paths import models_dir
 

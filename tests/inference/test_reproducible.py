@@ -1,7 +1,9 @@
 """Same spec + evidence + seed => byte-identical posterior draws in two fresh processes.
 
 Each process has its own empty posterior cache, so both really sample (nutpie, numba); the
-compile caches (numba, PyTensor) are whatever the machine has, as for users. The draws of
+compile caches (numba, PyTensor) are whatever the machine has, as for users (in the suite: the
+session fit's, so both load the compiled model; cold against warm caches is
+tests/inference/test_compile_index.py's and test_sampling.py's). The draws of
 every posterior variable and the sampler statistics are hashed in the child and compared.
 """
 
@@ -44,7 +46,7 @@ def _tiny_spec(path: Path) -> Path:
     return path
 
 
-def test_two_fresh_processes_give_identical_draws(tmp_path):
+def test_two_fresh_processes_give_identical_draws(tmp_path, default_model_compiled):
     spec = _tiny_spec(tmp_path / "tiny.toml")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
