@@ -142,9 +142,24 @@ Measured at 17:00 the same day on a near idle machine (load 0.3-1.4), main at .1
   2572      52.3     75.1    142    146     1816     1877  1.010    0  31.0   24.2     12.8     14.64  FAIL
 
 (whole process 177 / 182 s). Over the 120 s target because the compile is not from the index: this
-model gets no compile-index entry, so every new process rewrites its graph (~50 s; its support
-points are deterministic, so initial_point_rule fails on the jitter mapping or the replay, not
-diagnosed). From the index the end to end would be ~90 s.
+model got no compile-index entry, so every new process rewrote its graph (~50 s). Why: the
+data-rich size levels (survival/steps.py) are bounded by other free variables, so PyMC's
+jittered start of their transformed coordinate moved with those variables' jitter and no fixed
+rule could replay it (compile_index.initial_point_rule returned None).
+
+Model .16 (2026-12-01, the next session): such a variable starts at its transformed support
+point (at the others' support points) plus its own jitter, a rule the index replays; the
+2587-arm model now gets an entry. Seed 1, one process after the other, load 0.5-1.5 (this
+machine ran ~2.5-3x slower than on earlier days: a pure-Python loop of 1e7 additions took
+1.37 s, the default spec's gradient 151 us against 44 us measured at model .10, and model .11's
+graph re-timed the same hour 138 us):
+
+  arms compile s sample s  CPU s  e2e s ESS bulk ESS tail  R-hat  div steps  ESS/s ESS/CPUs ESS/kgrad  gate
+  2572     128.5     76.0    149    222     1415     1669  1.010    0  31.0   18.6      9.5     11.41  FAIL  (full compile, writes the entry)
+  2572       0.6     73.2    144     91     1415     1669  1.010    0  31.0   19.3      9.8     11.41  FAIL  (from the index)
+
+91 s end to end from the index: within the 120 s target. The draws differ from .15's (the
+size levels start elsewhere); sigma_study's R-hat is again 1.010 (seed 1), the gate's edge.
 
 Model .11 block: compile seconds of the first three rows are cold numba caches. The warm rerun
 (same seed, the same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
