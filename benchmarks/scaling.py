@@ -161,6 +161,24 @@ graph re-timed the same hour 138 us):
 91 s end to end from the index: within the 120 s target. The draws differ from .15's (the
 size levels start elsewhere); sigma_study's R-hat is again 1.010 (seed 1), the gate's edge.
 
+Seed 2 (2573 arms) fails the gate, and did before model .16: one chain of four freezes in early
+warm-up. Same hour, load 0.4-1.4:
+
+  model / start / mass matrix        compile s sample s  ESS bulk ESS tail  R-hat   div  steps  gate
+  .16, draws-only (default)              167.2    240.2         7        4  1.600   913   76.8  FAIL
+  .15, PyMC's start, draws-only           50.2    116.5         7       11  1.599  1000   28.0  FAIL
+  .16, gradient-based mass matrix          0.7     75.7       682     1367  1.010     0   31.0  FAIL (ESS)
+
+In the .16 default run all 913 divergences are chain 0's: step size 2.8e-7 against 0.164-0.166
+for the others (214 steps per draw against 31), at sigma_study 0.008 (others 0.202),
+tau_treatment 0.05 (0.29-0.30), size_gt5_level on its bound (-3.434 = size_3to5_level; others
+-3.18 vs -3.25) and size_le3_level -5.71 (others -3.40). A chain that leaves the posterior's
+bulk in its first steps and adapts its step size to nothing: the pattern model .10 showed at 650
+arms. The gradient-based mass matrix keeps all four chains together, at half the ESS per
+gradient. Not fixed: candidates are a start closer to the posterior for large evidence (a
+smaller jitter, or a short optimisation/Pathfinder before warm-up) or the gradient-based
+estimate for the first warm-up window only.
+
 Model .11 block: compile seconds of the first three rows are cold numba caches. The warm rerun
 (same seed, the same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
 imports, /usr/bin/time): within the 120 s target. ESS/s still falls faster than arms^-0.5:
