@@ -257,3 +257,15 @@ def test_a_bound_on_another_variable_still_gets_an_entry_with_its_own_centred_ji
     x = np.array([0.2, -0.3])
     assert _logp(warm, x) == _logp(full, x)
     assert all(warm.initial_point_func(s).tobytes() == full.initial_point_func(s).tobytes() for s in (0, 5, 2**33))
+
+
+def test_jitter_scale_scales_the_replayed_jitter_and_one_is_pymcs_start():
+    rule = {"n_rngs": 2, "vars": [{"name": "a", "shape": [], "rng": 1, "support": [(0.25).hex()]},
+                                  {"name": "b", "shape": [2], "rng": 0, "support": [(1.0).hex(), (-2.0).hex()]}]}
+    support = np.array([0.25, 1.0, -2.0])
+    children = np.random.SeedSequence(9).spawn(2)
+    jitter = np.concatenate([np.random.Generator(np.random.PCG64(children[1])).uniform(-1, 1, size=()).ravel(),
+                             np.random.Generator(np.random.PCG64(children[0])).uniform(-1, 1, size=(2,))])
+    assert compile_index.make_initial_point_func(rule)(9).tobytes() == (support + jitter).tobytes()
+    np.testing.assert_allclose(compile_index.make_initial_point_func(rule, jitter_scale=0.1)(9),
+                               support + 0.1 * jitter, rtol=0, atol=1e-15)

@@ -342,8 +342,11 @@ def _own_rngs(used: list[set[int]]) -> list[int] | None:
     return own if len(set(own)) == len(own) else None
 
 
-def make_initial_point_func(rule: dict) -> Callable[[Any], Any]:
-    """nutpie's ``initial_point_func`` from :func:`initial_point_rule`'s data (no PyTensor)."""
+def make_initial_point_func(rule: dict, jitter_scale: float = 1.0) -> Callable[[Any], Any]:
+    """nutpie's ``initial_point_func`` from :func:`initial_point_rule`'s data (no PyTensor).
+
+    ``jitter_scale`` multiplies the uniform(-1, 1) jitter (1: PyMC's start, bit for bit); other
+    values are for experiments (``benchmarks/scaling.py --jitter-scale``)."""
     import numpy as np
 
     n_rngs = int(rule["n_rngs"])
@@ -352,7 +355,7 @@ def make_initial_point_func(rule: dict) -> Callable[[Any], Any]:
 
     def initial_point(seed=None):
         children = np.random.SeedSequence(seed).spawn(n_rngs)
-        out = [(support + np.random.Generator(np.random.PCG64(children[j])).uniform(-1, 1, size=shape))
+        out = [(support + jitter_scale * np.random.Generator(np.random.PCG64(children[j])).uniform(-1, 1, size=shape))
                .astype("float64").ravel() for support, shape, j in parts]
         return np.concatenate(out) if out else np.zeros(0)
 
