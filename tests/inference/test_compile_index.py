@@ -212,11 +212,11 @@ def test_project_transforms_are_keyed_by_their_attributes_and_module_source(tmp_
     assert canon(NormalSoftplusBound(0.3)) != text
 
 
-def _bounded_by_another():
+def _bounded_by_another(transform=None):
     """``b``'s lower bound is the free variable ``a``: its transform takes ``a`` as an input."""
     with pm.Model() as m:
         a = pm.Normal("a", 0.5, 1)
-        pm.TruncatedNormal("b", a + 1.0, 1, lower=a)
+        pm.TruncatedNormal("b", a + 1.0, 1, lower=a, **({} if transform is None else {"default_transform": transform}))
         pm.Normal("y", 0, 1, observed=np.zeros(3))
     return m
 
@@ -269,3 +269,42 @@ def test_jitter_scale_scales_the_replayed_jitter_and_one_is_pymcs_start():
     assert compile_index.make_initial_point_func(rule)(9).tobytes() == (support + jitter).tobytes()
     np.testing.assert_allclose(compile_index.make_initial_point_func(rule, jitter_scale=0.1)(9),
                                support + 0.1 * jitter, rtol=0, atol=1e-15)
+
+
+def test_a_transform_that_declares_its_start_jitter_gets_that_half_width(index_dir):
+    """The size levels' transform (a bound that is another variable) declares its length scale as
+    the start's jitter: ``b`` starts at its support point plus 0.05 x its own uniform(-1, 1); ``a``
+    keeps PyMC's start bit for bit; the index replays the same start."""
+    from rhcc_bayes.inference.nutpie_cache import compile_full
+    from rhcc_bayes.survival.transforms import NormalSoftplusBound
+
+    bound = NormalSoftplusBound(0.05, +1, 4)  # TruncatedNormal's inputs: 4 = lower
+    assert NormalSoftplusBound(0.05, +1).start_jitter is None  # a fixed bound keeps PyMC's jitter
+    full, _, entry = compile_full(_bounded_by_another(bound))
+    assert entry is not None
+    rule = entry["initial_point"]
+    names = [v["name"] for v in rule["vars"]]
+    b_rule = next(v for v in rule["vars"] if v["name"].startswith("b"))
+    assert [float.fromhex(x) for x in b_rule["jitter"]] == [0.05]
+    assert "jitter" not in rule["vars"][names.index("a")]
+    support_b = float.fromhex(b_rule["support"][0])
+    starts = []
+    for seed in (3, 11, 2**40):
+        start = dict(zip(names, full.initial_point_func(seed), strict=True))
+        child = np.random.SeedSequence(seed).spawn(rule["n_rngs"])[b_rule["rng"]]
+        assert start[b_rule["name"]] == support_b + 0.05 * np.random.Generator(np.random.PCG64(child)).uniform(-1, 1)
+        starts.append(start[b_rule["name"]])
+    assert 0 < np.ptp(starts) <= 0.1
+    compile_cached(_bounded_by_another(bound))  # writes the entry
+    warm, _ = compile_cached(_bounded_by_another(NormalSoftplusBound(0.05, +1, 4)))
+    assert warm.logp_func is None  # from the index
+    assert all(warm.initial_point_func(s).tobytes() == full.initial_point_func(s).tobytes() for s in (0, 5, 2**33))
+
+
+def test_a_rule_with_per_element_jitter_scales_each_element_and_the_global_scale_multiplies_it():
+    rule = {"n_rngs": 1, "vars": [{"name": "b", "shape": [2], "rng": 0, "support": [(1.0).hex(), (-2.0).hex()],
+                                   "jitter": [(0.5).hex(), (0.01).hex()]}]}
+    u = np.random.Generator(np.random.PCG64(np.random.SeedSequence(4).spawn(1)[0])).uniform(-1, 1, size=(2,))
+    np.testing.assert_array_equal(compile_index.make_initial_point_func(rule)(4), np.array([1.0, -2.0]) + [0.5, 0.01] * u)
+    np.testing.assert_allclose(compile_index.make_initial_point_func(rule, jitter_scale=0.1)(4),
+                               np.array([1.0, -2.0]) + 0.1 * np.array([0.5, 0.01]) * u, rtol=0, atol=1e-15)

@@ -61,6 +61,10 @@ def test_unknown_key_suggests_the_right_one():
         ("backend", "stan", "choose from nutpie, pymc"),
         ("low_rank_mass_matrix", "yes", "true or false"),
         ("grad_based_mass_matrix", 1, "true or false"),
+        ("initial_step", 0, "in (0, 10]"),
+        ("initial_step", float("nan"), "in (0, 10]"),
+        ("initial_step", True, "in (0, 10]"),
+        ("initial_step", "small", "in (0, 10]"),
         ("chains", 100_000, "at most 64"),
         ("draws", 10**9, "at most 200000"),
         ("cores", 65, "at most 64"),
@@ -186,6 +190,17 @@ def test_draws_only_mass_matrix_reaches_nutpie(model, nutpie_compiled, nutpie_id
     # same seed, another adaptation: other draws; recorded in the provenance
     assert not np.array_equal(idata.posterior["mu"].values, nutpie_idata.posterior["mu"].values)
     assert (idata.attrs["grad_based_mass_matrix"], nutpie_idata.attrs["grad_based_mass_matrix"]) == (0, 1)
+
+
+@pytest.mark.slow
+def test_initial_step_reaches_nutpie(model, nutpie_compiled, nutpie_idata):
+    from dataclasses import replace
+
+    small = replace(NUTPIE, initial_step=0.001)
+    idata = sample(model, small, seed=11, compiled=nutpie_compiled, log_likelihood=False, posterior_predictive=False)
+    # same seed, another first step: other draws; recorded in the provenance
+    assert not np.array_equal(idata.posterior["mu"].values, nutpie_idata.posterior["mu"].values)
+    assert (idata.attrs["initial_step"], nutpie_idata.attrs["initial_step"]) == (0.001, NUTPIE.initial_step)
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 #: Bump when the meaning of an index entry or of the key changes.
-INDEX_VERSION = "2"  # 2: shared data keyed by shape, not value
+INDEX_VERSION = "3"  # 2: shared data keyed by shape, not value; 3: per-variable start jitter
 _PACKAGES = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "numpy")
 #: Cache attributes of ``OpFromGraph`` ops, filled lazily; they do not define the op.
 _OP_CACHE_ATTRS = frozenset({"_lop_op_cache", "_rop_op_cache", "_lop_op_interface", "_connection_pattern"})
@@ -274,9 +274,12 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
     transformed support point that moves with those variables' jitter, which no fixed rule can
     replay. The rule gives it its transformed support point at the others' support points plus
     its own jitter instead: a start of the same law, centred as every other variable's, and
-    the start the caller then uses in every process (:func:`make_initial_point_func`). Every
-    other variable's start must reproduce ``pymc_fn`` bit for bit on several seeds, and each
-    variable must have an RNG of its own; ``None`` otherwise (the model then has no warm entry).
+    the start the caller then uses in every process (:func:`make_initial_point_func`). A
+    variable whose transform declares ``start_jitter`` (not ``None``) has its uniform(-1, 1)
+    jitter multiplied by it (``"jitter"``, one per element; 1 otherwise): the bounded levels'
+    own length scale. Every other variable's start must reproduce ``pymc_fn`` bit for bit on
+    several seeds, and each variable must have an RNG of its own; ``None`` otherwise (the
+    model then has no warm entry).
     """
     import inspect
 
@@ -306,19 +309,32 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
     support = support_fn(0)
     if any(not np.array_equal(support[k], v, equal_nan=True) for k, v in support_fn(1).items()):
         return None  # a random support point (prior draws) cannot be stored
+    scales = _declared_jitter(model)
     rule = {"n_rngs": len(rngs), "vars": [
         {"name": name, "shape": [int(s) for s in shape], "rng": j,
-         "support": [float(x).hex() for x in np.asarray(support[name], dtype="float64").ravel()]}
+         "support": [float(x).hex() for x in np.asarray(support[name], dtype="float64").ravel()],
+         **({"jitter": [float(x).hex() for x in np.broadcast_to(scales[name], shape).astype("float64").ravel()]}
+            if name in scales else {})}
         for name, shape, j in zip(names, shapes, jitter, strict=True)]}
     replay = make_initial_point_func(rule)
     sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
-    exact = np.repeat([len(js) == 1 for js in used], sizes).astype(bool)
+    exact = np.repeat([len(js) == 1 and name not in scales for js, name in zip(used, names)], sizes).astype(bool)
     for seed in (0, 1, 20240601, 2**32 - 1, 2**63 + 5):
         point = pymc_fn(seed)
         flat = np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names] or [np.zeros(0)])
         if flat[exact].tobytes() != replay(seed)[exact].tobytes():
             return None
     return rule
+
+
+def _declared_jitter(model) -> dict:
+    """Value-variable name -> its transform's ``start_jitter``, where one is declared."""
+    out = {}
+    for rv in model.free_RVs:
+        scale = getattr(model.rvs_to_transforms.get(rv), "start_jitter", None)
+        if scale is not None:
+            out[model.rvs_to_values[rv].name] = scale
+    return out
 
 
 def _own_rngs(used: list[set[int]]) -> list[int] | None:
@@ -345,18 +361,20 @@ def _own_rngs(used: list[set[int]]) -> list[int] | None:
 def make_initial_point_func(rule: dict, jitter_scale: float = 1.0) -> Callable[[Any], Any]:
     """nutpie's ``initial_point_func`` from :func:`initial_point_rule`'s data (no PyTensor).
 
-    ``jitter_scale`` multiplies the uniform(-1, 1) jitter (1: PyMC's start, bit for bit); other
-    values are for experiments (``benchmarks/scaling.py --jitter-scale``)."""
+    ``jitter_scale`` multiplies the uniform(-1, 1) jitter, on top of each variable's own
+    ``"jitter"`` (1: the rule's start); other values are for experiments
+    (``benchmarks/scaling.py --jitter-scale``)."""
     import numpy as np
 
     n_rngs = int(rule["n_rngs"])
-    parts = [(np.array([float.fromhex(x) for x in v["support"]], dtype="float64").reshape(v["shape"]),
+    hexes = lambda v, key: np.array([float.fromhex(x) for x in v[key]], dtype="float64").reshape(v["shape"])  # noqa: E731
+    parts = [(hexes(v, "support"), jitter_scale * (hexes(v, "jitter") if "jitter" in v else 1.0),
               tuple(v["shape"]), int(v["rng"])) for v in rule["vars"]]
 
     def initial_point(seed=None):
         children = np.random.SeedSequence(seed).spawn(n_rngs)
-        out = [(support + jitter_scale * np.random.Generator(np.random.PCG64(children[j])).uniform(-1, 1, size=shape))
-               .astype("float64").ravel() for support, shape, j in parts]
+        out = [(support + scale * np.random.Generator(np.random.PCG64(children[j])).uniform(-1, 1, size=shape))
+               .astype("float64").ravel() for support, scale, shape, j in parts]
         return np.concatenate(out) if out else np.zeros(0)
 
     return initial_point

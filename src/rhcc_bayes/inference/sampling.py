@@ -79,6 +79,15 @@ class SamplerSettings:
         instead of sigma_population): about 1.4x the ESS per gradient
         (``benchmarks/seed_sweep.py``). Ignored by the PyMC backend, whose adaptation is
         draws-only already.
+    initial_step : float
+        nutpie only: the step size of the first warm-up transitions (nutpie's default 0.1),
+        from which dual averaging adapts it. Far from the posterior the gradients are large,
+        and a first step of 0.1 can throw a chain across a moving bound into a region of
+        curvature ``1/c**2`` (the data-rich size levels, ``survival/transforms.py``), where
+        its step size and draws-only mass matrix collapse together and never recover: on 2573
+        simulated arms (``benchmarks/scaling.py``, seed 2) one chain of four froze at 0.1,
+        none at 0.01 (the step size grows back to ~0.17 within 50 draws). Ignored by the PyMC
+        backend, which searches its own first step.
     cores : int
         Chains run in parallel.
     """
@@ -90,6 +99,7 @@ class SamplerSettings:
     target_accept: float = 0.9
     low_rank_mass_matrix: bool = False
     grad_based_mass_matrix: bool = True
+    initial_step: float = 0.1
     cores: int = 2
 
     def __post_init__(self) -> None:
@@ -156,6 +166,10 @@ def _validate_values(values: Mapping[str, Any], source: str) -> list[Problem]:
             problems.append(
                 Problem(source, "must be a number strictly between 0.5 and 1", column="target_accept", value=v)
             )
+    if "initial_step" in values:
+        v = values["initial_step"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 10:
+            problems.append(Problem(source, "must be a number in (0, 10]", column="initial_step", value=v))
     if "backend" in values:
         v = values["backend"]
         if v not in BACKENDS:
@@ -430,6 +444,7 @@ def _sample_nutpie(compiled: CompiledModel, settings: SamplerSettings, seed: int
             seed=seed,
             target_accept=settings.target_accept,
             low_rank_modified_mass_matrix=settings.low_rank_mass_matrix,
+            initial_step=float(settings.initial_step),
             **({} if settings.low_rank_mass_matrix else {"use_grad_based_mass_matrix": settings.grad_based_mass_matrix}),
             save_warmup=False,  # warm-up draws would only bloat the cache file
             progress_bar=progressbar,
@@ -499,6 +514,7 @@ def _provenance(settings, seed, compile_s, sampling_s, t_start, model) -> dict[s
         "low_rank_mass_matrix": int(settings.low_rank_mass_matrix and settings.backend == "nutpie"),
         "grad_based_mass_matrix": int(settings.grad_based_mass_matrix and settings.backend == "nutpie"
                                       and not settings.low_rank_mass_matrix),
+        "initial_step": float(settings.initial_step) if settings.backend == "nutpie" else "pymc's own",
         "wall_time_compile_s": float(compile_s),
         "wall_time_sampling_s": float(sampling_s),
         "wall_time_total_s": float(time.perf_counter() - t_start),

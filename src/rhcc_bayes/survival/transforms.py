@@ -101,6 +101,22 @@ def _bound_class():
             self.side = side
             self.bound_index = bound_index
 
+        @property
+        def start_jitter(self):
+            """Half-width of the start's uniform jitter on the free coordinate, in its own units
+            (:func:`rhcc_bayes.inference.compile_index.initial_point_rule`), or ``None``: PyMC's 1.
+
+            With a bound that is another parameter, ``c``: the start of the bound moves with that
+            parameter's jitter, and PyMC's uniform(-1, 1) on ``y`` (a level, one prior SD from its
+            bound at the support point) can put ``y`` many ``c`` past the bound, where ``x`` sits
+            on it and ``y``'s curvature is ``1/c**2``. On 2573 simulated arms (seed 2, c =
+            0.017-0.031), run as one chain, the first chain's step size collapsed to 3e-7 within
+            50 warm-up draws and never recovered; with the levels' jitter switched off, or scaled
+            by ``c``, it did not (a first step that jumps across the bound does the same: the
+            sampler's ``initial_step``, :class:`~rhcc_bayes.inference.sampling.SamplerSettings`).
+            """
+            return None if self.bound_index is None else self.scale
+
         def _bound(self, inputs):
             return 0.0 if self.bound_index is None else inputs[self.bound_index]
 

@@ -8,6 +8,10 @@ evidence, sampler settings and seed are hashed separately and need no bump.
 
 
 # History (newest first): what each version changed.
+# .17: those bounded levels' start jitter is uniform(-c, c), c their transform's length scale
+#   (survival/transforms.NormalSoftplusBound.start_jitter), not uniform(-1, 1): a start many c past
+#   the bound froze one chain of 2573 simulated arms (seed 2) in early warm-up. Same posterior; the
+#   draws of evidence with >= 10 arms per size band change, the bundled evidence's do not
 # .16: data-rich size levels (bounded by another free variable) start from their transformed support
 #   point at the other variables' support points plus their own jitter
 #   (inference/compile_index.initial_point_rule), so such models get a compile-index entry; PyMC's
@@ -49,4 +53,4 @@ evidence, sampler settings and seed are hashed separately and need no bump.
 # .4/.5: disease-stage covariate (advanced: PVTT / extrahepatic spread, normal prior) and centred
 #   zero-sum deviations in classes whose treatments all have >= 10 arms (two branches)
 # .6: both merged
-MODEL_VERSION = "survival-2026.12.01.16"
+MODEL_VERSION = "survival-2026.12.01.17"
