@@ -56,7 +56,7 @@ def unconstrained_draws(spec_name: str, seed: int, overrides: dict) -> tuple[np.
     idata = nutpie.sample(compiled.native, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                           seed=seed, target_accept=settings.target_accept, progress_bar=False, save_warmup=False,
                           low_rank_modified_mass_matrix=settings.low_rank_mass_matrix, store_unconstrained=True,
-                          **extra)
+                          initial_step=float(settings.initial_step), **extra)
     raw = idata.sample_stats["unconstrained_draw"]
     names = [str(n) for n in raw["unconstrained_parameter"].values]
     x = raw.values.reshape(-1, raw.shape[-1])

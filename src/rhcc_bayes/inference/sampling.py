@@ -85,9 +85,10 @@ class SamplerSettings:
         and a first step of 0.1 can throw a chain across a moving bound into a region of
         curvature ``1/c**2`` (the data-rich size levels, ``survival/transforms.py``), where
         its step size and draws-only mass matrix collapse together and never recover: on 2573
-        simulated arms (``benchmarks/scaling.py``, seed 2) one chain of four froze at 0.1,
-        none at 0.01 (the step size grows back to ~0.17 within 50 draws). Ignored by the PyMC
-        backend, which searches its own first step.
+        simulated arms (``benchmarks/scaling.py``, seed 2, model .17's start) one chain of four
+        froze at 0.1, as on 632 arms, none at 0.01 (the step size is back at 0.17-0.37 by
+        warm-up draw 50). The default spec sets 0.01. Ignored by the PyMC backend, which
+        searches its own first step.
     cores : int
         Chains run in parallel.
     """

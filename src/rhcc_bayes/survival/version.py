@@ -10,8 +10,10 @@ evidence, sampler settings and seed are hashed separately and need no bump.
 # History (newest first): what each version changed.
 # .17: those bounded levels' start jitter is uniform(-c, c), c their transform's length scale
 #   (survival/transforms.NormalSoftplusBound.start_jitter), not uniform(-1, 1): a start many c past
-#   the bound froze one chain of 2573 simulated arms (seed 2) in early warm-up. Same posterior; the
-#   draws of evidence with >= 10 arms per size band change, the bundled evidence's do not
+#   the bound froze one chain of 2573 simulated arms (seed 2) in early warm-up (another chain froze
+#   from a first step of 0.1: the default spec's [sampler] initial_step is 0.01, hashed with the
+#   sampler). Same posterior; the draws of evidence with >= 10 arms per size band change, the bundled
+#   evidence's do not (its draws change through the first step only)
 # .16: data-rich size levels (bounded by another free variable) start from their transformed support
 #   point at the other variables' support points plus their own jitter
 #   (inference/compile_index.initial_point_rule), so such models get a compile-index entry; PyMC's
