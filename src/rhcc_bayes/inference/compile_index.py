@@ -312,9 +312,8 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
     scales = _declared_jitter(model)
     rule = {"n_rngs": len(rngs), "vars": [
         {"name": name, "shape": [int(s) for s in shape], "rng": j,
-         "support": [float(x).hex() for x in np.asarray(support[name], dtype="float64").ravel()],
-         **({"jitter": [float(x).hex() for x in np.broadcast_to(scales[name], shape).astype("float64").ravel()]}
-            if name in scales else {})}
+         "support": _hex_floats(support[name], shape),
+         **({"jitter": _hex_floats(scales[name], shape)} if name in scales else {})}
         for name, shape, j in zip(names, shapes, jitter, strict=True)]}
     replay = make_initial_point_func(rule)
     sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
@@ -325,6 +324,13 @@ def initial_point_rule(model, pymc_fn, names: list[str], shapes: list) -> dict |
         if flat[exact].tobytes() != replay(seed)[exact].tobytes():
             return None
     return rule
+
+
+def _hex_floats(values, shape) -> list[str]:
+    """``values`` broadcast to ``shape`` as exact float64 hex strings, flattened (the rule's JSON form)."""
+    import numpy as np
+
+    return [float(x).hex() for x in np.broadcast_to(np.asarray(values, dtype="float64"), shape).ravel()]
 
 
 def _declared_jitter(model) -> dict:
