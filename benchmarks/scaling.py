@@ -344,8 +344,8 @@ TREATMENTS = {"TACE": "transarterial", "TARE": "transarterial", "RFA": "ablation
 def simulated_design(n_arms: int, seed: int):
     """A synthetic design of about ``n_arms`` arms with simulated observations, and its spec.
 
-    The truth is drawn with the size effects in their offset form and model .13's treatment
-    block (no partial centring) at every size, so that it does not depend on which
+    The truth is drawn with the size effects in their offset form, model .13's treatment
+    block (no partial centring) and model .17's plain study effects at every size, so that it does not depend on which
     parameterisation the fit picks (the prior is the same, but PyMC's random streams follow
     the variables).
     """
@@ -367,6 +367,7 @@ def simulated_design(n_arms: int, seed: int):
     # model .13's treatment block (centred only classes of >= CENTRED_MIN_ARMS arms per treatment)
     model13 = lambda d, s: model._centred_classes(d, s).astype(float)  # noqa: E731
     with mock.patch("rhcc_bayes.survival.steps.LEVELS_MIN_ARMS", 10**9), \
+            mock.patch("rhcc_bayes.survival.shift.SPLIT_MIN_STUDIES", 10**9), \
             mock.patch.object(model, "_centring_weights", model13):
         _, simulated = simulate_design(design, spec, seed=seed)
     return simulated, spec

@@ -37,6 +37,19 @@ def pymc_values(design, spec=None) -> dict:
             "secondary_sigma_study": ("sec_sigma_study", ()), "secondary_z_study": ("sec_z_study", ()),
         })
     out.update(_shifted(design, spec) if spec is not None else {})
+    return _split_means(out)
+
+
+def _split_means(out: dict) -> dict:
+    """Study-effect blocks sampled as mean and centred rest (rhcc_bayes.survival.shift.unit_normals):
+    ``name_mean = sqrt(n) mean(z)`` and ``name_centred = z - mean(z)`` of the block's Stan values
+    (entries for blocks the model does not split are unused)."""
+    for name in ("z_study", "z_study_rest"):
+        if name not in out:
+            continue
+        block = out[name] if callable(out[name]) else (lambda p, n=out[name][0]: np.asarray(p[n]))
+        out[f"{name}_centred"] = lambda p, block=block: block(p) - block(p).mean()
+        out[f"{name}_mean"] = lambda p, block=block: np.sqrt(block(p).size) * block(p).mean()
     return out
 
 

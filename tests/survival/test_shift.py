@@ -56,14 +56,16 @@ def test_reflection_is_orthogonal_and_hides_the_pinned_sums_from_the_first_axis(
 @pytest.mark.slow
 def test_log_density_is_the_unshifted_models_up_to_the_constant_jacobian(default, monkeypatch):
     """At random points of the shifted model, its log density (free coordinates, with the
-    transforms' Jacobians) minus the unshifted model's at the same beta_stage,
+    transforms' Jacobians) minus the unshifted model's (plain z_study) at the same beta_stage,
     size_3to5_offset and z_study is log(sd_stage) + log(sd_size) at every point, also when
-    sigma_study moves: the shift changes coordinates, not the posterior."""
+    sigma_study moves: the shift and the mean split change coordinates, not the posterior."""
     design, spec = default
     new = build_survival_model(design, spec)
     monkeypatch.setattr(shift, "MAX_STUDIES", 0)
+    monkeypatch.setattr(shift, "SPLIT_MIN_STUDIES", 10**9)  # and plain study effects (no mean split)
     old = build_survival_model(design, spec)
-    assert {"shift_beta_stage", "shift_size_3to5_offset", "z_study_rest"} <= {v.name for v in new.free_RVs}
+    assert {"shift_beta_stage", "shift_size_3to5_offset", "z_study_rest_centred",
+            "z_study_rest_mean"} <= {v.name for v in new.free_RVs}
     assert {"beta_stage", "size_3to5_offset", "z_study"} <= {v.name for v in old.free_RVs}
     shifted = ["beta_stage", "size_3to5_offset", "z_study"]
     # one compile per model (each is a whole-model graph): the shifted model's values come with its density
@@ -80,3 +82,42 @@ def test_log_density_is_the_unshifted_models_up_to_the_constant_jacobian(default
         diffs.append(float(new_logp) - float(old_logp(mapped)[0]))
     expected = np.log(spec.priors.advanced_stage_sd) + np.log(spec.priors.covariate_sd)
     np.testing.assert_allclose(diffs, expected, atol=1e-8)
+
+
+def _block_model(n: int):
+    import pymc as pm
+
+    with pm.Model() as model:
+        z = shift.unit_normals(pm, "z", n)
+        if not shift.split_mean(n):
+            return model, z
+        pm.Deterministic("z_values", z)
+    return model, model["z_values"]
+
+
+@pytest.mark.parametrize("n", [2, 5, 40])
+def test_split_block_is_the_iid_standard_normal_prior(n):
+    """A split block's free coordinates (the zero-sum part's isometric coordinates and the
+    scaled mean) are an orthogonal change of variables of n iid standard normals: at random
+    points the log density equals sum(log N(z; 0, 1)) exactly (no constant), the block's mean
+    is the free mean / sqrt(n), and the centred part sums to zero."""
+    from scipy import stats
+
+    model, z = _block_model(n)
+    assert {v.name for v in model.free_RVs} == {"z_centred", "z_mean"}
+    fn = compiling.function(model, [compiling.density(model), z])
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        point = {k: rng.normal(0, 1.5, np.shape(v)) for k, v in model.initial_point().items()}
+        logp, values = fn(point)
+        np.testing.assert_allclose(logp, stats.norm.logpdf(values).sum(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(values.mean(), point["z_mean"] / np.sqrt(n), atol=1e-12)
+    assert model["z_centred"].owner.op.__class__.__name__.startswith("ZeroSumNormal")
+
+
+def test_blocks_below_the_split_size_stay_plain(monkeypatch):
+    model, _ = _block_model(1)
+    assert [v.name for v in model.free_RVs] == ["z"]
+    monkeypatch.setattr(shift, "SPLIT_MIN_STUDIES", 6)
+    assert [v.name for v in _block_model(5)[0].free_RVs] == ["z"]
+    assert {v.name for v in _block_model(6)[0].free_RVs} == {"z_centred", "z_mean"}

@@ -8,6 +8,12 @@ evidence, sampler settings and seed are hashed separately and need no bump.
 
 
 # History (newest first): what each version changed.
+# .18: the free study effects (z_study, or z_study_rest beside shifted effects) are sampled as their
+#   mean and the zero-sum rest, z = ZeroSumNormal(1) + N(0, 1) / sqrt(n) (survival/shift.unit_normals):
+#   an orthogonal change of variables, same prior and posterior (log density identical, no constant).
+#   The mean of ~110-1700 study effects traded off with the baseline level along one dense direction
+#   a diagonal mass matrix cannot follow (seed 2, 170 simulated arms: corr(gamma_first, mean z) -0.48,
+#   both bulk ESS ~675); now it is one coordinate. Draws change for every evidence base
 # .17: those bounded levels' start jitter is uniform(-c, c), c their transform's length scale
 #   (survival/transforms.NormalSoftplusBound.start_jitter), not uniform(-1, 1): a start many c past
 #   the bound froze one chain of 2573 simulated arms (seed 2) in early warm-up (another chain froze
@@ -55,4 +61,4 @@ evidence, sampler settings and seed are hashed separately and need no bump.
 # .4/.5: disease-stage covariate (advanced: PVTT / extrahepatic spread, normal prior) and centred
 #   zero-sum deviations in classes whose treatments all have >= 10 arms (two branches)
 # .6: both merged
-MODEL_VERSION = "survival-2026.12.01.17"
+MODEL_VERSION = "survival-2026.12.02.18"
