@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from rhcc_bayes.survival import model as model_module
+from rhcc_bayes.survival import shift
 from rhcc_bayes.survival.model import build_survival_model
 from rhcc_bayes.survival.design import make_design
 from rhcc_bayes.inference.diagnostics import check_gate
@@ -56,10 +57,12 @@ def replicates():
     settings = SamplerSettings(draws=1500, tune=1000, target_accept=0.99)
     out = []
     for rep in range(3):
-        # truths drawn with model .13's treatment block (PyMC's random streams follow the variables):
-        # the partial centring of model .14 changes the fit's coordinates, not the simulated data
+        # truths drawn with model .13's treatment block and model .17's plain study effects (PyMC's
+        # random streams follow the variables): the partial centring of model .14 and the study
+        # effects' mean split of model .18 change the fit's coordinates, not the simulated data
         with mock.patch.object(model_module, "_centring_weights",
-                               lambda d, s: model_module._centred_classes(d, s).astype(float)):
+                               lambda d, s: model_module._centred_classes(d, s).astype(float)), \
+                mock.patch.object(shift, "SPLIT_MIN_STUDIES", 10**9):
             truth, simulated = simulate_design(design, spec, seed=100 + rep)
         native = compiled.native.with_data(**data_for(simulated))
         idata = sample(model, settings, seed=rep, compiled=CompiledModel(model, "nutpie", native, 0.0),

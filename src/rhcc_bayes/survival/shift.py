@@ -169,7 +169,12 @@ class StudyShift:
         if not self.z:
             z = unit_normals(pm, "z_study", self.n_studies, dims="study")
             return pm.Deterministic("z_study", z, dims="study") if split_mean(self.n_studies) else z
+        shifted = sorted(self.z)
         free = [s for s in range(self.n_studies) if s not in self.z]
-        rest = unit_normals(pm, "z_study_rest", len(free)) if free else None
-        parts = [self.z[s] if s in self.z else rest[free.index(s)] for s in range(self.n_studies)]
-        return pm.Deterministic("z_study", pt.stack(parts), dims="study")
+        blocks = [pt.stack([self.z[s] for s in shifted])]
+        if free:
+            blocks.append(unit_normals(pm, "z_study_rest", len(free)))
+        # one gather puts the studies back in order (no per-study indexing of the free block, whose
+        # gradient would otherwise be a sum of one term per study)
+        order = np.argsort(np.asarray(shifted + free))
+        return pm.Deterministic("z_study", pt.concatenate(blocks)[order], dims="study")
