@@ -372,9 +372,9 @@ def simulated_design(n_arms: int, seed: int):
     """A synthetic design of about ``n_arms`` arms with simulated observations, and its spec.
 
     The truth is drawn with the size effects in their offset form, model .13's treatment
-    block (no partial centring) and model .17's plain study effects at every size, so that it does not depend on which
-    parameterisation the fit picks (the prior is the same, but PyMC's random streams follow
-    the variables).
+    block (no partial centring) and model .17's plain study effects at every size, so that it
+    does not depend on which parameterisation the fit picks (the prior is the same, but PyMC's
+    random streams follow the variables).
     """
     from unittest import mock
 
