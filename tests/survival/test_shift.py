@@ -84,11 +84,11 @@ def test_log_density_is_the_unshifted_models_up_to_the_constant_jacobian(default
     np.testing.assert_allclose(diffs, expected, atol=1e-8)
 
 
-def _block_model(n: int):
+def _block_model(n: int, groups=None):
     import pymc as pm
 
     with pm.Model() as model:
-        z = shift.unit_normals(pm, "z", n)
+        z = shift.unit_normals(pm, "z", n, groups=groups)
         if not shift.split_mean(n):
             return model, z
         pm.Deterministic("z_values", z)
@@ -121,3 +121,67 @@ def test_blocks_below_the_split_size_stay_plain(monkeypatch):
     monkeypatch.setattr(shift, "SPLIT_MIN_STUDIES", 6)
     assert [v.name for v in _block_model(5)[0].free_RVs] == ["z"]
     assert {v.name for v in _block_model(6)[0].free_RVs} == {"z_centred", "z_mean"}
+
+
+@pytest.mark.parametrize("groups", [[0, 0, 1, 1, 1, 2], [9, 4, 9, 9, 4, 7, 7, 7, 7, -1, 9], [3] * 4 + [8] * 40])
+def test_grouped_split_is_the_iid_standard_normal_prior_with_free_group_means(groups):
+    """Per-group split: at random points the log density equals sum(log N(z; 0, 1)) exactly,
+    each group's mean is its free mean / sqrt(size), and the map from the free coordinates to
+    z is orthogonal (its Jacobian J has J J^T = I)."""
+    from scipy import stats
+
+    groups = np.array(groups)
+    labels, sizes = np.unique(groups, return_counts=True)
+    model, z = _block_model(len(groups), groups)
+    assert {v.name for v in model.free_RVs} == {"z_within", "z_group_mean"}
+    assert model["z_within"].type.shape == (len(groups) - len(labels),)
+    fn = compiling.function(model, [compiling.density(model), z])
+    rng = np.random.default_rng(len(groups))
+    for _ in range(4):
+        point = {k: rng.normal(0, 1.5, np.shape(v)) for k, v in model.initial_point().items()}
+        logp, values = fn(point)
+        np.testing.assert_allclose(logp, stats.norm.logpdf(values).sum(), rtol=0, atol=1e-10)
+        means = [values[groups == g].mean() for g in labels]
+        np.testing.assert_allclose(means, point["z_group_mean"] / np.sqrt(sizes), atol=1e-12)
+    # the map is linear: its columns are the images of the unit vectors of the free coordinates
+    names = [v.name for v in model.value_vars]
+    shapes = [np.shape(model.initial_point()[k]) for k in names]
+    zero = {k: np.zeros(s) for k, s in zip(names, shapes)}
+    columns = []
+    for k, s in zip(names, shapes):
+        for i in range(int(np.prod(s))):
+            point = dict(zero)
+            point[k] = np.eye(int(np.prod(s)))[i].reshape(s)
+            columns.append(fn(point)[1])
+    jac = np.column_stack(columns)
+    np.testing.assert_allclose(jac @ jac.T, np.eye(len(groups)), atol=1e-12)
+
+
+def test_one_group_is_the_plain_mean_split():
+    model, _ = _block_model(5, groups=np.zeros(5))
+    assert {v.name for v in model.free_RVs} == {"z_centred", "z_mean"}
+
+
+def test_study_groups_label_studies_by_their_size_bands_only_when_sizes_are_levels(default):
+    design, _ = default
+    assert shift.study_groups(design) is None  # bundled evidence: offsets, one group
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from scaling import simulated_design
+
+    design, spec = simulated_design(170, 2)
+    groups = shift.study_groups(design)
+    assert groups.shape == (len(design.studies),)
+    mask = design.study_effect_mask > 0
+    study = design.arms["s_index"].to_numpy()[mask]
+    band = design.covariate_index["size_band"][mask]
+    for s in range(len(design.studies)):
+        assert groups[s] == sum(1 << b for b in set(band[study == s].tolist()))
+    n_groups = len(np.unique(groups))
+    assert n_groups >= 4
+    model = build_survival_model(design, spec)  # the model samples the study effects per group
+    assert model["z_study_group_mean"].type.shape == (n_groups,)
+    assert model["z_study_within"].type.shape == (len(design.studies) - n_groups,)
+    assert "z_study_centred" not in model.named_vars
