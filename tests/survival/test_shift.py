@@ -1,6 +1,8 @@
 """Covariate effects sampled with their studies' effects (survival/shift.py): which effects
 qualify, the reflection, and that the model's density is the old one after the change of variables."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -163,8 +165,8 @@ def test_one_group_is_the_plain_mean_split():
 
 
 def test_study_groups_label_studies_by_their_size_bands_only_when_sizes_are_levels(default):
-    design, _ = default
-    assert shift.study_groups(design) is None  # bundled evidence: offsets, one group
+    design, spec = default
+    assert shift.study_groups(design, spec) is None  # bundled evidence: offsets, one group
     import sys
     from pathlib import Path
 
@@ -172,7 +174,8 @@ def test_study_groups_label_studies_by_their_size_bands_only_when_sizes_are_leve
     from scaling import simulated_design
 
     design, spec = simulated_design(170, 2)
-    groups = shift.study_groups(design)
+    assert shift.study_groups(design, replace(spec, covariates=())) is None  # no size effects to group by
+    groups = shift.study_groups(design, spec)
     assert groups.shape == (len(design.studies),)
     mask = design.study_effect_mask > 0
     study = design.arms["s_index"].to_numpy()[mask]

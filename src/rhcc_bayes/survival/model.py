@@ -200,7 +200,7 @@ def build_survival_model(design: SurvivalDesign, spec: SurvivalSpec):
         shifts = shift.model_plan(design, spec)
         # a shifted effect is built with its studies' effects, so sigma_study comes first then
         sigma_study = scale_prior(pm, "sigma_study", pr.study_sd) if shifts else None
-        studies = shift.StudyShift(pm, pt, shifts, len(coords["study"]), sigma_study, shift.study_groups(design))
+        studies = shift.StudyShift(pm, pt, shifts, len(coords["study"]), sigma_study, shift.study_groups(design, spec))
         effects = _covariate_effects(pm, pt, pr, spec.covariates, arms,
                                      anchors(baseline, mu, design.structure.is_ablation), studies.normal)
         if len(design.arms):

@@ -123,13 +123,14 @@ def split_mean(n: int) -> bool:
     return n >= SPLIT_MIN_STUDIES
 
 
-def study_groups(design) -> np.ndarray | None:
+def study_groups(design, spec) -> np.ndarray | None:
     """Group label per study for :func:`unit_normals`: the set of size bands on its arms with a
-    study effect, when the size effects are levels (:func:`~rhcc_bayes.survival.steps.use_levels`);
-    None (one group) otherwise. Studies without such arms share the label -1."""
+    study effect, when the model has size effects and they are levels
+    (:func:`~rhcc_bayes.survival.steps.use_levels`); None (one group) otherwise. Studies without
+    such arms share the label -1."""
     from rhcc_bayes.survival.steps import band_arms, use_levels
 
-    if not len(design.arms) or not use_levels(band_arms(design)["all"]):
+    if not len(design.arms) or "size_band" not in spec.covariates or not use_levels(band_arms(design)["all"]):
         return None
     mask = design.study_effect_mask > 0
     study = design.arms["s_index"].to_numpy().astype(int)[mask]
