@@ -263,6 +263,34 @@ by the same, the levels anchored on it, study effects sigma_study * the zero-sum
 build of the simulated model): seed 2, 170 arms, min bulk ESS 608 (gamma_first' 763) against 877
 for the split in the same script (one run each).
 
+Model .19 (where the size effects are levels, the study effects' mean split per group of studies
+with the same size bands, shift.grouped_unit_normals; same log density), 2026-12-02, default
+sampler, load 1.1-4.3 (two runs at a time). 45 / 46 / 41 arms keep .18's graph (fewer than 10
+arms in some band: offsets, one group) and its draws:
+
+  seed  arms  .18 bulk  .19 bulk  .19 tail  R-hat  div steps ESS/kgrad  gate  lowest ESS
+     2   170      1014      1108      1692  1.005    0  30.4      9.10  pass  sigma_study
+     2   632       962      1332      2129  1.006    0  31.0     10.72  pass  sigma_study
+     2  2573       818       891      1573  1.008    0  31.0      7.18  FAIL  sigma_study
+     1   173      1348      1424      1683  1.006    0  15.0     23.74  pass  sigma_study
+     1   660      1587      1553      1630  1.007    0  15.5     25.11  pass  sigma_study
+     1  2587      1758      1549      1792  1.011    0  31.0     12.49  FAIL  sigma_study (R-hat)
+     3   162      1323      1018      1305  1.004    0  15.0     16.96  pass  sigma_study
+     3   635      1482      1321      1736  1.004    0  15.3     21.60  pass  sigma_study
+     3  2599      1529      1626      1846  1.007    0  31.0     13.12  pass  sigma_study
+
+beta_size no longer limits any run; sigma_study does, everywhere. At ~2600 arms its R-hat sits
+at 1.007-1.011 on every seed and in every version since .9 at 4 x 1000 draws, and seed 2's ESS
+is 891. Partial centring of the study effects (u = sigma^(1-w) v, v ~ N(0, sigma^w), one w per
+group; scratch) raised seed 2 at 2573 arms to 1948 / 2016 / 1976 bulk ESS at w = 0.25 / 0.5 / 1
+(16 ESS per 1000 gradients against 7), but at w = 0.75 one chain froze (730 divergences, R-hat
+1.60), and w from the groups' median study information (0.72 here) halved seed 1 at 173 arms
+(1348 -> 609, sigma_study): not adopted (as the per-study weights of an earlier session, which
+froze a chain at 660 arms, README). What does close the gate there is more draws, at linear
+cost: --draws 2000 (4 x 2000), seeds 1 / 2 at 2587 / 2573 arms: min bulk ESS 3121 / 1759 (tail
+4163 / 3365), R-hat 1.004 / 1.005, 0 divergences, sampling 252 / 286 s (load 2.6-3.3, two runs
+at a time; the compile came from the index, 1 s).
+
 Model .11 block: compile seconds of the first three rows are cold numba caches. The warm rerun
 (same seed, the same draws: identical ESS) takes 71 s end to end for 2587 arms (85 s for the whole process with
 imports, /usr/bin/time): within the 120 s target. ESS/s still falls faster than arms^-0.5:
