@@ -188,3 +188,35 @@ def test_study_groups_label_studies_by_their_size_bands_only_when_sizes_are_leve
     assert model["z_study_group_mean"].type.shape == (n_groups,)
     assert model["z_study_within"].type.shape == (len(design.studies) - n_groups,)
     assert "z_study_centred" not in model.named_vars
+
+
+def test_shifted_studies_beside_grouped_free_studies_keep_the_prior():
+    """A shifted effect's studies plus free studies in groups (``z_study_rest`` split per group of
+    the free studies): log density = log N((beta - m) / s) + sum log N(z; 0, 1) at random points,
+    and each group of free studies has mean z_study_rest_group_mean / sqrt(size)."""
+    import pymc as pm
+    from scipy import stats
+
+    groups = np.array([1, 2, 1, 1, 2, 4, 2, 4])  # studies 0 and 5 carry the shifted effect
+    mean, sd = 0.2, 0.5
+    with pm.Model(coords={"study": list(range(len(groups)))}) as model:
+        sigma = pm.Gamma("sigma_study", 2.0, 2.0 / 0.3)
+        studies = shift.StudyShift(pm, pt, {"beta_x": [[0, 5]]}, len(groups), sigma, groups)
+        beta = studies.normal("beta_x", mean, sd)
+        z = studies.z_study()
+    assert {v.name for v in model.free_RVs} == {"sigma_study", "shift_beta_x", "z_study_rest_group_mean",
+                                                 "z_study_rest_within"}
+    free = np.array([1, 2, 3, 4, 6, 7])
+    labels, sizes = np.unique(groups[free], return_counts=True)
+    assert model["z_study_rest_group_mean"].type.shape == (len(labels),)
+    fn = compiling.function(model, [compiling.density(model), z, beta, sigma])
+    rng = np.random.default_rng(8)
+    for _ in range(4):
+        point = {k: rng.normal(0, 1.0, np.shape(v)) for k, v in model.initial_point().items()}
+        logp, values, b, sig = fn(point)
+        prior_sigma = stats.gamma.logpdf(sig, 2.0, scale=0.3 / 2.0) + np.log(sig)  # log-transformed
+        np.testing.assert_allclose(logp - prior_sigma,
+                                   stats.norm.logpdf(values).sum() + stats.norm.logpdf((b - mean) / sd),
+                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose([values[free][groups[free] == g].mean() for g in labels],
+                                   point["z_study_rest_group_mean"] / np.sqrt(sizes), atol=1e-12)
