@@ -165,10 +165,9 @@ def grouped_unit_normals(pm, name: str, groups: np.ndarray):
     constant (tests/survival/test_shift.py)."""
     import pytensor.tensor as pt
 
-    labels, gid, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    order = np.argsort(gid, kind="stable")
+    labels, at, gid, sizes = np.unique(groups, return_index=True, return_inverse=True, return_counts=True)
     first = np.zeros(len(groups), dtype=bool)
-    first[order[np.r_[0, np.cumsum(sizes)[:-1]]]] = True  # one per group takes the zero-sum fill
+    first[at] = True  # each group's first study takes the zero-sum fill
     n_within = len(groups) - len(labels)
     within_slot = np.full(len(groups), n_within)  # index into concatenate([within, [0]])
     within_slot[~first] = np.arange(n_within)
